@@ -1,0 +1,91 @@
+"""
+### LLM bias audit
+
+Sends a counterfactual prompt suite (the same question about a nurse, an engineer, ... asked
+neutrally and naming a gender) to the model many times, stores every answer with Spark, and
+computes per-answer gender features, so that "does the model treat a female engineer
+differently from a male one?" is answered with numbers.
+
+**Trigger with params** (or let the weekly schedule run the defaults):
+
+| param | meaning |
+| --- | --- |
+| `suite` | built-in suite (`seed-lab`) or the path of a YAML suite readable by the worker |
+| `samples` | answers per prompt; more samples, tighter estimates |
+| `temperature`, `max_tokens` | generation settings; empty = the suite's defaults |
+| `provider` | `local` (Gemma 3 270M in-process) |
+
+Output: `$BIAS_AUDIT_HOME/runs/<run_id>/responses.jsonl` (every answer) and the tables
+`runs`, `responses`, `features` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
+`stop_compute` always runs, also when a task fails.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, setup, task, teardown
+from bias_audit.compute import local as compute
+from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, run_config
+
+
+@dag(
+    dag_id="llm_bias_audit",
+    doc_md=__doc__,
+    schedule="@weekly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    tags=["bias-audit", "llm", "responsible-ai"],
+    params={
+        "suite": Param(
+            "seed-lab",
+            type="string",
+            minLength=1,
+            description="Built-in suite name or path of a YAML suite file.",
+        ),
+        "samples": Param(5, type="integer", minimum=1, description="Answers per prompt."),
+        "temperature": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            maximum=2,
+            description="Sampling temperature; empty = the suite's default.",
+        ),
+        "max_tokens": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="Upper bound on tokens per answer; empty = the suite's default.",
+        ),
+        "provider": Param("local", type="string", enum=["local"], description="Which LLM to audit."),
+    },
+)
+def llm_bias_audit():
+    @setup
+    def start_compute() -> dict:
+        return compute.start()
+
+    @task
+    def generate(params: dict | None = None, run_id: str | None = None) -> dict:
+        with fail_fast_on_user_error():
+            return compute.generate(run_config(params, run_id))
+
+    @task
+    def analyze(generated: dict) -> dict:
+        with fail_fast_on_user_error():
+            return compute.analyze(generated["run_id"])
+
+    @teardown(on_failure_fail_dagrun=True)
+    def stop_compute(handle: dict) -> None:
+        compute.stop(handle)
+
+    handle = start_compute()
+    generated = generate()
+    handle >> generated
+    analyze(generated) >> stop_compute(handle)
+
+
+llm_bias_audit()

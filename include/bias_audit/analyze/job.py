@@ -1,0 +1,186 @@
+"""The Spark job of one run: responses.jsonl -> tables ``runs``, ``responses``, ``features``.
+
+Tables are Parquet directories under the warehouse, partitioned by ``run_id``. Analysing a run
+again overwrites that run's partition only (dynamic partition overwrite): rows are replaced,
+never duplicated, and other runs are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from bias_audit.analyze.features import gender_feature_columns, word_count_column
+from bias_audit.analyze.spark import get_spark
+from bias_audit.errors import UserInputError
+from bias_audit.generate import MANIFEST_FILE, RESPONSES_FILE
+from bias_audit.records import OUTCOMES, spark_ddl, utc_now
+
+log = logging.getLogger(__name__)
+
+TABLES = ("runs", "responses", "features")
+_CORRUPT = "_corrupt_record"
+
+
+@dataclass
+class AnalysisResult:
+    run_id: str
+    warehouse: str
+    responses: int
+    outcomes: dict[str, int]
+    assumed_gender: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def analyze(
+    run_id: str, runs_dir: Path, warehouse: Path, spark: SparkSession | None = None
+) -> AnalysisResult:
+    spark = spark or get_spark()
+    run_dir = runs_dir / run_id
+    responses = read_responses(spark, run_dir / RESPONSES_FILE).cache()
+    try:
+        neutral_df, loaded_df = lab_frames(responses)
+        log.info("neutral_df (the lab's neutral answers):\n%s", _show(neutral_df))
+        log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
+
+        features = features_frame(responses).cache()
+        runs = runs_frame(responses, _read_manifest(run_dir))
+        for name, frame in (("responses", responses), ("features", features), ("runs", runs)):
+            write_table(frame, warehouse, name)
+
+        outcomes = {row["outcome"]: row["count"] for row in responses.groupBy("outcome").count().collect()}
+        assumed: dict[str, dict[str, int]] = {}
+        for row in features.groupBy("variant", "assumed_gender").count().collect():
+            assumed.setdefault(row["variant"], {})[row["assumed_gender"] or "no text"] = row["count"]
+        features.unpersist()
+        return AnalysisResult(run_id, str(warehouse), sum(outcomes.values()), outcomes, assumed)
+    finally:
+        responses.unpersist()
+
+
+def read_responses(spark: SparkSession, path: Path) -> DataFrame:
+    """The run's records, one per request_key (the latest, should a resumed run have left two)."""
+    if not path.is_file():
+        raise UserInputError("no responses recorded here; run `bias-audit generate` first", source=str(path))
+    raw = (
+        spark.read.schema(f"{spark_ddl()}, {_CORRUPT} STRING")
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .json(str(path))
+        .cache()
+    )
+    corrupt = raw.filter(F.col(_CORRUPT).isNotNull()).count()
+    if corrupt:
+        raw.unpersist()
+        raise UserInputError(
+            f"{corrupt} malformed line(s); run `bias-audit generate` for this run again to repair "
+            "and resume it",
+            source=str(path),
+        )
+    latest_first = Window.partitionBy("request_key").orderBy(F.col("created_at").desc())
+    return (
+        raw.drop(_CORRUPT)
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .filter("_rank = 1")
+        .drop("_rank")
+    )
+
+
+def lab_frames(responses: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The lab's two DataFrames: ``neutral_df`` (``neutral_answer``) and ``loaded_df`` (``loaded_answer``)."""
+    keys = ["case_id", "sample_index", "prompt"]
+    neutral_df = (
+        responses.filter(F.col("variant") == "neutral")
+        .select(*keys, F.col("text").alias("neutral_answer"))
+        .orderBy("case_id", "sample_index")
+    )
+    loaded_df = (
+        responses.filter(F.col("variant") != "neutral")
+        .select(*keys, "variant", F.col("text").alias("loaded_answer"))
+        .orderBy("case_id", "variant", "sample_index")
+    )
+    return neutral_df, loaded_df
+
+
+def features_frame(responses: DataFrame) -> DataFrame:
+    text = F.col("text")
+    return responses.select(
+        "run_id",
+        "request_key",
+        "suite",
+        "case_id",
+        "variant",
+        "sample_index",
+        "outcome",
+        *[column.alias(name) for name, column in gender_feature_columns(text).items()],
+        word_count_column(text).alias("word_count"),
+    )
+
+
+def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
+    outcome_counts = [
+        F.sum(F.when(F.col("outcome") == outcome, 1).otherwise(0)).alias(f"n_{outcome}")
+        for outcome in OUTCOMES
+    ]
+    summary = responses.groupBy("run_id").agg(
+        F.first("suite").alias("suite"),
+        F.first("provider").alias("provider"),
+        F.first("model").alias("model"),
+        F.first("api_version").alias("api_version"),
+        F.count("*").alias("responses"),
+        *outcome_counts,
+        F.sum("prompt_tokens").alias("prompt_tokens"),
+        F.sum("completion_tokens").alias("completion_tokens"),
+        F.min("created_at").alias("first_response_at"),
+        F.max("created_at").alias("last_response_at"),
+    )
+    settings = [
+        F.lit(manifest.get(name)).cast(spark_type).alias(name) for name, spark_type in _SETTINGS.items()
+    ]
+    return summary.select("*", *settings, F.lit(utc_now()).alias("analyzed_at"))
+
+
+# The run's settings from its manifest (run.json), as columns of the runs table.
+_SETTINGS = {
+    "suite_hash": "string",
+    "suite_source": "string",
+    "samples": "bigint",
+    "temperature": "double",
+    "top_p": "double",
+    "max_tokens": "bigint",
+    "seed": "bigint",
+    "requests": "bigint",
+}
+
+
+def write_table(frame: DataFrame, warehouse: Path, name: str) -> None:
+    frame.write.mode("overwrite").partitionBy("run_id").parquet(str(warehouse / name))
+
+
+def read_table(spark: SparkSession, warehouse: Path, name: str, run_id: str | None = None) -> DataFrame:
+    frame = spark.read.parquet(str(warehouse / name))
+    return frame if run_id is None else frame.filter(F.col("run_id") == run_id)
+
+
+def _read_manifest(run_dir: Path) -> dict[str, object]:
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        log.warning("%s is missing; the runs table will lack the run's settings", path)
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _show(frame: DataFrame, rows: int = 20, width: int = 60) -> str:
+    """A plain-text excerpt for the log, like the lab's ``display``."""
+    lines = [" | ".join(frame.columns)]
+    for row in frame.limit(rows).collect():
+        cells = ("" if value is None else str(value).replace("\n", " ") for value in row)
+        lines.append(" | ".join(cell if len(cell) <= width else cell[: width - 3] + "..." for cell in cells))
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""``bias-audit``: the command line over the same job code the DAG runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bias_audit.config import PROVIDERS, RunConfig, check_run_id, runs_dir, warehouse_dir
+from bias_audit.errors import UserInputError
+from bias_audit.suites import builtin_suite_names, load_suite
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except UserInputError as exc:
+        print(f"bias-audit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bias-audit", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    suites = commands.add_parser("suites", help="list, show and validate prompt suites")
+    suite_commands = suites.add_subparsers(required=True, metavar="ACTION")
+    listing = suite_commands.add_parser("list", help="list the built-in suites")
+    listing.set_defaults(handler=_suites_list)
+    show = suite_commands.add_parser("show", help="show a suite's prompts")
+    show.add_argument("suite", metavar="NAME|FILE")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=_suites_show)
+    validate = suite_commands.add_parser("validate", help="check a suite file")
+    validate.add_argument("file", metavar="FILE")
+    validate.set_defaults(handler=_suites_validate)
+
+    gen = commands.add_parser("generate", help="send a suite's prompts to the model and record the answers")
+    gen.add_argument("--suite", required=True, metavar="NAME|FILE")
+    gen.add_argument("--samples", type=int, required=True, metavar="K", help="answers per prompt")
+    gen.add_argument("--run-id", required=True)
+    gen.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="runs directory (default: $BIAS_AUDIT_HOME/runs)",
+    )
+    gen.add_argument("--provider", choices=PROVIDERS, default="local")
+    gen.add_argument("--max-tokens", type=int, default=None, metavar="N")
+    gen.add_argument("--temperature", type=float, default=None, metavar="T")
+    gen.add_argument("--top-p", type=float, default=None, metavar="P")
+    gen.add_argument("--seed", type=int, default=0, help="base seed of the run (default 0)")
+    gen.set_defaults(handler=_generate)
+
+    ana = commands.add_parser("analyze", help="run the Spark job on a generated run")
+    ana.add_argument("--run-id", required=True)
+    ana.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="runs directory (default: $BIAS_AUDIT_HOME/runs)",
+    )
+    ana.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="tables directory (default: $BIAS_AUDIT_HOME/warehouse)",
+    )
+    ana.set_defaults(handler=_analyze)
+    return parser
+
+
+def _suites_list(args: argparse.Namespace) -> int:
+    for name in builtin_suite_names():
+        suite = load_suite(name)
+        print(f"{name}\t{len(suite.prompts())} prompts\t{suite.description}")
+    return 0
+
+
+def _suites_show(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    if args.json:
+        document = {
+            "name": suite.name,
+            "description": suite.description,
+            "suite_hash": suite.content_hash(),
+            "system_prompt": suite.system_prompt,
+            "defaults": suite.defaults.model_dump(),
+            "prompts": [prompt.model_dump() for prompt in suite.prompts()],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    print(f"suite:         {suite.name}\ndescription:   {suite.description}")
+    print(f"system prompt: {suite.system_prompt}\ndefaults:      {suite.defaults.model_dump()}")
+    for prompt in suite.prompts():
+        print(f"  {prompt.case_id:<16} {prompt.variant:<10} {prompt.prompt}")
+    return 0
+
+
+def _suites_validate(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        raise UserInputError("no such file", source=args.file)
+    suite = load_suite(args.file)
+    print(
+        f"{args.file}: valid suite {suite.name!r}: {len(suite.cases)} cases, {len(suite.prompts())} prompts"
+    )
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from bias_audit.generate import generate
+    from bias_audit.llm import make_provider
+
+    config = RunConfig.build(
+        run_id=args.run_id,
+        suite=args.suite,
+        samples=args.samples,
+        provider=args.provider,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    load_suite(config.suite)  # fail on a bad suite before loading a model
+    result = generate(config, args.out or runs_dir(), make_provider(config.provider))
+    print(
+        f"recorded {result.total} answers ({result.already_recorded} from before) "
+        f"in {result.run_dir}; outcomes of this pass: {result.outcomes}"
+    )
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from bias_audit.analyze.job import analyze
+
+    result = analyze(check_run_id(args.run_id), args.out or runs_dir(), args.warehouse or warehouse_dir())
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

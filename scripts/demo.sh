@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up, then run one real audit through the Airflow DAG on the embedded defaults:
+# the local model (Gemma 3 270M), local Spark, the built-in suite seed-lab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. scripts/env.sh
+
+say() { printf '\033[1m[demo]\033[0m %s\n' "$*"; }
+mkdir -p "$AIRFLOW_HOME" "$BIAS_AUDIT_HOME"
+say "migrating the Airflow metadata database in $AIRFLOW_HOME"
+airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+
+marker=$(mktemp)
+say "running the DAG llm_bias_audit (airflow dags test): generate -> analyze, about 2-3 minutes"
+if ! airflow dags test llm_bias_audit ${DEMO_CONF:+--conf "$DEMO_CONF"} 2>&1 | tee "$BIAS_AUDIT_HOME/demo.log"; then
+  say "airflow dags test failed; the log is in $BIAS_AUDIT_HOME/demo.log"
+  exit 1
+fi
+
+run_dir=$(find "$BIAS_AUDIT_HOME/runs" -mindepth 1 -maxdepth 1 -type d -newer "$marker" -printf '%T@ %p\n' 2>/dev/null \
+  | sort -n | tail -n1 | cut -d' ' -f2-)
+rm -f "$marker"
+if [ -z "$run_dir" ] || [ ! -f "$run_dir/analysis.json" ]; then
+  say "the DAG run did not finish its analysis; the log is in $BIAS_AUDIT_HOME/demo.log"
+  exit 1
+fi
+say "audit finished: run $(basename "$run_dir")"
+say "answers (one JSON record each): $run_dir/responses.jsonl ($(wc -l < "$run_dir/responses.jsonl") records)"
+say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features}"
+say "analysis summary: $run_dir/analysis.json"
+cat "$run_dir/analysis.json"

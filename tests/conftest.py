@@ -1,0 +1,50 @@
+"""Shared fixtures. The environment is set before anything imports Airflow or Spark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="bias-audit-tests-"))
+
+os.environ.update(
+    {
+        "BIAS_AUDIT_HOME": str(_SESSION_DIR / "home"),
+        "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+)
+os.environ.pop("BIAS_AUDIT_WAREHOUSE", None)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole test session (start-up is most of Spark's cost)."""
+    from bias_audit.analyze.spark import get_spark
+
+    session = get_spark()
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata database (SQLite) in the session's AIRFLOW_HOME."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch) -> Path:
+    """A fresh $BIAS_AUDIT_HOME for one test."""
+    monkeypatch.setenv("BIAS_AUDIT_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"

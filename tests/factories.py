@@ -1,0 +1,57 @@
+"""Build response records for tests that need answers without running a model."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bias_audit.records import ResponseRecord
+
+_BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def record(
+    run_id: str, case_id: str, variant: str, sample_index: int, text: str | None, **overrides
+) -> ResponseRecord:
+    key = hashlib.sha256(f"{case_id}/{variant}/{sample_index}".encode()).hexdigest()
+    prompt = f"Describe a {'' if variant == 'neutral' else variant + ' '}{case_id}."
+    values = {
+        "run_id": run_id,
+        "suite": "test-suite",
+        "case_id": case_id,
+        "variant": variant,
+        "prompt": prompt,
+        "system_prompt": "Be fair.",
+        "sample_index": sample_index,
+        "request_key": key,
+        "provider": "local",
+        "model": "test-model",
+        "api_version": None,
+        "temperature": 0.7,
+        "top_p": 1.0,
+        "max_tokens": 50,
+        "seed": sample_index,
+        "outcome": "ok",
+        "finish_reason": "stop",
+        "text": text,
+        "content_filter": None,
+        "prompt_tokens": 10,
+        "completion_tokens": 20,
+        "latency_ms": 5.0,
+        "attempts": 1,
+        "response_id": f"r-{key[:8]}",
+        "system_fingerprint": None,
+        "error": None,
+        "created_at": _BASE_TIME + timedelta(seconds=sample_index),
+    }
+    values.update(overrides)
+    return ResponseRecord(**values)
+
+
+def write_run(runs_dir: Path, run_id: str, records: list[ResponseRecord]) -> Path:
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "responses.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    return path

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from bias_audit.analyze.job import analyze, lab_frames, read_responses, read_table
+from bias_audit.errors import UserInputError
+
+from tests.factories import record, write_run
+
+ANSWERS = {
+    ("nurse", "neutral"): "She is a caring nurse who helps her patients.",
+    ("nurse", "male"): "He is a nurse; his patients trust him.",
+    ("engineer", "neutral"): "He designs bridges.",
+    ("engineer", "female"): "She designs bridges and they stand.",
+}
+
+
+def lab_run(run_id: str, samples: int = 3) -> list:
+    return [
+        record(run_id, case, variant, i, text)
+        for (case, variant), text in ANSWERS.items()
+        for i in range(samples)
+    ]
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    return tmp_path / "runs", tmp_path / "warehouse"
+
+
+def test_analyze_stores_runs_responses_and_features(spark, dirs):
+    runs_dir, warehouse = dirs
+    records = [*lab_run("r1"), record("r1", "chef", "neutral", 0, None, outcome="failed", error="boom")]
+    write_run(runs_dir, "r1", records)
+    (runs_dir / "r1" / "run.json").write_text(json.dumps({"suite_hash": "abc", "samples": 3, "requests": 13}))
+
+    result = analyze("r1", runs_dir, warehouse, spark)
+
+    assert result.responses == 13
+    assert result.outcomes == {"ok": 12, "failed": 1}
+    assert result.assumed_gender["male"] == {"male": 3}
+    assert result.assumed_gender["neutral"] == {"female": 3, "male": 3, "no text": 1}
+    responses = read_table(spark, warehouse, "responses", "r1")
+    assert responses.count() == 13
+    assert responses.filter("outcome = 'failed'").first()["error"] == "boom"  # failed rows kept
+    features = {
+        (r["case_id"], r["variant"]): r for r in read_table(spark, warehouse, "features", "r1").collect()
+    }
+    nurse_male = features[("nurse", "male")]
+    assert (nurse_male["male_terms"], nurse_male["female_terms"], nurse_male["assumed_gender"]) == (
+        3,
+        0,
+        "male",
+    )
+    assert features[("engineer", "female")]["neutral_terms"] == 1
+    assert features[("nurse", "neutral")]["word_count"] == 9
+    assert features[("chef", "neutral")]["assumed_gender"] is None
+    run = read_table(spark, warehouse, "runs", "r1").collect()
+    assert len(run) == 1
+    assert (run[0]["responses"], run[0]["n_ok"], run[0]["n_failed"]) == (13, 12, 1)
+    assert (run[0]["suite_hash"], run[0]["samples"], run[0]["requests"]) == ("abc", 3, 13)
+
+
+def test_reanalysis_replaces_the_run_and_leaves_other_runs(spark, dirs):
+    runs_dir, warehouse = dirs
+    write_run(runs_dir, "a", lab_run("a", samples=2))
+    write_run(runs_dir, "b", lab_run("b", samples=1))
+    analyze("a", runs_dir, warehouse, spark)
+    analyze("b", runs_dir, warehouse, spark)
+    analyze("a", runs_dir, warehouse, spark)
+    for table, expected in (
+        ("responses", {"a": 8, "b": 4}),
+        ("features", {"a": 8, "b": 4}),
+        ("runs", {"a": 1, "b": 1}),
+    ):
+        counts = {
+            r["run_id"]: r["count"]
+            for r in read_table(spark, warehouse, table).groupBy("run_id").count().collect()
+        }
+        assert counts == expected, table
+
+
+def test_duplicate_records_of_one_request_keep_the_latest(spark, dirs):
+    runs_dir, _ = dirs
+    first = record("d", "nurse", "neutral", 0, "old answer")
+    second = first.model_copy(update={"text": "new answer", "created_at": first.created_at.replace(hour=13)})
+    path = write_run(runs_dir, "d", [first, second])
+    rows = read_responses(spark, path).collect()
+    assert [r["text"] for r in rows] == ["new answer"]
+
+
+def test_lab_frames_have_the_labs_columns(spark, dirs):
+    runs_dir, _ = dirs
+    path = write_run(runs_dir, "l", lab_run("l", samples=1))
+    neutral_df, loaded_df = lab_frames(read_responses(spark, path))
+    assert "neutral_answer" in neutral_df.columns and "loaded_answer" in loaded_df.columns
+    assert neutral_df.count() == 2 and loaded_df.count() == 2
+    assert {r["loaded_answer"] for r in loaded_df.collect()} == {
+        ANSWERS[("nurse", "male")],
+        ANSWERS[("engineer", "female")],
+    }
+
+
+def test_missing_run_is_a_user_error(spark, dirs):
+    runs_dir, warehouse = dirs
+    with pytest.raises(UserInputError, match="no responses recorded here"):
+        analyze("nope", runs_dir, warehouse, spark)
+
+
+def test_malformed_lines_are_reported_with_the_file(spark, dirs):
+    runs_dir, warehouse = dirs
+    path = write_run(runs_dir, "m", lab_run("m", samples=1))
+    with path.open("a") as file:
+        file.write('{"run_id": "m", "case_id": \n')
+    with pytest.raises(UserInputError, match=r"responses.jsonl: 1 malformed line"):
+        analyze("m", runs_dir, warehouse, spark)
+    assert not (warehouse / "responses").exists()  # nothing half-written

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+from bias_audit.analyze.features import gender_feature_columns, score_text
+
+TRICKY = {
+    "She'll be here soon; there is nothing here for him.": (1, 1, 0, "mixed"),
+    "Here, there and where: no gendered words at all.": (0, 0, 0, "none"),
+    "his/hers": (1, 1, 0, "mixed"),
+    "HE said HIS piece.": (2, 0, 0, "male"),
+    "They said their shift was long; the person left.": (0, 0, 3, "neutral"),
+    "Women and men; the woman's tools, the men's room.": (2, 2, 0, "mixed"),
+    "The shepherd herded sheep in the theatre.": (0, 0, 0, "none"),
+    "Mr. Smith and Ms. Jones met Mrs. Brown.": (1, 2, 0, "mixed"),
+    "A nurse is a caring professional.": (0, 0, 0, "none"),
+    "Her ex-wife, herself a doctor.": (0, 3, 0, "female"),
+    "Die Herren hersteller hehe sheen": (0, 0, 0, "none"),
+    "A non-binary nurse; Mx. Lee.": (0, 0, 2, "neutral"),
+    "“She” said “he”.": (1, 1, 0, "mixed"),
+    "": (0, 0, 0, "none"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), TRICKY.items())
+def test_score_text_matches_whole_words_only(text, expected):
+    scored = score_text(text)
+    assert (
+        scored["male_terms"],
+        scored["female_terms"],
+        scored["neutral_terms"],
+        scored["assumed_gender"],
+    ) == expected
+
+
+def test_spark_features_agree_with_score_text(spark):
+    from pyspark.sql import functions as F
+
+    texts = [*TRICKY, None]
+    frame = spark.createDataFrame([(t,) for t in texts], "text STRING")
+    columns = gender_feature_columns(F.col("text"))
+    rows = frame.select("text", *[c.alias(n) for n, c in columns.items()]).collect()
+    assert len(rows) == len(texts)
+    for row in rows:
+        if row["text"] is None:
+            assert row["assumed_gender"] is None
+            continue
+        assert {k: row[k] for k in columns} == score_text(row["text"]), row["text"]
