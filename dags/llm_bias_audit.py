@@ -25,7 +25,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, setup, task, teardown
+from airflow.sdk import Param, TriggerRule, dag, setup, task, teardown
+from airflow.sdk.exceptions import AirflowFailException
+
 from bias_audit.compute import local as compute
 from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, run_config
 
@@ -82,10 +84,21 @@ def llm_bias_audit():
     def stop_compute(handle: dict) -> None:
         compute.stop(handle)
 
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def watcher() -> None:
+        """Fails the run when any task failed: the teardown's success must not hide a failure."""
+        raise AirflowFailException("a task of this audit failed; see the failed task's log")
+
     handle = start_compute()
     generated = generate()
+    analyzed = analyze(generated)
+    stopped = stop_compute(handle)
     handle >> generated
-    analyze(generated) >> stop_compute(handle)
+    analyzed >> stopped
+    # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
+    # the watcher a successful stop_compute would mark a run whose generate failed as successful.
+    # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
+    [generated, analyzed, stopped] >> watcher()
 
 
 llm_bias_audit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def spark():
     session = get_spark()
     yield session
     session.stop()
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # its shutdown chatter outlives pytest's streams
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from bias_audit.analyze.job import analyze, lab_frames, read_responses, read_table
 from bias_audit.errors import UserInputError
-
 from tests.factories import record, write_run
 
 ANSWERS = {

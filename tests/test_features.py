@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bias_audit.analyze.features import gender_feature_columns, score_text
 
 TRICKY = {

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from bias_audit.cli import main
 from bias_audit.errors import UserInputError
 from bias_audit.suites import load_suite
