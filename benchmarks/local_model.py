@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/local_model.py [--samples K] [--max-tokens N]
 
-Both sides run the seed-lab prompts with the same template, settings and seeds; the provider adds
-request bookkeeping (template, seed derivation, result mapping) on top of llama.cpp. The ratio
-shows what that costs: close to 1.0 means the provider adds nothing measurable.
+Every side runs the seed-lab prompts with the same template, settings and seeds (so they generate
+the same tokens); the provider adds request bookkeeping (template, seed derivation, result mapping)
+and uses every core. Against raw llama-cpp-python with the same thread count, a ratio close to 1.0
+means the provider adds nothing measurable.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from llama_cpp import Llama
@@ -18,6 +20,28 @@ from bias_audit.config import RunConfig
 from bias_audit.generate import expand
 from bias_audit.llm.local import N_CTX, STOP, LocalProvider, model_path, render_prompt
 from bias_audit.suites import load_suite
+
+
+def time_raw(llm: Llama, requests: list) -> tuple[int, float]:
+    started = time.perf_counter()
+    tokens = 0
+    for r in requests:
+        out = llm.create_completion(
+            render_prompt(r.system_prompt, r.prompt),
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            seed=r.seed,
+            stop=STOP,
+        )
+        tokens += out["usage"]["completion_tokens"]
+    return tokens, time.perf_counter() - started
+
+
+def time_provider(provider: LocalProvider, requests: list) -> tuple[int, float]:
+    started = time.perf_counter()
+    tokens = sum(provider.complete(r).completion_tokens or 0 for r in requests)
+    return tokens, time.perf_counter() - started
 
 
 def main() -> None:
@@ -31,37 +55,33 @@ def main() -> None:
     )
     requests = expand(load_suite("seed-lab"), config)
     path = model_path()
+    threads = os.cpu_count() or 1
 
-    raw = Llama(model_path=str(path), n_ctx=N_CTX, verbose=False)
+    # The naive way: llama-cpp-python's defaults (n_threads = half the cores); then the same
+    # library with the thread count the provider uses, so the ratio isolates the provider's overhead.
+    sides = {
+        "raw llama-cpp-python, default threads": Llama(model_path=str(path), n_ctx=N_CTX, verbose=False),
+        f"raw llama-cpp-python, {threads} threads": Llama(
+            model_path=str(path), n_ctx=N_CTX, n_threads=threads, verbose=False
+        ),
+    }
     provider = LocalProvider(path)
-    provider.complete(requests[0])  # load and warm up both before timing
-    raw.create_completion(render_prompt(requests[0].system_prompt, requests[0].prompt), max_tokens=4)
+    provider.complete(requests[0])  # load and warm up every side before timing
+    for llm in sides.values():
+        llm.create_completion(render_prompt(requests[0].system_prompt, requests[0].prompt), max_tokens=4)
 
-    started = time.perf_counter()
-    raw_tokens = 0
-    for r in requests:
-        out = raw.create_completion(
-            render_prompt(r.system_prompt, r.prompt),
-            max_tokens=r.max_tokens,
-            temperature=r.temperature,
-            top_p=r.top_p,
-            seed=r.seed,
-            stop=STOP,
-        )
-        raw_tokens += out["usage"]["completion_tokens"]
-    raw_seconds = time.perf_counter() - started
-
-    started = time.perf_counter()
-    ours_tokens = sum(provider.complete(r).completion_tokens or 0 for r in requests)
-    ours_seconds = time.perf_counter() - started
-
-    raw_rate, ours_rate = raw_tokens / raw_seconds, ours_tokens / ours_seconds
     print(f"requests: {len(requests)} (seed-lab x {args.samples} samples, max_tokens {args.max_tokens})")
-    print(f"raw llama-cpp-python: {raw_tokens:5d} tokens in {raw_seconds:6.2f} s = {raw_rate:6.1f} tokens/s")
-    print(
-        f"local provider:       {ours_tokens:5d} tokens in {ours_seconds:6.2f} s = {ours_rate:6.1f} tokens/s"
-    )
-    print(f"ratio (provider / raw): {ours_rate / raw_rate:.3f}")
+    rates = {}
+    for name, llm in sides.items():
+        tokens, seconds = time_raw(llm, requests)
+        rates[name] = tokens / seconds
+        print(f"{name:<40} {tokens:5d} tokens in {seconds:6.2f} s = {rates[name]:6.1f} tokens/s")
+    tokens, seconds = time_provider(provider, requests)
+    ours = tokens / seconds
+    name = "local provider (bias-audit)"
+    print(f"{name:<40} {tokens:5d} tokens in {seconds:6.2f} s = {ours:6.1f} tokens/s")
+    for name, rate in rates.items():
+        print(f"ratio provider / {name}: {ours / rate:.3f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def get_spark():  # -> pyspark.sql.SparkSession (kept lazy: importing pyspark is
             SparkSession.builder.master(os.environ.get("BIAS_AUDIT_SPARK_MASTER", "local[*]"))
             .appName("bias-audit")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp")
             .getOrCreate()
