@@ -41,6 +41,7 @@ def record(
         "latency_ms": 5.0,
         "attempts": 1,
         "response_id": f"r-{key[:8]}",
+        "rate_limit": None,
         "system_fingerprint": None,
         "error": None,
         "created_at": _BASE_TIME + timedelta(seconds=sample_index),

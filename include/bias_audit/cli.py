@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bias_audit.config import PROVIDERS, RunConfig, check_run_id, runs_dir, warehouse_dir
+from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
+from bias_audit.llm.registry import PROVIDERS
 from bias_audit.suites import builtin_suite_names, load_suite
 
 EXIT_USAGE = 2
@@ -19,6 +20,8 @@ EXIT_USAGE = 2
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2"):  # one line per request; our progress line says enough
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return args.handler(args)
     except UserInputError as exc:
@@ -58,6 +61,27 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=float, default=None, metavar="T")
     gen.add_argument("--top-p", type=float, default=None, metavar="P")
     gen.add_argument("--seed", type=int, default=0, help="base seed of the run (default 0)")
+    gen.add_argument(
+        "--tpm",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the deployment's tokens-per-minute quota (remote providers)",
+    )
+    gen.add_argument(
+        "--rpm",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the deployment's requests-per-minute quota (remote providers)",
+    )
+    gen.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        metavar="N",
+        help="requests in flight at once (remote providers; default 8)",
+    )
     gen.set_defaults(handler=_generate)
 
     ana = commands.add_parser("analyze", help="run the Spark job on a generated run")
@@ -130,6 +154,9 @@ def _generate(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_p=args.top_p,
         seed=args.seed,
+        tpm=args.tpm,
+        rpm=args.rpm,
+        concurrency=args.concurrency,
     )
     load_suite(config.suite)  # fail on a bad suite before loading a model
     result = generate(config, args.out or runs_dir(), make_provider(config.provider))

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bias_audit.errors import UserInputError
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-PROVIDERS = ("local",)
 
 
 class RunConfig(BaseModel):
@@ -27,11 +26,14 @@ class RunConfig(BaseModel):
     run_id: str = Field(pattern=RUN_ID_PATTERN)
     suite: str = Field(min_length=1, description="Built-in suite name or path of a YAML suite.")
     samples: int = Field(5, gt=0, description="Answers per prompt (temperature > 0 makes them differ).")
-    provider: Literal["local"] = "local"
+    provider: Literal["local", "azure", "openai"] = "local"
     max_tokens: int | None = Field(None, gt=0)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     seed: int = Field(0, ge=0, description="Base seed; each sample's seed is derived from it.")
+    tpm: int | None = Field(None, gt=0, description="The deployment's tokens-per-minute quota.")
+    rpm: int | None = Field(None, gt=0, description="The deployment's requests-per-minute quota.")
+    concurrency: int = Field(8, gt=0, le=512, description="Requests in flight at once (remote providers).")
 
     @classmethod
     def build(cls, **values: Any) -> RunConfig:

@@ -14,3 +14,11 @@ class UserInputError(Exception):
         self.field = field
         where = ": ".join(part for part in (source, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class ProviderSetupError(UserInputError):
+    """The provider refused the run's settings (401, 403, 404, an unsupported api-version).
+
+    Every further request would fail the same way, so the whole run stops at once; the message
+    names the setting to fix and never contains a secret.
+    """

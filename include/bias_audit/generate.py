@@ -7,16 +7,19 @@ run_id, it sends only the requests that have no record yet (keyed by ``request_k
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from bias_audit.config import RunConfig
-from bias_audit.llm.base import Provider, Request, derive_seed
+from bias_audit.llm.base import Completion, Provider, Request, derive_seed
+from bias_audit.llm.ratelimit import RateLimiter
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.suites import Suite, load_suite
 
@@ -107,50 +110,119 @@ class GenerationResult:
 
 
 def generate(config: RunConfig, out_dir: Path, provider: Provider) -> GenerationResult:
+    """Send every request of the run that has no record yet; append each answer as it arrives."""
     suite = load_suite(config.suite)
     requests = expand(suite, config)
     run_dir = out_dir / config.run_id
     responses = ResponseLog(run_dir / RESPONSES_FILE).open()
     try:
         done = responses.recorded_keys()
-        keyed = [
-            (request.key(provider.name, provider.model, provider.api_version), request)
-            for request in requests
-        ]
+        keyed = [(r.key(provider.name, provider.model, provider.api_version), r) for r in requests]
         pending = [(key, request) for key, request in keyed if key not in done]
-        already = len(keyed) - len(pending)
         _write_manifest(run_dir, config, suite, provider, total=len(keyed), status="generating")
+        concurrency = min(config.concurrency, provider.max_concurrency or config.concurrency)
         log.info(
-            "generate: run %s, suite %s, %d requests (%d already recorded), provider %s, model %s",
+            "generate: run %s, suite %s, %d requests (%d already recorded), provider %s, model %s, "
+            "concurrency %d, quota %s TPM / %s RPM",
             config.run_id,
             suite.name,
             len(keyed),
-            already,
+            len(keyed) - len(pending),
             provider.name,
             provider.model,
+            concurrency,
+            config.tpm or "no",
+            config.rpm or "no",
         )
-        outcomes: Counter[str] = Counter()
-        for done_count, (key, request) in enumerate(pending, start=already + 1):
-            record = _record(config.run_id, key, request, provider)
-            responses.append(record)
-            outcomes[record.outcome] += 1
-            log.info(
-                "generate: %d/%d done (%s %s #%d: %s)",
-                done_count,
-                len(keyed),
-                request.case_id,
-                request.variant,
-                request.sample_index,
-                record.outcome,
-            )
+        progress = Progress(total=len(keyed), already=len(keyed) - len(pending))
+        limiter = RateLimiter(config.tpm, config.rpm)
+
+        def record(key: str, request: Request, completion: Completion) -> None:
+            entry = _record(config.run_id, key, request, provider, completion)
+            responses.append(entry)
+            progress.update(entry)
+
+        asyncio.run(_dispatch(pending, provider, limiter, concurrency, record))
     finally:
         responses.close()
     _write_manifest(run_dir, config, suite, provider, total=len(keyed), status="generated")
-    return GenerationResult(run_dir, len(keyed), len(pending), already, dict(outcomes))
+    progress.finish()
+    return GenerationResult(run_dir, len(keyed), len(pending), progress.already, dict(progress.outcomes))
 
 
-def _record(run_id: str, key: str, request: Request, provider: Provider) -> ResponseRecord:
-    completion = provider.complete(request)
+async def _dispatch(
+    pending: list[tuple[str, Request]],
+    provider: Provider,
+    limiter: RateLimiter,
+    concurrency: int,
+    record: Callable[[str, Request, Completion], None],
+) -> None:
+    """``concurrency`` workers take requests in order; the limiter keeps them within the quota.
+
+    A ProviderSetupError (bad key, unknown deployment) cancels the other workers and ends the
+    run; every answer recorded before it stays recorded.
+    """
+    queue = iter(pending)
+
+    async def worker() -> None:
+        for key, request in queue:  # one shared iterator: each request goes to one worker
+            record(key, request, await provider.acomplete(request, limiter))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, len(pending)))):
+                group.create_task(worker())
+    except ExceptionGroup as group_error:
+        raise group_error.exceptions[0] from None
+
+
+class Progress:
+    """A log line at most every few seconds: done/total, tokens per minute, ETA."""
+
+    def __init__(self, total: int, already: int, every_seconds: float = 5.0):
+        self.total, self.already, self.done = total, already, already
+        self.outcomes: Counter[str] = Counter()
+        self.tokens = 0
+        self._every = every_seconds
+        self._started = self._last = time.monotonic()
+
+    def update(self, record: ResponseRecord) -> None:
+        self.done += 1
+        self.outcomes[record.outcome] += 1
+        self.tokens += (record.prompt_tokens or 0) + (record.completion_tokens or 0)
+        now = time.monotonic()
+        if now - self._last >= self._every or self.done == self.total:
+            self._last = now
+            log.info("generate: %s", self.line(now))
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self._started, 1e-9)
+        sent = self.done - self.already
+        rate = sent / elapsed
+        eta = (self.total - self.done) / rate if rate else float("inf")
+        return (
+            f"{self.done}/{self.total} done, {self.tokens / elapsed * 60:,.0f} tokens/min, "
+            f"ETA {_duration(eta)}, outcomes {dict(self.outcomes)}"
+        )
+
+    def finish(self) -> None:
+        log.info(
+            "generate: finished in %s: %s",
+            _duration(time.monotonic() - self._started),
+            self.line(time.monotonic()),
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "unknown"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _record(
+    run_id: str, key: str, request: Request, provider: Provider, completion: Completion
+) -> ResponseRecord:
     return ResponseRecord(
         run_id=run_id,
         request_key=key,
@@ -169,6 +241,7 @@ def _record(run_id: str, key: str, request: Request, provider: Provider) -> Resp
         response_id=completion.response_id,
         system_fingerprint=completion.system_fingerprint,
         error=completion.error,
+        rate_limit=json.dumps(completion.rate_limit) if completion.rate_limit else None,
         created_at=utc_now(),
     )
 

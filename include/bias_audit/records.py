@@ -45,6 +45,7 @@ class ResponseRecord(BaseModel):
     response_id: str | None
     system_fingerprint: str | None
     error: str | None  # why the outcome is `failed`; never holds a secret
+    rate_limit: str | None  # the provider's x-ratelimit-* headers of the answer, as JSON text
     created_at: datetime
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from bias_audit.records import Outcome
+
+if TYPE_CHECKING:
+    from bias_audit.llm.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Completion:
     system_fingerprint: str | None = None
     content_filter: dict[str, object] | None = None
     error: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    rate_limit: dict[str, str] | None = None  # the rate-limit headers of the final answer
 
 
 def derive_seed(base_seed: int, system_prompt: str, prompt: str, sample_index: int) -> int:
@@ -74,5 +77,8 @@ class Provider(Protocol):
     name: str
     model: str
     api_version: str | None
+    max_concurrency: int | None  # None: as many as the run's --concurrency
 
-    def complete(self, request: Request) -> Completion: ...
+    async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
+        """The final outcome of one request, after the provider's own bounded retries."""
+        ...

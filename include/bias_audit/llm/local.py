@@ -8,6 +8,7 @@ a chat template.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -18,6 +19,7 @@ from typing import Any
 
 from bias_audit.config import model_cache_dir
 from bias_audit.llm.base import Completion, Request
+from bias_audit.llm.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,16 @@ class LocalProvider:
     name = "local"
     model = MODEL_NAME
     api_version: str | None = None
+    max_concurrency = 1  # one llama.cpp context; it already uses every core
 
     def __init__(self, path: Path | None = None, n_threads: int | None = None):
         self._path = path
         self._n_threads = n_threads
         # llama.cpp contexts are not thread-safe; one request at a time per process.
         self._lock = threading.Lock()
+
+    async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
+        return await asyncio.to_thread(self.complete, request)
 
     def complete(self, request: Request) -> Completion:
         llm = load_model(str(self._path or model_path()), self._n_threads)

@@ -1,0 +1,295 @@
+"""Remote chat-completion providers: Azure OpenAI (``azure``) and any OpenAI-compatible endpoint
+(``openai``: Azure's v1 API, Databricks Model Serving, vLLM, a llama.cpp server).
+
+Both use the openai SDK with its own retries off (``max_retries=0``): the waits are ours, so a
+429 pauses every worker through the shared RateLimiter instead of each one sleeping on its own.
+
+What each answer becomes:
+- 200: ``ok``; ``finish_reason`` length -> ``truncated``; content_filter -> ``completion_filtered``.
+- 400 ``content_filter``: ``prompt_filtered`` with the filter result. Never retried, never dropped.
+- 429: wait what the server says (``retry-after-ms``, ``retry-after``, "retry after N seconds"),
+  else backoff; every worker waits. Bounded attempts, then ``failed`` with the reason.
+- 408, 409, 5xx, timeouts, connection errors: backoff with jitter, bounded, then ``failed``.
+- 401, 403, 404, an unsupported api-version: ``ProviderSetupError`` stops the whole run at once,
+  naming the setting to fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import openai
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from bias_audit.errors import ProviderSetupError, UserInputError
+from bias_audit.llm.base import Completion, Request
+from bias_audit.llm.ratelimit import RateLimiter
+from bias_audit.llm.retry import backoff_seconds, server_wait_seconds
+from bias_audit.llm.tokens import estimate_request_tokens
+
+# The current GA version of the Azure OpenAI data-plane API (the lab's 2023-03-15-preview is retired).
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
+RATE_LIMIT_HEADERS = ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens")
+_TRANSIENT_STATUS = {408, 409}
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ENV: ClassVar[dict[str, str]] = {}  # field -> environment variable
+
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], source: str, names: Mapping[str, str] | None = None):
+        """Validate settings; an error names the setting as the user wrote it (``names``)."""
+        try:
+            return cls.model_validate({k: v for k, v in values.items() if v not in (None, "")})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(part) for part in error["loc"])
+            raise UserInputError(error["msg"], source=source, field=(names or {}).get(field, field)) from None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ):
+        return cls.from_mapping(
+            {field: env.get(name) for field, name in cls.ENV.items()}, source="environment", names=cls.ENV
+        )
+
+
+class AzureSettings(_Settings):
+    """Where the deployment is. Environment: AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT,
+    AZURE_OPENAI_API_VERSION, AZURE_OPENAI_API_KEY (leave it unset for Entra ID)."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "endpoint": "AZURE_OPENAI_ENDPOINT",
+        "deployment": "AZURE_OPENAI_DEPLOYMENT",
+        "api_version": "AZURE_OPENAI_API_VERSION",
+        "api_key": "AZURE_OPENAI_API_KEY",
+    }
+
+    endpoint: str = Field(pattern=r"^https?://")
+    deployment: str = Field(min_length=1)
+    api_version: str = DEFAULT_AZURE_API_VERSION
+
+
+class OpenAISettings(_Settings):
+    """Any OpenAI-compatible endpoint. Environment: OPENAI_BASE_URL, OPENAI_MODEL, OPENAI_API_KEY."""
+
+    ENV: ClassVar[dict[str, str]] = {
+        "base_url": "OPENAI_BASE_URL",
+        "model": "OPENAI_MODEL",
+        "api_key": "OPENAI_API_KEY",
+    }
+
+    base_url: str = Field(pattern=r"^https?://")
+    model: str = Field(min_length=1)
+
+
+class RemoteChatProvider:
+    """Chat completions over HTTP with the openai SDK; subclasses say how to build the client."""
+
+    name: str
+    model: str
+    api_version: str | None
+    max_concurrency: int | None = None
+    # what to name in a setup error: (key setting, model setting, version setting, endpoint setting)
+    _settings_names: tuple[str, str, str, str]
+
+    def __init__(self, client: openai.AsyncOpenAI, *, model: str, max_attempts: int):
+        self._client = client
+        self.model = model
+        self._max_attempts = max_attempts
+
+    async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
+        messages = []
+        if request.system_prompt:
+            messages.append({"role": "system", "content": request.system_prompt})
+        messages.append({"role": "user", "content": request.prompt})
+        cost = estimate_request_tokens(messages, request.max_tokens)
+        reason = "no attempt made"
+        for attempt in range(1, self._max_attempts + 1):
+            await limiter.acquire(cost)
+            started = time.perf_counter()
+            try:
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=self.model,
+                    messages=messages,
+                    max_tokens=request.max_tokens,
+                    temperature=request.temperature,
+                    top_p=request.top_p,
+                    seed=request.seed,
+                    n=1,
+                )
+            except openai.RateLimitError as exc:
+                wait = server_wait_seconds(exc.response.headers, _message(exc))
+                wait = backoff_seconds(attempt) if wait is None else wait
+                limiter.pause(wait)
+                reason = f"429 rate limited (told to wait {wait:.2f} s)"
+                continue
+            except openai.BadRequestError as exc:
+                if _error_code(exc) == "content_filter":
+                    return Completion(
+                        outcome="prompt_filtered",
+                        text=None,
+                        finish_reason=None,
+                        content_filter=_inner_filter_result(exc),
+                        latency_ms=_ms(started),
+                        attempts=attempt,
+                        error=None,
+                    )
+                if "api version" in _message(exc).lower() or "api-version" in _message(exc).lower():
+                    raise self._setup_error(exc, "version") from None
+                return Completion(
+                    outcome="failed",
+                    text=None,
+                    finish_reason=None,
+                    latency_ms=_ms(started),
+                    attempts=attempt,
+                    error=f"400 bad request: {_message(exc)}",
+                )
+            except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
+                raise self._setup_error(exc, None) from None
+            except openai.APIStatusError as exc:
+                if exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500:
+                    reason = f"{exc.status_code}: {_message(exc)}"
+                    await asyncio.sleep(backoff_seconds(attempt))
+                    continue
+                return Completion(
+                    outcome="failed",
+                    text=None,
+                    finish_reason=None,
+                    latency_ms=_ms(started),
+                    attempts=attempt,
+                    error=f"{exc.status_code}: {_message(exc)}",
+                )
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                reason = type(exc).__name__.removeprefix("API") + ": " + str(exc)
+                await asyncio.sleep(backoff_seconds(attempt))
+                continue
+            return _completion(raw, started, attempt)
+        return Completion(
+            outcome="failed",
+            text=None,
+            finish_reason=None,
+            attempts=self._max_attempts,
+            error=f"gave up after {self._max_attempts} attempts; last: {reason}",
+        )
+
+    def _setup_error(self, exc: openai.APIStatusError, hint: str | None) -> ProviderSetupError:
+        key, model, version, endpoint = self._settings_names
+        status = exc.status_code
+        if status == 401:
+            fix = f"the credentials were refused: check {key} (or the Entra ID identity)"
+        elif status == 403:
+            fix = f"the identity may not call this deployment: check {key} or its role assignment"
+        elif hint == "version":
+            fix = f"the api version is not supported: check {version} ({self.api_version!r})"
+        elif _error_code(exc) == "DeploymentNotFound":
+            fix = f"there is no deployment {self.model!r}: check {model}"
+        else:
+            fix = f"the resource was not found: check {endpoint}, {model} ({self.model!r})" + (
+                f" and {version} ({self.api_version!r})" if self.api_version else ""
+            )
+        return ProviderSetupError(f"{self.name} answered {status} ({_message(exc)}); {fix}")
+
+
+class AzureProvider(RemoteChatProvider):
+    name = "azure"
+    _settings_names = (
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_DEPLOYMENT",
+        "AZURE_OPENAI_API_VERSION",
+        "AZURE_OPENAI_ENDPOINT",
+    )
+
+    def __init__(self, settings: AzureSettings, *, token_provider: Any = None):
+        if settings.api_key is None and token_provider is None:
+            token_provider = entra_token_provider()
+        client = openai.AsyncAzureOpenAI(
+            azure_endpoint=settings.endpoint,
+            api_version=settings.api_version,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            azure_ad_token_provider=None if settings.api_key else token_provider,
+            max_retries=0,
+            timeout=settings.timeout_seconds,
+        )
+        self.api_version = settings.api_version
+        super().__init__(client, model=settings.deployment, max_attempts=settings.max_attempts)
+
+
+class OpenAICompatibleProvider(RemoteChatProvider):
+    name = "openai"
+    api_version = None
+    _settings_names = ("OPENAI_API_KEY", "OPENAI_MODEL", "", "OPENAI_BASE_URL")
+
+    def __init__(self, settings: OpenAISettings):
+        client = openai.AsyncOpenAI(
+            base_url=settings.base_url,
+            # Servers without auth (vLLM, llama.cpp) still need a non-empty key for the SDK.
+            api_key=settings.api_key.get_secret_value() if settings.api_key else "unused",
+            max_retries=0,
+            timeout=settings.timeout_seconds,
+        )
+        super().__init__(client, model=settings.model, max_attempts=settings.max_attempts)
+
+
+def entra_token_provider() -> Any:
+    """Entra ID (azure-identity): DefaultAzureCredential covers managed identity, workload identity,
+    a service principal in AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, and ``az login``."""
+    from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+    return get_bearer_token_provider(DefaultAzureCredential(), ENTRA_SCOPE)
+
+
+def _completion(raw: Any, started: float, attempt: int) -> Completion:
+    response = raw.parse()
+    choice = response.choices[0]
+    finish = choice.finish_reason
+    outcome = {"length": "truncated", "content_filter": "completion_filtered"}.get(finish or "", "ok")
+    extra = choice.model_extra or {}
+    usage = response.usage
+    headers = {name: raw.headers[name] for name in RATE_LIMIT_HEADERS if name in raw.headers}
+    return Completion(
+        outcome=outcome,
+        text=choice.message.content if choice.message else None,
+        finish_reason=finish,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        latency_ms=_ms(started),
+        attempts=attempt,
+        response_id=response.id,
+        system_fingerprint=response.system_fingerprint,
+        content_filter=extra.get("content_filter_results"),
+        rate_limit=headers or None,
+    )
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or exc.message)
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _inner_filter_result(exc: openai.APIStatusError) -> dict[str, Any] | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body)
+    inner = error.get("innererror") if isinstance(error, dict) else None
+    return inner.get("content_filter_result") if isinstance(inner, dict) else None
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
