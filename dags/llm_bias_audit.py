@@ -13,7 +13,13 @@ differently from a male one?" is answered with numbers.
 | `suite` | built-in suite (`seed-lab`) or the path of a YAML suite readable by the worker |
 | `samples` | answers per prompt; more samples, tighter estimates |
 | `temperature`, `max_tokens` | generation settings; empty = the suite's defaults |
-| `provider` | `local` (Gemma 3 270M in-process) |
+| `provider` | `local` (Gemma 3 270M in-process), `azure` or `openai` (see below) |
+| `tpm`, `rpm`, `concurrency` | the deployment's quota and the requests in flight (remote providers) |
+
+Remote providers take their settings from the Airflow connection `azure_openai_default`
+(host = endpoint, password = API key or empty for Entra ID, extra = `{"deployment": ...,
+"api_version": ...}`) or `openai_default` (host = base URL, password = key, extra =
+`{"model": ...}`); without it, from `AZURE_OPENAI_*` / `OPENAI_*` in the worker's environment.
 
 Output: `$BIAS_AUDIT_HOME/runs/<run_id>/responses.jsonl` (every answer) and the tables
 `runs`, `responses`, `features` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
@@ -29,7 +35,7 @@ from airflow.sdk import Param, TriggerRule, dag, setup, task, teardown
 from airflow.sdk.exceptions import AirflowFailException
 
 from bias_audit.compute import local as compute
-from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, run_config
+from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, provider_settings, run_config
 
 
 @dag(
@@ -62,7 +68,32 @@ from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, run_config
             minimum=1,
             description="Upper bound on tokens per answer; empty = the suite's default.",
         ),
-        "provider": Param("local", type="string", enum=["local"], description="Which LLM to audit."),
+        "provider": Param(
+            "local",
+            type="string",
+            enum=["local", "azure", "openai"],
+            description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
+            "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
+        ),
+        "tpm": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="The deployment's tokens-per-minute quota (remote providers).",
+        ),
+        "rpm": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="The deployment's requests-per-minute quota (remote providers).",
+        ),
+        "concurrency": Param(
+            8,
+            type="integer",
+            minimum=1,
+            maximum=512,
+            description="Requests in flight at once (remote providers).",
+        ),
     },
 )
 def llm_bias_audit():
@@ -73,7 +104,8 @@ def llm_bias_audit():
     @task
     def generate(params: dict | None = None, run_id: str | None = None) -> dict:
         with fail_fast_on_user_error():
-            return compute.generate(run_config(params, run_id))
+            config = run_config(params, run_id)
+            return compute.generate(config, provider_settings(config.provider))
 
     @task
     def analyze(generated: dict) -> dict:

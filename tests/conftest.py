@@ -24,6 +24,8 @@ os.environ.update(
     }
 )
 os.environ.pop("BIAS_AUDIT_WAREHOUSE", None)
+# py4j logs its shutdown at INFO from a finalizer, after pytest has closed the streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +36,6 @@ def spark():
     session = get_spark()
     yield session
     session.stop()
-    logging.getLogger("py4j").setLevel(logging.WARNING)  # its shutdown chatter outlives pytest's streams
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,8 @@ class ServerState:
     # observations
     received: list[dict] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
-    charged: deque[tuple[float, int]] = field(default_factory=deque)
+    charged: deque[tuple[float, int]] = field(default_factory=deque)  # within the window
+    charged_total: list[int] = field(default_factory=list)  # every charge since the start
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, status: int) -> int:
@@ -217,14 +218,16 @@ class _Handler(BaseHTTPRequestHandler):
             over_requests = request_limit is not None and used_requests + 1 > request_limit
             if over_tokens or over_requests:
                 wait = state.charged[0][0] + window - now if state.charged else window
-                kind = "token rate limit" if over_tokens else "call rate limit"
-                self._rate_limited(wait, kind)
-                return None
-            state.charged.append((now, tokens))
-            return (
-                int(request_limit - used_requests - 1) if request_limit is not None else 1_000_000,
-                int(token_limit - used_tokens - tokens) if token_limit is not None else 100_000_000,
-            )
+            else:
+                state.charged.append((now, tokens))
+                state.charged_total.append(tokens)
+        if over_tokens or over_requests:  # answered outside the lock: _send takes it too
+            self._rate_limited(wait, "token rate limit" if over_tokens else "call rate limit")
+            return None
+        return (
+            int(request_limit - used_requests - 1) if request_limit is not None else 1_000_000,
+            int(token_limit - used_tokens - tokens) if token_limit is not None else 100_000_000,
+        )
 
     def _rate_limited(self, wait: float, kind: str, *, headers: str = "both") -> None:
         seconds = max(1, math.ceil(wait))

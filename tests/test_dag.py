@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -39,18 +40,22 @@ def test_audit_dag_shape(dagbag):
     assert set(dag.params) >= {"suite", "samples", "temperature", "max_tokens", "provider"}
 
 
-def _run(dag, conf: dict):
+def _run(conf: dict):
+    # A freshly parsed DAG for each run: in one process, a run's conf would otherwise leak into the
+    # params of the next (in production each task runs in a process of its own).
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[DAG_ID]
     dagrun = dag.test(run_conf=conf)
     states = {ti.task_id: ti.state for ti in dagrun.get_task_instances()}
     return dagrun, states
 
 
 @pytest.mark.slow
-def test_dag_run_end_to_end_stores_the_answers(dagbag, airflow_db, spark):
+def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     from bias_audit.analyze.job import read_table
 
-    dag = dagbag.dags[DAG_ID]
-    dagrun, states = _run(dag, {"samples": 2, "max_tokens": 8})
+    dagrun, states = _run({"samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
     assert states == {
         **dict.fromkeys(["start_compute", "generate", "analyze", "stop_compute"], "success"),
@@ -82,11 +87,51 @@ def test_dag_run_end_to_end_stores_the_answers(dagbag, airflow_db, spark):
 
 
 @pytest.mark.slow
-def test_failed_generation_still_stops_compute_and_fails_the_run(dagbag, airflow_db):
-    dag = dagbag.dags[DAG_ID]
-    dagrun, states = _run(dag, {"suite": "no-such-suite", "samples": 1})
+def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
+    dagrun, states = _run({"suite": "no-such-suite", "samples": 1})
     assert dagrun.state == "failed", states
     assert states["generate"] == "failed"  # no retry: a bad suite will not get better
     assert states["analyze"] == "upstream_failed"
     assert states["stop_compute"] == "success"
     assert states["watcher"] == "failed"
+
+
+@pytest.mark.slow
+def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch, caplog):
+    from airflow import settings
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    from tests.fake_azure_openai import FakeAzureOpenAI
+
+    caplog.set_level(logging.DEBUG)
+    with FakeAzureOpenAI() as server:
+        key = server.state.api_key
+        connection = {
+            "conn_type": "generic",
+            "host": server.endpoint,
+            "password": key,
+            "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(connection))
+        for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"):
+            monkeypatch.delenv(name, raising=False)
+        dagrun, states = _run({"provider": "azure", "samples": 2, "tpm": 100_000})
+        assert dagrun.state == "success", states
+        assert len(server.state.received) == 20
+        assert server.state.received[0]["headers"]["api-key"] == key
+
+    run_dir = Path(os.environ["BIAS_AUDIT_HOME"]) / "runs" / safe_run_id(dagrun.run_id)
+    records = [json.loads(line) for line in (run_dir / "responses.jsonl").read_text().splitlines()]
+    assert {(r["provider"], r["model"], r["outcome"]) for r in records} == {("azure", "gpt-4o", "ok")}
+    with settings.Session() as session:
+        xcoms = session.scalars(select(XComModel).where(XComModel.run_id == dagrun.run_id)).all()
+        assert xcoms, "the tasks pushed no XCom"
+        stored = " ".join(str(x.value) for x in xcoms)
+    for text in (
+        stored,
+        caplog.text,
+        (run_dir / "responses.jsonl").read_text(),
+        (run_dir / "run.json").read_text(),
+    ):
+        assert key not in text

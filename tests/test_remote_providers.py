@@ -23,7 +23,7 @@ from bias_audit.llm.ratelimit import RateLimiter
 from bias_audit.llm.registry import make_provider
 from bias_audit.llm.remote import AzureProvider, AzureSettings, OpenAICompatibleProvider, OpenAISettings
 from bias_audit.llm.retry import backoff_seconds, server_wait_seconds
-from tests.fake_azure_openai import COMPLETION_FLAG, PROMPT_FLAG, FakeAzureOpenAI, ServerState
+from tests.fake_azure_openai import COMPLETION_FLAG, PROMPT_FLAG, FakeAzureOpenAI, Quota, ServerState
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -423,3 +423,13 @@ def test_rate_limiter_pause_holds_everyone():
         return clock[0]
 
     assert asyncio.run(go()) == pytest.approx(2.5)
+
+
+def test_server_quota_429_is_waited_out_when_the_client_ignores_the_quota(tmp_path):
+    # The client is told no quota, so only the server's 429s (with retry-after-ms) keep it in line.
+    state = ServerState(quota=Quota(tokens_per_minute=12_000, window_seconds=1.0))
+    with FakeAzureOpenAI(state) as server:
+        _, records = run(tmp_path, azure(server, max_attempts=10), samples=1, concurrency=4)
+    assert {r["outcome"] for r in records} == {"ok"} and len(records) == 10
+    assert state.count(429) > 0
+    assert sum(r["attempts"] for r in records) == len(state.received)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bias_audit.config import RunConfig, runs_dir, warehouse_dir
 
@@ -29,11 +31,12 @@ def start() -> dict[str, str]:
     return handle
 
 
-def generate(config: RunConfig) -> dict[str, object]:
+def generate(config: RunConfig, provider_settings: Mapping[str, Any] | None = None) -> dict[str, object]:
+    """Run generation here; ``provider_settings`` (from an Airflow connection) override the environment."""
     from bias_audit.generate import generate as run_generation
     from bias_audit.llm import make_provider
 
-    result = run_generation(config, runs_dir(), make_provider(config.provider))
+    result = run_generation(config, runs_dir(), make_provider(config.provider, provider_settings))
     return {
         "run_id": config.run_id,
         "run_dir": str(result.run_dir),
