@@ -433,3 +433,11 @@ def test_server_quota_429_is_waited_out_when_the_client_ignores_the_quota(tmp_pa
     assert {r["outcome"] for r in records} == {"ok"} and len(records) == 10
     assert state.count(429) > 0
     assert sum(r["attempts"] for r in records) == len(state.received)
+
+
+def test_progress_line_reports_done_total_tokens_per_minute_and_eta(tmp_path, server, caplog):
+    caplog.set_level(logging.INFO, logger="bias_audit.generate")
+    run(tmp_path, azure(server), samples=1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("generate: 10/10 done")]
+    assert lines, caplog.text
+    assert " tokens/min, ETA " in lines[0] and "outcomes {'ok': 10}" in lines[0]
