@@ -9,8 +9,10 @@ LLAMA_VERSION=0.3.36
 # on CPUs that advertise AMX; those crash (SIGSEGV in ggml_backend_amx_mul_mat) on machines whose
 # kernel does not grant AMX tile state, as ours do not. Build for AVX2 instead: portable, and fast
 # enough for a 270M model.
-LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
-WHEEL_DIR="${BIAS_AUDIT_WHEEL_CACHE:-$HOME/.cache/bias-audit/wheels}/llama-cpp-python-$LLAMA_VERSION-avx2"
+# (The flags live in scripts/llama-cmake-args, which the Dockerfile reads too.)
+LLAMA_CMAKE_ARGS="$(cat scripts/llama-cmake-args)"
+FLAGS_HASH=$(printf '%s' "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
+WHEEL_DIR="${BIAS_AUDIT_WHEEL_CACHE:-$HOME/.cache/bias-audit/wheels}/llama-cpp-python-$LLAMA_VERSION-$FLAGS_HASH"
 STAMP=.venv/.bias-audit-installed
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
@@ -44,7 +46,8 @@ check_java() {
 }
 
 check_java
-if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt constraints.txt ] && [ "$STAMP" -nt "$0" ]; then
+if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt constraints.txt ] && [ "$STAMP" -nt "$0" ] \
+   && [ "$STAMP" -nt scripts/llama-cmake-args ]; then
   exit 0
 fi
 
@@ -56,7 +59,7 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 
 if ! ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1; then
-  say "building llama-cpp-python $LLAMA_VERSION for AVX2 (about 5 minutes, once per machine)"
+  say "building llama-cpp-python $LLAMA_VERSION with $LLAMA_CMAKE_ARGS (about 5 minutes, once per machine)"
   mkdir -p "$WHEEL_DIR"
   CMAKE_ARGS="$LLAMA_CMAKE_ARGS" .venv/bin/pip wheel --quiet --no-deps --no-cache-dir \
     --wheel-dir "$WHEEL_DIR" "llama-cpp-python==$LLAMA_VERSION"
