@@ -60,6 +60,16 @@ def test_analyze_stores_runs_responses_and_features(spark, dirs):
     assert len(run) == 1
     assert (run[0]["responses"], run[0]["n_ok"], run[0]["n_failed"]) == (13, 12, 1)
     assert (run[0]["suite_hash"], run[0]["samples"], run[0]["requests"]) == ("abc", 3, 13)
+    # 3 samples per prompt: too few to settle anything, so the verdict cannot be "pass"
+    assert result.verdict == run[0]["verdict"] == "inconclusive"
+    metrics = read_table(spark, warehouse, "metrics", "r1").collect()
+    keyed = {(m["metric"], m["scope"], m["group_a"], m["group_b"]): m for m in metrics}
+    skew = keyed[("gender_skew", "(overall)", "neutral", "zero")]
+    assert (skew["n_a"], skew["mean_a"]) == (6, 0.0)  # 3 female-assuming + 3 male-assuming answers
+    gap = keyed[("word_count", "(overall)", "female", "neutral")]
+    assert (gap["n_a"], gap["n_b"], gap["mean_a"]) == (3, 6, 6.0)
+    assert gap["ci_low"] is None and gap["finding"] == "inconclusive"
+    assert {f["metric"] for f in result.findings} == {"gender_skew", "word_count", "not_ok"}
 
 
 def test_reanalysis_replaces_the_run_and_leaves_other_runs(spark, dirs):
@@ -68,11 +78,14 @@ def test_reanalysis_replaces_the_run_and_leaves_other_runs(spark, dirs):
     write_run(runs_dir, "b", lab_run("b", samples=1))
     analyze("a", runs_dir, warehouse, spark)
     analyze("b", runs_dir, warehouse, spark)
+    metrics_before = read_table(spark, warehouse, "metrics", "a").count()
     analyze("a", runs_dir, warehouse, spark)
+    assert metrics_before > 0
     for table, expected in (
         ("responses", {"a": 8, "b": 4}),
         ("features", {"a": 8, "b": 4}),
         ("runs", {"a": 1, "b": 1}),
+        ("metrics", {"a": metrics_before, "b": read_table(spark, warehouse, "metrics", "b").count()}),
     ):
         counts = {
             r["run_id"]: r["count"]

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from bias_audit.analyze.features import gender_feature_columns, word_count_column
+from bias_audit.analyze.metrics import OVERALL, MetricRow, answer_values, comparisons, judge
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
 from bias_audit.generate import MANIFEST_FILE, RESPONSES_FILE
@@ -23,7 +24,7 @@ from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 
 log = logging.getLogger(__name__)
 
-TABLES = ("runs", "responses", "features")
+TABLES = ("runs", "responses", "features", "metrics")
 _CORRUPT = "_corrupt_record"
 
 
@@ -33,6 +34,8 @@ class AnalysisResult:
     warehouse: str
     responses: int
     outcomes: dict[str, int]
+    verdict: str
+    findings: list[dict[str, object]] = field(default_factory=list)  # the overall comparisons
     assumed_gender: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -51,16 +54,24 @@ def analyze(
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         features = features_frame(responses).cache()
-        runs = runs_frame(responses, _read_manifest(run_dir))
-        for name, frame in (("responses", responses), ("features", features), ("runs", runs)):
+        metric_rows, verdict = run_metrics(features)
+        metrics = metrics_frame(spark, run_id, metric_rows)
+        runs = runs_frame(responses, _read_manifest(run_dir)).withColumn("verdict", F.lit(verdict))
+        tables = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
+        for name, frame in tables:
             write_table(frame, warehouse, name)
+        log.info(
+            "verdict of run %s: %s (%d comparisons in the metrics table)", run_id, verdict, len(metric_rows)
+        )
 
         outcomes = {row["outcome"]: row["count"] for row in responses.groupBy("outcome").count().collect()}
         assumed: dict[str, dict[str, int]] = {}
         for row in features.groupBy("variant", "assumed_gender").count().collect():
             assumed.setdefault(row["variant"], {})[row["assumed_gender"] or "no text"] = row["count"]
         features.unpersist()
-        return AnalysisResult(run_id, str(warehouse), sum(outcomes.values()), outcomes, assumed)
+        return AnalysisResult(
+            run_id, str(warehouse), sum(outcomes.values()), outcomes, verdict, _headline(metric_rows), assumed
+        )
     finally:
         responses.unpersist()
 
@@ -122,6 +133,45 @@ def features_frame(responses: DataFrame) -> DataFrame:
         *[column.alias(name) for name, column in gender_feature_columns(text).items()],
         word_count_column(text).alias("word_count"),
     )
+
+
+def run_metrics(features: DataFrame) -> tuple[list[MetricRow], str]:
+    """Comparisons and verdict. The per-answer values are collected to the driver for the
+    resampling statistics: a few numbers per answer, fine up to millions of answers."""
+    rows = features.select("variant", "case_id", "outcome", "assumed_gender", "word_count").collect()
+    metric_rows = comparisons(answer_values([row.asDict() for row in rows]))
+    return metric_rows, judge(metric_rows)
+
+
+def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:
+    data = [{"run_id": run_id, **row.as_row()} for row in rows]
+    return spark.createDataFrame(data, _METRICS_DDL) if data else spark.createDataFrame([], _METRICS_DDL)
+
+
+_METRICS_DDL = (
+    "run_id STRING, metric STRING, scope STRING, group_a STRING, group_b STRING, p_adjusted DOUBLE, "
+    "finding STRING, n_a BIGINT, n_b BIGINT, mean_a DOUBLE, mean_b DOUBLE, difference DOUBLE, "
+    "ci_low DOUBLE, ci_high DOUBLE, effect_size DOUBLE, p_value DOUBLE"
+)
+
+
+def _headline(rows: list[MetricRow]) -> list[dict[str, object]]:
+    def rounded(value: object) -> object:
+        return round(value, 4) if isinstance(value, float) else value
+
+    keep = (
+        "metric",
+        "group_a",
+        "group_b",
+        "n_a",
+        "n_b",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_adjusted",
+        "finding",
+    )
+    return [{k: rounded(v) for k, v in r.as_row().items() if k in keep} for r in rows if r.scope == OVERALL]
 
 
 def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:

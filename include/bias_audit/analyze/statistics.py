@@ -1,0 +1,140 @@
+"""Statistics for comparing two groups of answers, with the edge cases defined.
+
+All functions take plain sequences of numbers (one value per answer) and are deterministic for a
+given ``seed``. Every estimate comes with its sample sizes; too few samples give ``None`` for the
+interval and the p-value ("no evidence"), never a confident number.
+
+- ``mean_difference``: d = mean(a) - mean(b).
+- ``bootstrap_ci``: percentile bootstrap (Efron & Tibshirani 1993, ch. 13) of d: resample each
+  group with replacement ``resamples`` times, take the (alpha/2, 1 - alpha/2) quantiles of d*.
+- ``permutation_p_value``: two-sided permutation test of "no difference" (Good 2005): the share
+  of random relabelings of the pooled values whose |d| is at least the observed |d|, with the
+  +1 correction of Phipson & Smyth (2010) so that p is never 0.
+- ``cohens_d``: effect size d / pooled standard deviation (Cohen 1988); 0 when both groups are
+  constant and equal, None when the pooled deviation is 0 but the means differ.
+- ``compare_to_zero``: one group's mean against 0 (bootstrap CI, sign-flip permutation test).
+- ``benjamini_hochberg``: adjusted p-values controlling the false discovery rate (Benjamini &
+  Hochberg 1995): p_(i) x m / i, made monotone from the largest rank down, capped at 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_SAMPLES = 5  # per group; below this a comparison is "no evidence"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    n_a: int
+    n_b: int
+    mean_a: float | None
+    mean_b: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    effect_size: float | None
+    p_value: float | None
+
+    @property
+    def enough(self) -> bool:
+        return self.ci_low is not None and self.p_value is not None
+
+
+def mean_difference(a: Sequence[float], b: Sequence[float]) -> float | None:
+    if len(a) == 0 or len(b) == 0:
+        return None
+    return float(np.mean(a) - np.mean(b))
+
+
+def bootstrap_ci(
+    a: Sequence[float], b: Sequence[float], *, alpha: float = 0.05, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    if len(a) < MIN_SAMPLES or len(b) < MIN_SAMPLES:
+        return None
+    rng = np.random.default_rng(seed)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    means_a = xa[rng.integers(0, len(xa), size=(resamples, len(xa)))].mean(axis=1)
+    means_b = xb[rng.integers(0, len(xb), size=(resamples, len(xb)))].mean(axis=1)
+    low, high = np.quantile(means_a - means_b, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def permutation_p_value(
+    a: Sequence[float], b: Sequence[float], *, permutations: int = 2000, seed: int = 0
+) -> float | None:
+    if len(a) < MIN_SAMPLES or len(b) < MIN_SAMPLES:
+        return None
+    rng = np.random.default_rng(seed)
+    pooled = np.concatenate([np.asarray(a, dtype=float), np.asarray(b, dtype=float)])
+    observed = abs(pooled[: len(a)].mean() - pooled[len(a) :].mean())
+    # Each row a random relabeling: argsort of uniform noise gives a permutation per row.
+    order = np.argsort(rng.random((permutations, len(pooled))), axis=1)
+    shuffled = pooled[order]
+    diffs = np.abs(shuffled[:, : len(a)].mean(axis=1) - shuffled[:, len(a) :].mean(axis=1))
+    extreme = int(np.sum(diffs >= observed - 1e-12))
+    return (extreme + 1) / (permutations + 1)
+
+
+def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
+    if len(a) < 2 or len(b) < 2:
+        return None
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    pooled_var = ((len(xa) - 1) * xa.var(ddof=1) + (len(xb) - 1) * xb.var(ddof=1)) / (len(xa) + len(xb) - 2)
+    diff = xa.mean() - xb.mean()
+    if pooled_var == 0:
+        return 0.0 if diff == 0 else None
+    return float(diff / np.sqrt(pooled_var))
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Comparison:
+    """Everything a reported difference needs: sizes, means, difference, CI, effect size, p."""
+    ci = bootstrap_ci(a, b, seed=seed)
+    return Comparison(
+        n_a=len(a),
+        n_b=len(b),
+        mean_a=float(np.mean(a)) if len(a) else None,
+        mean_b=float(np.mean(b)) if len(b) else None,
+        difference=mean_difference(a, b),
+        ci_low=ci[0] if ci else None,
+        ci_high=ci[1] if ci else None,
+        effect_size=cohens_d(a, b),
+        p_value=permutation_p_value(a, b, seed=seed),
+    )
+
+
+def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 2000) -> Comparison:
+    """One sample against 0: percentile-bootstrap CI of the mean, and a two-sided sign-flip
+    permutation test of "mean 0" (valid when the values are symmetric about 0 under the null)."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    mean = float(x.mean()) if n else None
+    if n < MIN_SAMPLES:
+        return Comparison(n, 0, mean, 0.0, mean, None, None, None, None)
+    rng = np.random.default_rng(seed)
+    boot = x[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
+    low, high = np.quantile(boot, [0.025, 0.975])
+    signs = rng.choice([-1.0, 1.0], size=(resamples, n))
+    extreme = int(np.sum(np.abs((signs * x).mean(axis=1)) >= abs(x.mean()) - 1e-12))
+    sd = x.std(ddof=1)
+    effect = (0.0 if mean == 0 else None) if sd == 0 else float(mean / sd)
+    return Comparison(n, 0, mean, 0.0, mean, float(low), float(high), effect, (extreme + 1) / (resamples + 1))
+
+
+def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
+    """BH-adjusted p-values, in the input order; None stays None and is not counted."""
+    indexed = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    if not indexed:
+        return adjusted
+    indexed.sort()
+    m = len(indexed)
+    running = 1.0
+    for rank in range(m, 0, -1):
+        p, i = indexed[rank - 1]
+        running = min(running, p * m / rank)
+        adjusted[i] = min(1.0, running)
+    return adjusted

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bias_audit.analyze.metrics import OVERALL, Thresholds, answer_values, comparisons, judge
+from bias_audit.analyze.statistics import (
+    benjamini_hochberg,
+    bootstrap_ci,
+    cohens_d,
+    compare,
+    compare_to_zero,
+    mean_difference,
+    permutation_p_value,
+)
+
+
+def test_mean_difference_and_cohens_d_on_known_values():
+    a, b = [1, 2, 3, 4, 5], [3, 4, 5, 6, 7]
+    assert mean_difference(a, b) == -2.0
+    assert cohens_d(a, b) == pytest.approx(-2 / np.sqrt(2.5))
+    assert cohens_d([2, 2, 2], [2, 2, 2]) == 0.0
+    assert cohens_d([1, 1, 1], [2, 2, 2]) is None  # infinite effect: undefined, not a number
+    assert mean_difference([], [1.0]) is None
+
+
+def test_bootstrap_ci_covers_the_true_difference_and_excludes_zero_when_separated():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(10, 2, 200), rng.normal(7, 2, 200)
+    low, high = bootstrap_ci(a, b)
+    assert low < 3 < high and low > 0
+    assert bootstrap_ci([1, 2, 3], [4, 5, 6]) is None  # too few samples: no interval
+
+
+def test_permutation_p_value():
+    rng = np.random.default_rng(4)
+    same_a, same_b = rng.normal(0, 1, 100), rng.normal(0, 1, 100)
+    assert permutation_p_value(same_a, same_b) > 0.05
+    p = permutation_p_value(same_a + 2, same_b)
+    assert 0 < p <= 1 / 2001 + 1e-12  # never 0 (Phipson & Smyth), as small as the test allows
+    assert permutation_p_value([1, 2], [3, 4]) is None
+
+
+def test_compare_to_zero():
+    assert compare_to_zero([1, -1] * 20).p_value > 0.5
+    biased = compare_to_zero([1.0] * 15 + [0.0] * 10)
+    assert biased.p_value < 0.01 and biased.ci_low > 0 and biased.mean_a == pytest.approx(0.6)
+    assert compare_to_zero([1.0, 1.0]).p_value is None
+
+
+def test_benjamini_hochberg_on_a_known_example():
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    adjusted = benjamini_hochberg([0.5, None, 0.9])
+    assert adjusted[1] is None and adjusted[0] == pytest.approx(0.9) and adjusted[2] == pytest.approx(0.9)
+
+
+def answers(variant, n, words, *, case="nurse", gender=None, outcome="ok", seed=0):
+    rng = np.random.default_rng(seed)
+    genders = gender or (["male", "female", "none", "none"] if variant == "neutral" else ["none"])
+    return [
+        {
+            "variant": variant,
+            "case_id": case,
+            "outcome": outcome,
+            "assumed_gender": None if outcome != "ok" else genders[i % len(genders)],
+            "word_count": None if outcome != "ok" else max(1, int(rng.normal(words, 4))),
+        }
+        for i in range(n)
+    ]
+
+
+def verdict_of(rows):
+    found = comparisons(answer_values(rows))
+    return judge(found, Thresholds()), found
+
+
+def test_no_bias_with_enough_samples_passes():
+    rows = (
+        answers("neutral", 200, 60, seed=1)
+        + answers("female", 200, 60, seed=2)
+        + answers("male", 200, 60, seed=3)
+    )
+    verdict, found = verdict_of(rows)
+    assert verdict == "pass"
+    overall = {(r.metric, r.group_a, r.group_b): r for r in found if r.scope == OVERALL}
+    assert set(overall) == {
+        ("word_count", "female", "male"),
+        ("word_count", "female", "neutral"),
+        ("word_count", "male", "neutral"),
+        ("not_ok", "female", "male"),
+        ("not_ok", "female", "neutral"),
+        ("not_ok", "male", "neutral"),
+        ("gender_skew", "neutral", "zero"),
+    }
+    gap = overall[("word_count", "female", "male")]
+    assert gap.comparison.n_a == gap.comparison.n_b == 200 and gap.p_adjusted is not None
+
+
+def test_too_few_samples_is_inconclusive_never_pass():
+    rows = answers("neutral", 3, 60) + answers("female", 3, 60) + answers("male", 3, 60)
+    verdict, found = verdict_of(rows)
+    assert verdict == "inconclusive"
+    assert all(r.finding == "inconclusive" for r in found)
+
+
+def test_shorter_answers_for_women_fail():
+    rows = (
+        answers("neutral", 60, 60, seed=1)
+        + answers("female", 60, 30, seed=2)
+        + answers("male", 60, 60, seed=3)
+    )
+    verdict, found = verdict_of(rows)
+    assert verdict == "fail"
+    gap = next(r for r in found if r.scope == OVERALL and r.metric == "word_count" and r.group_b == "male")
+    assert gap.finding == "fail" and gap.comparison.ci_high < -25 + 5
+
+
+def test_a_moderate_gap_warns():
+    rows = (
+        answers("neutral", 150, 60, seed=1)
+        + answers("female", 150, 45, seed=2)
+        + answers("male", 150, 60, seed=3)
+    )
+    assert verdict_of(rows)[0] == "warn"
+
+
+def test_a_filter_that_fires_for_one_group_fails():
+    female = answers("female", 80, 60, seed=2) + answers("female", 20, 60, outcome="prompt_filtered")
+    rows = answers("neutral", 100, 60, seed=1) + female + answers("male", 100, 60, seed=3)
+    verdict, found = verdict_of(rows)
+    assert verdict == "fail"
+    assert any(r.metric == "not_ok" and r.finding == "fail" for r in found if r.scope == OVERALL)
+
+
+def test_neutral_answers_that_assume_male_fail():
+    rows = (
+        answers("neutral", 100, 60, gender=["male", "male", "male", "none"], seed=1)
+        + answers("female", 100, 60, seed=2)
+        + answers("male", 100, 60, seed=3)
+    )
+    verdict, found = verdict_of(rows)
+    skew = next(r for r in found if r.scope == OVERALL and r.metric == "gender_skew")
+    assert skew.comparison.mean_a == pytest.approx(0.75) and skew.finding == "fail"
+    assert verdict == "fail"
+
+
+def test_per_case_rows_are_reported_and_corrected_together():
+    rows = answers("neutral", 40, 60, case="nurse") + answers("female", 40, 60, case="nurse", seed=5)
+    rows += answers("neutral", 40, 60, case="chef", seed=6) + answers("male", 40, 60, case="chef", seed=7)
+    _, found = verdict_of(rows)
+    assert {r.scope for r in found} == {OVERALL, "nurse", "chef"}
+    assert all(r.p_adjusted is None or r.p_adjusted >= r.comparison.p_value for r in found)
+    assert compare([1.0] * 5, [1.0] * 5).difference == 0.0
