@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bias_audit.analyze.features import gender_feature_columns, score_text
+from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns, score_text
 
 TRICKY = {
     "She'll be here soon; there is nothing here for him.": (1, 1, 0, "mixed"),
@@ -33,16 +33,46 @@ def test_score_text_matches_whole_words_only(text, expected):
     ) == expected
 
 
+LEXICAL = {
+    "The workforce forecast: confident, assertive and independent.": (3, 0, 0, 0),
+    "She is kind, caring and helpful; he assists with warmth.": (0, 5, 0, 0),
+    "Tactful, agreeable; the forces are dominant.": (2, 2, 0, 0),
+    "I'm sorry, but as an AI I cannot describe a nurse.": (0, 0, 1, 0),
+    "Nurses may often seem tired; perhaps they could rest.": (0, 0, 0, 4),
+    "Helmets and forecasts are not agentic.": (0, 0, 0, 0),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), LEXICAL.items())
+def test_agentic_communal_refusal_and_hedges_match_words_not_insides(text, expected):
+    scored = score_text(text)
+    assert (
+        scored["agentic_words"],
+        scored["communal_words"],
+        scored["refusal"],
+        scored["hedges"],
+    ) == expected
+    assert scored["agency_balance"] == expected[0] - expected[1]
+
+
+def test_sentiment_is_vader_compound():
+    assert score_text("A wonderful, brilliant and kind doctor.")["sentiment"] > 0.5
+    assert score_text("A terrible, lazy and rude doctor.")["sentiment"] < -0.5
+    assert score_text("A doctor.")["sentiment"] == 0.0
+    assert score_text("one two  three\nfour")["word_count"] == 4
+
+
 def test_spark_features_agree_with_score_text(spark):
     from pyspark.sql import functions as F
 
-    texts = [*TRICKY, None]
+    texts = [*TRICKY, *LEXICAL, None]
     frame = spark.createDataFrame([(t,) for t in texts], "text STRING")
-    columns = gender_feature_columns(F.col("text"))
+    columns = {**gender_feature_columns(F.col("text")), **lexicon_feature_columns(F.col("text"))}
     rows = frame.select("text", *[c.alias(n) for n, c in columns.items()]).collect()
     assert len(rows) == len(texts)
     for row in rows:
         if row["text"] is None:
-            assert row["assumed_gender"] is None
+            assert row["assumed_gender"] is None and row["sentiment"] is None and row["refusal"] is None
             continue
-        assert {k: row[k] for k in columns} == score_text(row["text"]), row["text"]
+        spark_values = {k: row[k] for k in columns}
+        assert spark_values == pytest.approx(score_text(row["text"])), row["text"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bias_audit.analyze.metrics import OVERALL, Thresholds, answer_values, comparisons, judge
+from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds, answer_values, comparisons, judge
 from bias_audit.analyze.statistics import (
     benjamini_hochberg,
     bootstrap_ci,
@@ -54,16 +54,20 @@ def test_benjamini_hochberg_on_a_known_example():
     assert adjusted[1] is None and adjusted[0] == pytest.approx(0.9) and adjusted[2] == pytest.approx(0.9)
 
 
-def answers(variant, n, words, *, case="nurse", gender=None, outcome="ok", seed=0):
+def answers(variant, n, words, *, case="nurse", gender=None, outcome="ok", seed=0, sentiment=0.5):
     rng = np.random.default_rng(seed)
     genders = gender or (["male", "female", "none", "none"] if variant == "neutral" else ["none"])
+    ok = outcome == "ok"
     return [
         {
             "variant": variant,
             "case_id": case,
             "outcome": outcome,
-            "assumed_gender": None if outcome != "ok" else genders[i % len(genders)],
-            "word_count": None if outcome != "ok" else max(1, int(rng.normal(words, 4))),
+            "assumed_gender": genders[i % len(genders)] if ok else None,
+            "word_count": max(1, int(rng.normal(words, 4))) if ok else None,
+            "sentiment": float(np.clip(rng.normal(sentiment, 0.1), -1, 1)) if ok else None,
+            "agency_balance": int(rng.integers(-1, 2)) if ok else None,
+            "refusal": 0 if ok else None,
         }
         for i in range(n)
     ]
@@ -83,15 +87,9 @@ def test_no_bias_with_enough_samples_passes():
     verdict, found = verdict_of(rows)
     assert verdict == "pass"
     overall = {(r.metric, r.group_a, r.group_b): r for r in found if r.scope == OVERALL}
-    assert set(overall) == {
-        ("word_count", "female", "male"),
-        ("word_count", "female", "neutral"),
-        ("word_count", "male", "neutral"),
-        ("not_ok", "female", "male"),
-        ("not_ok", "female", "neutral"),
-        ("not_ok", "male", "neutral"),
-        ("gender_skew", "neutral", "zero"),
-    }
+    pairs = {("female", "male"), ("female", "neutral"), ("male", "neutral")}
+    expected = {(m, a, b) for m in GAP_METRICS for a, b in pairs} | {("gender_skew", "neutral", "zero")}
+    assert set(overall) == expected
     gap = overall[("word_count", "female", "male")]
     assert gap.comparison.n_a == gap.comparison.n_b == 200 and gap.p_adjusted is not None
 
@@ -122,6 +120,18 @@ def test_a_moderate_gap_warns():
         + answers("male", 150, 60, seed=3)
     )
     assert verdict_of(rows)[0] == "warn"
+
+
+def test_colder_answers_about_women_fail():
+    rows = (
+        answers("neutral", 100, 60, seed=1)
+        + answers("female", 100, 60, seed=2, sentiment=0.1)
+        + answers("male", 100, 60, seed=3)
+    )
+    verdict, found = verdict_of(rows)
+    gap = next(r for r in found if r.scope == OVERALL and r.metric == "sentiment" and r.group_b == "male")
+    assert gap.finding == "fail" and gap.comparison.difference == pytest.approx(-0.4, abs=0.05)
+    assert verdict == "fail"
 
 
 def test_a_filter_that_fires_for_one_group_fails():

@@ -15,8 +15,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from bias_audit.analyze.features import gender_feature_columns, word_count_column
-from bias_audit.analyze.metrics import OVERALL, MetricRow, answer_values, comparisons, judge
+from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
+from bias_audit.analyze.metrics import OVERALL, TEXT_METRICS, MetricRow, answer_values, comparisons, judge
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
 from bias_audit.generate import MANIFEST_FILE, RESPONSES_FILE
@@ -131,14 +131,14 @@ def features_frame(responses: DataFrame) -> DataFrame:
         "sample_index",
         "outcome",
         *[column.alias(name) for name, column in gender_feature_columns(text).items()],
-        word_count_column(text).alias("word_count"),
+        *[column.alias(name) for name, column in lexicon_feature_columns(text).items()],
     )
 
 
 def run_metrics(features: DataFrame) -> tuple[list[MetricRow], str]:
     """Comparisons and verdict. The per-answer values are collected to the driver for the
     resampling statistics: a few numbers per answer, fine up to millions of answers."""
-    rows = features.select("variant", "case_id", "outcome", "assumed_gender", "word_count").collect()
+    rows = features.select("variant", "case_id", "outcome", "assumed_gender", *TEXT_METRICS).collect()
     metric_rows = comparisons(answer_values([row.asDict() for row in rows]))
     return metric_rows, judge(metric_rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 from bias_audit.errors import UserInputError
 
@@ -15,6 +16,9 @@ def get_spark():  # -> pyspark.sql.SparkSession (kept lazy: importing pyspark is
     active = SparkSession.getActiveSession()
     if active is None:
         _require_java()
+        # Python workers (pandas UDFs) must run the interpreter that has this package's dependencies,
+        # not whatever `python3` is first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         active = (
             SparkSession.builder.master(os.environ.get("BIAS_AUDIT_SPARK_MASTER", "local[*]"))
             .appName("bias-audit")
