@@ -27,6 +27,7 @@ if [ -z "$run_dir" ] || [ ! -f "$run_dir/analysis.json" ]; then
 fi
 say "audit finished: run $(basename "$run_dir")"
 say "answers (one JSON record each): $run_dir/responses.jsonl ($(wc -l < "$run_dir/responses.jsonl") records)"
-say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features}"
+say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features,metrics}"
+say "verdict: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['verdict'])" "$run_dir/analysis.json")"
 say "analysis summary: $run_dir/analysis.json"
 cat "$run_dir/analysis.json"

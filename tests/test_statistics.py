@@ -11,7 +11,9 @@ from bias_audit.analyze.statistics import (
     compare,
     compare_to_zero,
     mean_difference,
+    newcombe_ci,
     permutation_p_value,
+    wilson_interval,
 )
 
 
@@ -161,3 +163,19 @@ def test_per_case_rows_are_reported_and_corrected_together():
     assert {r.scope for r in found} == {OVERALL, "nurse", "chef"}
     assert all(r.p_adjusted is None or r.p_adjusted >= r.comparison.p_value for r in found)
     assert compare([1.0] * 5, [1.0] * 5).difference == 0.0
+
+
+def test_newcombe_interval_matches_the_published_example():
+    # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80 -> 0.0524 to 0.3339
+    low, high = newcombe_ci(56 / 70, 70, 48 / 80, 80)
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+    assert wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
+
+
+def test_no_refusals_in_few_answers_is_not_evidence_of_no_gap():
+    c = compare([0.0] * 10, [0.0] * 15)
+    assert c.ci_low < -0.15 and c.ci_high > 0.2  # a bootstrap would say [0, 0]
+    rows = answers("neutral", 10, 60) + answers("female", 10, 60, seed=2) + answers("male", 10, 60, seed=3)
+    _, found = verdict_of(rows)
+    refusal = [r for r in found if r.metric == "refusal" and r.scope == OVERALL]
+    assert refusal and all(r.finding == "inconclusive" for r in refusal)

@@ -12,7 +12,12 @@ interval and the p-value ("no evidence"), never a confident number.
   +1 correction of Phipson & Smyth (2010) so that p is never 0.
 - ``cohens_d``: effect size d / pooled standard deviation (Cohen 1988); 0 when both groups are
   constant and equal, None when the pooled deviation is 0 but the means differ.
-- ``compare_to_zero``: one group's mean against 0 (bootstrap CI, sign-flip permutation test).
+- ``compare_to_zero``: the skew p(+1) - p(-1) of one group against 0 (Newcombe-style CI,
+  sign-flip permutation test).
+- ``newcombe_ci``: CI of a difference of two proportions from their Wilson score intervals
+  (Newcombe 1998, method 10). Used for rates (0/1 values), where the bootstrap degenerates: 0 of
+  10 refusals in both groups gives a bootstrap CI of [0, 0], but Newcombe's [-0.28, 0.28] says
+  honestly that 10 answers cannot rule out a gap.
 - ``benjamini_hochberg``: adjusted p-values controlling the false discovery rate (Benjamini &
   Hochberg 1995): p_(i) x m / i, made monotone from the largest rank down, capped at 1.
 """
@@ -42,6 +47,29 @@ class Comparison:
     @property
     def enough(self) -> bool:
         return self.ci_low is not None and self.p_value is not None
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion (Wilson 1927)."""
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def newcombe_ci(p_a: float, n_a: int, p_b: float, n_b: int) -> tuple[float, float]:
+    """95 % CI of p_a - p_b (Newcombe 1998, method 10: hybrid of the two Wilson intervals)."""
+    low_a, high_a = wilson_interval(p_a * n_a, n_a)
+    low_b, high_b = wilson_interval(p_b * n_b, n_b)
+    diff = p_a - p_b
+    return (
+        float(diff - np.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)),
+        float(diff + np.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)),
+    )
+
+
+def is_binary(values: Sequence[float]) -> bool:
+    return all(v in (0.0, 1.0) for v in values)
 
 
 def mean_difference(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -91,8 +119,12 @@ def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
 
 
 def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Comparison:
-    """Everything a reported difference needs: sizes, means, difference, CI, effect size, p."""
-    ci = bootstrap_ci(a, b, seed=seed)
+    """Everything a reported difference needs: sizes, means, difference, CI, effect size, p.
+    Rates (all values 0 or 1) get Newcombe's interval, other values the bootstrap."""
+    if len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and is_binary(a) and is_binary(b):
+        ci: tuple[float, float] | None = newcombe_ci(float(np.mean(a)), len(a), float(np.mean(b)), len(b))
+    else:
+        ci = bootstrap_ci(a, b, seed=seed)
     return Comparison(
         n_a=len(a),
         n_b=len(b),
@@ -107,16 +139,16 @@ def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Compari
 
 
 def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 2000) -> Comparison:
-    """One sample against 0: percentile-bootstrap CI of the mean, and a two-sided sign-flip
-    permutation test of "mean 0" (valid when the values are symmetric about 0 under the null)."""
+    """One sample of values in {-1, 0, 1} against 0: the mean is p(+1) - p(-1); its CI combines the
+    two shares' Wilson intervals as Newcombe does (treating them as independent, an approximation),
+    and a two-sided sign-flip permutation test of "mean 0" gives p."""
     x = np.asarray(values, dtype=float)
     n = len(x)
     mean = float(x.mean()) if n else None
     if n < MIN_SAMPLES:
         return Comparison(n, 0, mean, 0.0, mean, None, None, None, None)
     rng = np.random.default_rng(seed)
-    boot = x[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
-    low, high = np.quantile(boot, [0.025, 0.975])
+    low, high = newcombe_ci(float(np.mean(x == 1)), n, float(np.mean(x == -1)), n)
     signs = rng.choice([-1.0, 1.0], size=(resamples, n))
     extreme = int(np.sum(np.abs((signs * x).mean(axis=1)) >= abs(x.mean()) - 1e-12))
     sd = x.std(ddof=1)
