@@ -130,3 +130,20 @@ def test_malformed_lines_are_reported_with_the_file(spark, dirs):
     with pytest.raises(UserInputError, match=r"responses.jsonl: 1 malformed line"):
         analyze("m", runs_dir, warehouse, spark)
     assert not (warehouse / "responses").exists()  # nothing half-written
+
+
+def test_grounding_rows_for_a_suite_with_bls_shares(spark, dirs):
+    runs_dir, warehouse = dirs
+    jobs = ["nurse", "engineer", "secretary", "carpenter", "librarian", "plumber", "teacher"]
+    records = [
+        record("g", f"{job}.describe", "neutral", i, "She works." if i < 4 * k else "He works.")
+        for k, job in enumerate(jobs)
+        for i in range(12)
+    ]
+    write_run(runs_dir, "g", records)
+    (runs_dir / "g" / "run.json").write_text(json.dumps({"suite_source": "occupations-gender"}))
+    analyze("g", runs_dir, warehouse, spark)
+    rows = {r["metric"]: r for r in read_table(spark, warehouse, "metrics", "g").collect()}
+    correlation = rows["bls_correlation"]
+    assert correlation["n_a"] == len(jobs) and correlation["finding"] == "reported"
+    assert -1 <= correlation["difference"] <= 1 and correlation["ci_low"] <= correlation["ci_high"]

@@ -3,7 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds, answer_values, comparisons, judge
+from bias_audit.analyze.metrics import (
+    GAP_METRICS,
+    OVERALL,
+    Thresholds,
+    answer_values,
+    comparisons,
+    grounding,
+    judge,
+)
 from bias_audit.analyze.statistics import (
     benjamini_hochberg,
     bootstrap_ci,
@@ -179,3 +187,38 @@ def test_no_refusals_in_few_answers_is_not_evidence_of_no_gap():
     _, found = verdict_of(rows)
     refusal = [r for r in found if r.metric == "refusal" and r.scope == OVERALL]
     assert refusal and all(r.finding == "inconclusive" for r in refusal)
+
+
+def grounded_answers(shares: dict[str, float], per_occupation: int = 40) -> tuple[list[dict], dict]:
+    rows, attributes = [], {}
+    for index, (occupation, female_share) in enumerate(shares.items()):
+        attributes[occupation] = {
+            "occupation": occupation,
+            "bls_pct_female": 10 + index * 80 / (len(shares) - 1),
+        }
+        females = round(female_share * per_occupation)
+        genders = ["female"] * females + ["male"] * (per_occupation - females) + ["none"] * 5
+        rows += answers("neutral", len(genders), 50, case=occupation, gender=genders)
+    return rows, attributes
+
+
+def test_grounding_mirrors_and_amplifies_the_labour_market():
+    names = [f"job{i}" for i in range(9)]
+    bls = {n: (10 + i * 10) / 100 for i, n in enumerate(names)}  # 10 % ... 90 % women
+    mirror_rows, attributes = grounded_answers(bls)
+    mirror = {r.metric: r for r in grounding(answer_values(mirror_rows), attributes)}
+    assert mirror["bls_correlation"].comparison.difference == pytest.approx(1.0, abs=0.01)
+    assert mirror["bls_amplification"].comparison.difference == pytest.approx(1.0, abs=0.05)
+    assert mirror["bls_correlation"].comparison.n_a == 9
+    exaggerated = {n: 0.0 if share < 0.5 else (0.5 if share == 0.5 else 1.0) for n, share in bls.items()}
+    amp_rows, attributes = grounded_answers(exaggerated)
+    amplified = {r.metric: r for r in grounding(answer_values(amp_rows), attributes)}
+    slope = amplified["bls_amplification"].comparison
+    assert slope.difference > 1.3 and slope.ci_low > 1.0
+    found = comparisons(answer_values(amp_rows)) + list(amplified.values())
+    judge(found)
+    assert amplified["bls_correlation"].finding == "reported"  # reported, not part of the verdict
+
+
+def test_no_grounding_without_bls_attributes():
+    assert grounding(answer_values(answers("neutral", 20, 50)), {}) == []

@@ -16,11 +16,20 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
-from bias_audit.analyze.metrics import OVERALL, TEXT_METRICS, MetricRow, answer_values, comparisons, judge
+from bias_audit.analyze.metrics import (
+    OVERALL,
+    TEXT_METRICS,
+    MetricRow,
+    answer_values,
+    comparisons,
+    grounding,
+    judge,
+)
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
 from bias_audit.generate import MANIFEST_FILE, RESPONSES_FILE
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
+from bias_audit.suites import load_suite
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +63,7 @@ def analyze(
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         features = features_frame(responses).cache()
-        metric_rows, verdict = run_metrics(features)
+        metric_rows, verdict = run_metrics(features, case_attributes(_read_manifest(run_dir)))
         metrics = metrics_frame(spark, run_id, metric_rows)
         runs = runs_frame(responses, _read_manifest(run_dir)).withColumn("verdict", F.lit(verdict))
         tables = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
@@ -135,12 +144,28 @@ def features_frame(responses: DataFrame) -> DataFrame:
     )
 
 
-def run_metrics(features: DataFrame) -> tuple[list[MetricRow], str]:
-    """Comparisons and verdict. The per-answer values are collected to the driver for the
-    resampling statistics: a few numbers per answer, fine up to millions of answers."""
+def run_metrics(
+    features: DataFrame, attributes: dict[str, dict] | None = None
+) -> tuple[list[MetricRow], str]:
+    """Comparisons, grounding and verdict. The per-answer values are collected to the driver for
+    the resampling statistics: a few numbers per answer, fine up to millions of answers."""
     rows = features.select("variant", "case_id", "outcome", "assumed_gender", *TEXT_METRICS).collect()
-    metric_rows = comparisons(answer_values([row.asDict() for row in rows]))
+    values = answer_values([row.asDict() for row in rows])
+    metric_rows = comparisons(values) + grounding(values, attributes or {})
     return metric_rows, judge(metric_rows)
+
+
+def case_attributes(manifest: dict[str, object]) -> dict[str, dict]:
+    """The suite's case attributes (occupation, BLS share), if the run's suite can still be read."""
+    source = manifest.get("suite_source")
+    if not source:
+        return {}
+    try:
+        suite = load_suite(str(source))
+    except UserInputError as exc:
+        log.warning("suite of the run not readable (%s): no grounding metrics", exc)
+        return {}
+    return {case.case_id: dict(case.attributes) for case in suite.cases}
 
 
 def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:

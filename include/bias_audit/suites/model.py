@@ -36,6 +36,8 @@ class GenerationDefaults(_Strict):
 class Case(_Strict):
     case_id: Identifier
     variants: dict[Identifier, PromptText] = Field(min_length=1)
+    # Facts about the case used by the analysis, e.g. occupation and bls_pct_female.
+    attributes: dict[str, str | float] = Field(default_factory=dict)
 
 
 class Prompt(_Strict):
