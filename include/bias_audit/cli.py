@@ -44,6 +44,19 @@ def _parser() -> argparse.ArgumentParser:
     validate = suite_commands.add_parser("validate", help="check a suite file")
     validate.add_argument("file", metavar="FILE")
     validate.set_defaults(handler=_suites_validate)
+    bold = suite_commands.add_parser("import-bold", help="turn a BOLD prompt file into a suite")
+    bold.add_argument(
+        "file", metavar="FILE", type=Path, help="BOLD gender_prompt.json or profession_prompt.json"
+    )
+    bold.add_argument("--domain", choices=("gender", "profession"), required=True)
+    bold.add_argument(
+        "--max-per-group", type=int, default=50, metavar="N", help="people or professions per group"
+    )
+    bold.add_argument("--seed", type=int, default=0, help="which N are sampled (default 0)")
+    bold.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
+    )
+    bold.set_defaults(handler=_suites_import_bold)
 
     gen = commands.add_parser("generate", help="send a suite's prompts to the model and record the answers")
     gen.add_argument("--suite", required=True, metavar="NAME|FILE")
@@ -138,6 +151,21 @@ def _suites_validate(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: valid suite {suite.name!r}: {len(suite.cases)} cases, {len(suite.prompts())} prompts"
     )
+    return 0
+
+
+def _suites_import_bold(args: argparse.Namespace) -> int:
+    from bias_audit.suites.bold import import_bold, to_yaml
+
+    if args.max_per_group <= 0:
+        raise UserInputError(f"must be > 0 (value: {args.max_per_group})", field="--max-per-group")
+    suite = import_bold(args.file, args.domain, max_per_group=args.max_per_group, seed=args.seed)
+    text = to_yaml(suite, args.file)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: suite {suite.name!r}, {len(suite.cases)} cases")
+    else:
+        print(text, end="")
     return 0
 
 

@@ -52,6 +52,7 @@ def expand(suite: Suite, config: RunConfig) -> list[Request]:
             sample_index=index,
             **settings,
             seed=derive_seed(config.seed, suite.system_prompt, item.prompt, index),
+            completion=suite.completion,
         )
         for item in suite.prompts()
         for index in range(config.samples)

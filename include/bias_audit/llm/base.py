@@ -27,6 +27,7 @@ class Request:
     top_p: float
     max_tokens: int
     seed: int
+    completion: bool = False  # continue the prompt's text instead of answering it
 
     def key(self, provider: str, model: str, api_version: str | None) -> str:
         """Hash of everything that determines the answer: the cache and idempotency key."""
@@ -42,11 +43,16 @@ class Request:
             "seed": self.seed,
             "sample_index": self.sample_index,
         }
+        if self.completion:  # only then, so that the keys of question suites stay as they were
+            determining["completion"] = True
         canonical = json.dumps(determining, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The fields a response record repeats."""
+        fields = asdict(self)
+        fields.pop("completion")
+        return fields
 
 
 @dataclass

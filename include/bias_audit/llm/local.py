@@ -29,8 +29,11 @@ STOP = ["\nQuestion:", "\n\n\n"]
 N_CTX = 2048
 
 
-def render_prompt(system_prompt: str, prompt: str) -> str:
-    """Completion-style template for a base model: the system prompt as a preamble, then Q/A."""
+def render_prompt(system_prompt: str, prompt: str, *, completion: bool = False) -> str:
+    """Completion-style template for a base model: the system prompt as a preamble, then Q/A.
+    A completion-style suite's prompt is the start of a text: the model continues it as is."""
+    if completion:
+        return prompt
     preamble = f"{system_prompt.strip()}\n\n" if system_prompt.strip() else ""
     return f"{preamble}Question: {prompt.strip()}\nAnswer:"
 
@@ -93,7 +96,7 @@ class LocalProvider:
         started = time.perf_counter()
         with self._lock:
             result = llm.create_completion(
-                render_prompt(request.system_prompt, request.prompt),
+                render_prompt(request.system_prompt, request.prompt, completion=request.completion),
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 top_p=request.top_p,

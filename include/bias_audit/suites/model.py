@@ -52,6 +52,8 @@ class Suite(_Strict):
     name: Identifier
     description: str = ""
     system_prompt: str = ""
+    # Completion style (e.g. BOLD): the prompt is the start of a text for the model to continue.
+    completion: bool = False
     defaults: GenerationDefaults = GenerationDefaults()
     cases: list[Case] = Field(min_length=1)
 
