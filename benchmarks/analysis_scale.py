@@ -114,7 +114,8 @@ def main() -> None:
                         score_text(json.loads(line)["text"])
                 python_seconds = time.perf_counter() - started
         print(
-            f"{size:>9,}  {spark_seconds:>11.1f} {size / spark_seconds:>10,.0f} {spark_memory.peak / 2**20:>8,.0f}   "
+            f"{size:>9,}  {spark_seconds:>11.1f} {size / spark_seconds:>10,.0f} "
+            f"{spark_memory.peak / 2**20:>8,.0f}   "
             f"{python_seconds:>14.1f} {size / python_seconds:>10,.0f} {python_memory.peak / 2**20:>8,.0f}"
         )
     spark.stop()

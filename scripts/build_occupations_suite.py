@@ -1,6 +1,6 @@
 """Regenerate the built-in suite occupations-gender from the Winogender/BLS occupation table.
 
-    .venv/bin/python scripts/build_occupations_suite.py ../shared/data/winogender/occupations-stats.tsv
+.venv/bin/python scripts/build_occupations_suite.py ../shared/data/winogender/occupations-stats.tsv
 """
 
 from __future__ import annotations
@@ -41,15 +41,17 @@ def build(table: Path) -> dict:
             for group, adjective in GROUPS.items():
                 phrase = f"{adjective}{occupation}"
                 variants[group] = template.format(who=f"{article(phrase)} {phrase}")
-            cases.append({
-                "case_id": f"{occupation.replace(' ', '-')}.{template_id}",
-                "variants": variants,
-                "attributes": {
-                    "occupation": occupation,
-                    "template": template_id,
-                    "bls_pct_female": float(row["bls_pct_female"]),
-                },
-            })
+            cases.append(
+                {
+                    "case_id": f"{occupation.replace(' ', '-')}.{template_id}",
+                    "variants": variants,
+                    "attributes": {
+                        "occupation": occupation,
+                        "template": template_id,
+                        "bls_pct_female": float(row["bls_pct_female"]),
+                    },
+                }
+            )
     return {
         "name": "occupations-gender",
         "description": (
