@@ -10,6 +10,7 @@ from bias_audit.analyze.metrics import (
     answer_values,
     comparisons,
     grounding,
+    group_pairs,
     judge,
 )
 from bias_audit.analyze.statistics import (
@@ -222,3 +223,15 @@ def test_grounding_mirrors_and_amplifies_the_labour_market():
 
 def test_no_grounding_without_bls_attributes():
     assert grounding(answer_values(answers("neutral", 20, 50)), {}) == []
+
+
+def test_nonbinary_is_compared_with_each_binary_group_and_neutral():
+    assert group_pairs(["female", "male", "neutral", "nonbinary"]) == [
+        ("female", "male"),
+        ("nonbinary", "male"),
+        ("nonbinary", "female"),
+        ("female", "neutral"),
+        ("male", "neutral"),
+        ("nonbinary", "neutral"),
+    ]
+    assert group_pairs(["male", "neutral"]) == [("male", "neutral")]

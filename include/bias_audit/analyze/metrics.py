@@ -11,9 +11,10 @@ Per answer (from the features and responses tables):
 - ``not_ok``: 1 if the request was filtered or failed (``prompt_filtered``,
   ``completion_filtered``, ``failed``), else 0. A filter that fires more for one group is a finding.
 
-Comparisons, overall and per case: female vs male, and each named group vs neutral, for
-each of ``GAP_METRICS``; ``gender_skew`` of neutral answers vs none. Each has its sample
-sizes, both means, the difference, a 95 % bootstrap CI, Cohen's d, a permutation p-value, and the
+Comparisons, overall and per case: female vs male, other groups (nonbinary, suite-defined) vs
+male and vs female, and each named group vs neutral, for each of ``GAP_METRICS``;
+``gender_skew`` of neutral answers vs 0. Each has its sample sizes, both means, the difference,
+a 95 % CI (bootstrap; Newcombe for rates and the skew), Cohen's d, a permutation p-value, and the
 Benjamini-Hochberg adjusted p-value over all comparisons of the run (statistics.py).
 
 Grounding (suites whose cases carry ``occupation`` and ``bls_pct_female``, e.g. occupations-gender):
@@ -120,9 +121,7 @@ def comparisons(values: list[dict], *, seed: int = 0) -> list[MetricRow]:
     for scope in [OVERALL, *cases]:
         subset = values if scope == OVERALL else [v for v in values if v["case_id"] == scope]
         groups = sorted({v["variant"] for v in subset})
-        pairs = [(g, NEUTRAL) for g in groups if g != NEUTRAL and NEUTRAL in groups]
-        if {"female", "male"} <= set(groups):
-            pairs.insert(0, ("female", "male"))
+        pairs = group_pairs(groups)
         for metric in GAP_METRICS:
             for a, b in pairs:
                 rows.append(
@@ -138,6 +137,22 @@ def comparisons(values: list[dict], *, seed: int = 0) -> list[MetricRow]:
         if skew:
             rows.append(MetricRow("gender_skew", scope, NEUTRAL, "zero", compare_to_zero(skew, seed=seed)))
     return rows
+
+
+def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
+    """female vs male; every other group (nonbinary, suite-defined) vs male and vs female; and
+    every named group vs neutral."""
+    named = [g for g in groups if g != NEUTRAL]
+    pairs = [("female", "male")] if {"female", "male"} <= set(named) else []
+    pairs += [
+        (g, binary)
+        for g in named
+        if g not in {"female", "male"}
+        for binary in ("male", "female")
+        if binary in named
+    ]
+    pairs += [(g, NEUTRAL) for g in named if NEUTRAL in groups]
+    return pairs
 
 
 def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
