@@ -235,3 +235,16 @@ def test_nonbinary_is_compared_with_each_binary_group_and_neutral():
         ("nonbinary", "neutral"),
     ]
     assert group_pairs(["male", "neutral"]) == [("male", "neutral")]
+
+
+def test_large_samples_use_the_normal_approximation_and_agree_with_resampling():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(1.0, 2, 3000), rng.normal(0.8, 2, 3000)
+    fast = compare(a, b)
+    slow_ci = bootstrap_ci(a, b)
+    assert fast.ci_low == pytest.approx(slow_ci[0], abs=0.03) and fast.ci_high == pytest.approx(
+        slow_ci[1], abs=0.03
+    )
+    assert fast.p_value == pytest.approx(permutation_p_value(a, b, permutations=4000), abs=0.01)
+    skew = compare_to_zero(rng.choice([-1.0, 0.0, 1.0], size=5000, p=[0.2, 0.5, 0.3]))
+    assert skew.p_value < 1e-6 and skew.ci_low > 0

@@ -117,9 +117,10 @@ def answer_values(rows: list[dict]) -> list[dict]:
 def comparisons(values: list[dict], *, seed: int = 0) -> list[MetricRow]:
     """Every comparison of the run, overall and per case, before multiple-testing correction."""
     rows: list[MetricRow] = []
-    cases = sorted({v["case_id"] for v in values})
-    for scope in [OVERALL, *cases]:
-        subset = values if scope == OVERALL else [v for v in values if v["case_id"] == scope]
+    by_case: dict[str, list[dict]] = {}
+    for value in values:
+        by_case.setdefault(value["case_id"], []).append(value)
+    for scope, subset in [(OVERALL, values), *sorted(by_case.items())]:
         groups = sorted({v["variant"] for v in subset})
         pairs = group_pairs(groups)
         for metric in GAP_METRICS:

@@ -18,18 +18,24 @@ interval and the p-value ("no evidence"), never a confident number.
   (Newcombe 1998, method 10). Used for rates (0/1 values), where the bootstrap degenerates: 0 of
   10 refusals in both groups gives a bootstrap CI of [0, 0], but Newcombe's [-0.28, 0.28] says
   honestly that 10 answers cannot rule out a gap.
+- Large samples (both groups >= ``LARGE_SAMPLE``): the bootstrap and permutation distributions are
+  then normal to within resampling noise, so ``compare`` uses Welch's normal approximation — CI
+  d +- 1.96 x sqrt(s_a^2/n_a + s_b^2/n_b), two-sided p = erfc(|z| / sqrt 2) — which costs O(n)
+  instead of O(resamples x n log n) and keeps a million-answer run to seconds.
 - ``benjamini_hochberg``: adjusted p-values controlling the false discovery rate (Benjamini &
   Hochberg 1995): p_(i) x m / i, made monotone from the largest rank down, capped at 1.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 MIN_SAMPLES = 5  # per group; below this a comparison is "no evidence"
+LARGE_SAMPLE = 2000  # per group; from here on, Welch's normal approximation
 
 
 @dataclass(frozen=True)
@@ -121,10 +127,14 @@ def cohens_d(a: Sequence[float], b: Sequence[float]) -> float | None:
 def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Comparison:
     """Everything a reported difference needs: sizes, means, difference, CI, effect size, p.
     Rates (all values 0 or 1) get Newcombe's interval, other values the bootstrap."""
-    if len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and is_binary(a) and is_binary(b):
-        ci: tuple[float, float] | None = newcombe_ci(float(np.mean(a)), len(a), float(np.mean(b)), len(b))
+    if min(len(a), len(b)) >= LARGE_SAMPLE:
+        ci, p_value = welch_normal(a, b)
+    elif len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and is_binary(a) and is_binary(b):
+        ci = newcombe_ci(float(np.mean(a)), len(a), float(np.mean(b)), len(b))
+        p_value = permutation_p_value(a, b, seed=seed)
     else:
         ci = bootstrap_ci(a, b, seed=seed)
+        p_value = permutation_p_value(a, b, seed=seed)
     return Comparison(
         n_a=len(a),
         n_b=len(b),
@@ -134,8 +144,18 @@ def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Compari
         ci_low=ci[0] if ci else None,
         ci_high=ci[1] if ci else None,
         effect_size=cohens_d(a, b),
-        p_value=permutation_p_value(a, b, seed=seed),
+        p_value=p_value,
     )
+
+
+def welch_normal(a: Sequence[float], b: Sequence[float]) -> tuple[tuple[float, float], float]:
+    """Normal-approximation CI and two-sided p of mean(a) - mean(b) for large samples."""
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(xa.mean() - xb.mean())
+    se = float(np.sqrt(xa.var(ddof=1) / len(xa) + xb.var(ddof=1) / len(xb)))
+    if se == 0:
+        return (diff, diff), (1.0 if diff == 0 else 0.0)
+    return (diff - 1.959964 * se, diff + 1.959964 * se), math.erfc(abs(diff / se) / math.sqrt(2))
 
 
 def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 2000) -> Comparison:
@@ -147,13 +167,16 @@ def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 
     mean = float(x.mean()) if n else None
     if n < MIN_SAMPLES:
         return Comparison(n, 0, mean, 0.0, mean, None, None, None, None)
-    rng = np.random.default_rng(seed)
     low, high = newcombe_ci(float(np.mean(x == 1)), n, float(np.mean(x == -1)), n)
-    signs = rng.choice([-1.0, 1.0], size=(resamples, n))
-    extreme = int(np.sum(np.abs((signs * x).mean(axis=1)) >= abs(x.mean()) - 1e-12))
     sd = x.std(ddof=1)
     effect = (0.0 if mean == 0 else None) if sd == 0 else float(mean / sd)
-    return Comparison(n, 0, mean, 0.0, mean, float(low), float(high), effect, (extreme + 1) / (resamples + 1))
+    if n >= LARGE_SAMPLE:  # normal approximation of the sign-flip distribution
+        p_value = 1.0 if sd == 0 else math.erfc(abs(mean) / (sd / math.sqrt(n)) / math.sqrt(2))
+    else:
+        signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(resamples, n))
+        extreme = int(np.sum(np.abs((signs * x).mean(axis=1)) >= abs(x.mean()) - 1e-12))
+        p_value = (extreme + 1) / (resamples + 1)
+    return Comparison(n, 0, mean, 0.0, mean, float(low), float(high), effect, p_value)
 
 
 def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
