@@ -146,14 +146,7 @@ class RemoteChatProvider:
                     )
                 if "api version" in _message(exc).lower() or "api-version" in _message(exc).lower():
                     raise self._setup_error(exc, "version") from None
-                return Completion(
-                    outcome="failed",
-                    text=None,
-                    finish_reason=None,
-                    latency_ms=_ms(started),
-                    attempts=attempt,
-                    error=f"400 bad request: {_message(exc)}",
-                )
+                return _failed(f"400 bad request: {_message(exc)}", attempt, _ms(started))
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                 raise self._setup_error(exc, None) from None
             except openai.APIStatusError as exc:
@@ -161,26 +154,13 @@ class RemoteChatProvider:
                     reason = f"{exc.status_code}: {_message(exc)}"
                     await asyncio.sleep(backoff_seconds(attempt))
                     continue
-                return Completion(
-                    outcome="failed",
-                    text=None,
-                    finish_reason=None,
-                    latency_ms=_ms(started),
-                    attempts=attempt,
-                    error=f"{exc.status_code}: {_message(exc)}",
-                )
+                return _failed(f"{exc.status_code}: {_message(exc)}", attempt, _ms(started))
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 reason = type(exc).__name__.removeprefix("API") + ": " + str(exc)
                 await asyncio.sleep(backoff_seconds(attempt))
                 continue
             return _completion(raw, started, attempt)
-        return Completion(
-            outcome="failed",
-            text=None,
-            finish_reason=None,
-            attempts=self._max_attempts,
-            error=f"gave up after {self._max_attempts} attempts; last: {reason}",
-        )
+        return _failed(f"gave up after {self._max_attempts} attempts; last: {reason}", self._max_attempts)
 
     def _setup_error(self, exc: openai.APIStatusError, hint: str | None) -> ProviderSetupError:
         key, model, version, endpoint = self._settings_names
@@ -268,6 +248,12 @@ def _completion(raw: Any, started: float, attempt: int) -> Completion:
         system_fingerprint=response.system_fingerprint,
         content_filter=extra.get("content_filter_results"),
         rate_limit=headers or None,
+    )
+
+
+def _failed(error: str, attempts: int, latency_ms: float | None = None) -> Completion:
+    return Completion(
+        outcome="failed", text=None, finish_reason=None, latency_ms=latency_ms, attempts=attempts, error=error
     )
 
 
