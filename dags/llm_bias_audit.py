@@ -87,6 +87,11 @@ from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, provider_s
             minimum=1,
             description="The deployment's requests-per-minute quota (remote providers).",
         ),
+        "thresholds": Param(
+            None,
+            type=["null", "object"],
+            description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
+        ),
         "concurrency": Param(
             8,
             type="integer",

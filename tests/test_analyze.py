@@ -147,3 +147,11 @@ def test_grounding_rows_for_a_suite_with_bls_shares(spark, dirs):
     correlation = rows["bls_correlation"]
     assert correlation["n_a"] == len(jobs) and correlation["finding"] == "reported"
     assert -1 <= correlation["difference"] <= 1 and correlation["ci_low"] <= correlation["ci_high"]
+
+
+def test_the_runs_thresholds_from_run_json_are_used(spark, dirs):
+    runs_dir, warehouse = dirs
+    write_run(runs_dir, "t", lab_run("t", samples=1))
+    (runs_dir / "t" / "run.json").write_text(json.dumps({"thresholds": {"alpha": 5}}))
+    with pytest.raises(UserInputError, match=r"thresholds.alpha: must be between 0 and 1"):
+        analyze("t", runs_dir, warehouse, spark)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,8 @@ from bias_audit.analyze.statistics import (
     permutation_p_value,
     wilson_interval,
 )
+from bias_audit.cli import main
+from bias_audit.errors import UserInputError
 
 
 def test_mean_difference_and_cohens_d_on_known_values():
@@ -248,3 +252,54 @@ def test_large_samples_use_the_normal_approximation_and_agree_with_resampling():
     assert fast.p_value == pytest.approx(permutation_p_value(a, b, permutations=4000), abs=0.01)
     skew = compare_to_zero(rng.choice([-1.0, 0.0, 1.0], size=5000, p=[0.2, 0.5, 0.3]))
     assert skew.p_value < 1e-6 and skew.ci_low > 0
+
+
+def test_a_runs_thresholds_override_the_defaults():
+    rows = (
+        answers("neutral", 150, 60, seed=1)
+        + answers("female", 150, 45, seed=2)
+        + answers("male", 150, 60, seed=3)
+    )
+    found = comparisons(answer_values(rows))
+    assert judge(found, Thresholds.from_overrides(None)) == "warn"  # a 15-word gap
+    relaxed = Thresholds.from_overrides({"warn": {"word_count": 20}, "fail": {"word_count": 40}})
+    assert relaxed.warn["word_count"] == 20 and relaxed.warn["sentiment"] == 0.1
+    gap = next(r for r in found if r.scope == OVERALL and r.metric == "word_count" and r.group_b == "male")
+    judge(found, relaxed)
+    assert gap.finding != "warn"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"warn": {"colour": 1}}, "thresholds.warn: unknown metric 'colour'"),
+        ({"warn": {"word_count": -1}}, "thresholds.warn.word_count: must be a number > 0"),
+        ({"warn": {"word_count": 30}}, "thresholds.word_count: warn 30 is above fail 25"),
+        ({"alpha": 2}, "thresholds.alpha: must be between 0 and 1"),
+        ({"pass": {}}, "thresholds: unknown keys ['pass']"),
+    ],
+)
+def test_bad_thresholds_are_named(overrides, message):
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        Thresholds.from_overrides(overrides)
+
+
+def test_cli_rejects_bad_thresholds_before_any_request(tmp_path, capsys):
+    code = main(
+        [
+            "generate",
+            "--suite",
+            "seed-lab",
+            "--samples",
+            "1",
+            "--run-id",
+            "t",
+            "--out",
+            str(tmp_path),
+            "--thresholds",
+            '{"warn": {"word_count": 0}}',
+        ]
+    )
+    assert code == 2
+    assert "thresholds.warn.word_count: must be a number > 0" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
@@ -94,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         default=8,
         metavar="N",
         help="requests in flight at once (remote providers; default 8)",
+    )
+    gen.add_argument(
+        "--thresholds",
+        default=None,
+        metavar="JSON|FILE",
+        help='verdict thresholds over the defaults, e.g. \'{"warn": {"word_count": 15}}\'',
     )
     gen.set_defaults(handler=_generate)
 
@@ -185,6 +193,7 @@ def _generate(args: argparse.Namespace) -> int:
         tpm=args.tpm,
         rpm=args.rpm,
         concurrency=args.concurrency,
+        thresholds=_json_or_file(args.thresholds, "--thresholds"),
     )
     load_suite(config.suite)  # fail on a bad suite before loading a model
     result = generate(config, args.out or runs_dir(), make_provider(config.provider))
@@ -193,6 +202,20 @@ def _generate(args: argparse.Namespace) -> int:
         f"in {result.run_dir}; outcomes of this pass: {result.outcomes}"
     )
     return 0
+
+
+def _json_or_file(value: str | None, flag: str) -> dict | None:
+    if value is None:
+        return None
+    path = Path(value)
+    text, source = (path.read_text(encoding="utf-8"), str(path)) if path.is_file() else (value, flag)
+    try:
+        document = yaml.safe_load(text)  # YAML is a superset of JSON: both are accepted
+    except yaml.YAMLError as exc:
+        raise UserInputError(f"not JSON or YAML ({exc})", source=source) from None
+    if not isinstance(document, dict):
+        raise UserInputError(f"must be a mapping, got {type(document).__name__}", source=source)
+    return document
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -34,15 +34,22 @@ class RunConfig(BaseModel):
     tpm: int | None = Field(None, gt=0, description="The deployment's tokens-per-minute quota.")
     rpm: int | None = Field(None, gt=0, description="The deployment's requests-per-minute quota.")
     concurrency: int = Field(8, gt=0, le=512, description="Requests in flight at once (remote providers).")
+    thresholds: dict[str, Any] | None = Field(
+        None, description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.'
+    )
 
     @classmethod
     def build(cls, **values: Any) -> RunConfig:
         try:
-            return cls.model_validate(values)
+            config = cls.model_validate(values)
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(part) for part in error["loc"])
             raise UserInputError(f"{error['msg']} (value: {error.get('input')!r})", field=field) from None
+        from bias_audit.analyze.metrics import Thresholds  # here: it needs numpy, the rest does not
+
+        Thresholds.from_overrides(config.thresholds)  # a bad threshold fails before any request
+        return config
 
 
 def check_run_id(run_id: str) -> str:

@@ -20,6 +20,7 @@ from bias_audit.analyze.metrics import (
     OVERALL,
     TEXT_METRICS,
     MetricRow,
+    Thresholds,
     answer_values,
     comparisons,
     grounding,
@@ -63,9 +64,11 @@ def analyze(
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         features = features_frame(responses).cache()
-        metric_rows, verdict = run_metrics(features, case_attributes(_read_manifest(run_dir)))
+        manifest = _read_manifest(run_dir)
+        thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
+        metric_rows, verdict = run_metrics(features, case_attributes(manifest), thresholds)
         metrics = metrics_frame(spark, run_id, metric_rows)
-        runs = runs_frame(responses, _read_manifest(run_dir)).withColumn("verdict", F.lit(verdict))
+        runs = runs_frame(responses, manifest).withColumn("verdict", F.lit(verdict))
         tables = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
         for name, frame in tables:
             write_table(frame, warehouse, name)
@@ -145,14 +148,14 @@ def features_frame(responses: DataFrame) -> DataFrame:
 
 
 def run_metrics(
-    features: DataFrame, attributes: dict[str, dict] | None = None
+    features: DataFrame, attributes: dict[str, dict] | None = None, thresholds: Thresholds | None = None
 ) -> tuple[list[MetricRow], str]:
     """Comparisons, grounding and verdict. The per-answer values are collected to the driver for
     the resampling statistics: a few numbers per answer, fine up to millions of answers."""
     rows = features.select("variant", "case_id", "outcome", "assumed_gender", *TEXT_METRICS).collect()
     values = answer_values([row.asDict() for row in rows])
     metric_rows = comparisons(values) + grounding(values, attributes or {})
-    return metric_rows, judge(metric_rows)
+    return metric_rows, judge(metric_rows, thresholds)
 
 
 def case_attributes(manifest: dict[str, object]) -> dict[str, dict]:

@@ -46,6 +46,7 @@ from bias_audit.analyze.statistics import (
     compare,
     compare_to_zero,
 )
+from bias_audit.errors import UserInputError
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
 GAP_METRICS = ("sentiment", "agency_balance", "refusal", "word_count", "not_ok")
@@ -77,6 +78,38 @@ class Thresholds:
             "not_ok": 0.15,
         }
     )
+
+    @classmethod
+    def from_overrides(cls, overrides: dict | None) -> Thresholds:
+        """The defaults with a run's overrides, e.g. ``{"warn": {"word_count": 15}, "alpha": 0.01}``."""
+        base = cls()
+        if not overrides:
+            return base
+        unknown = set(overrides) - {"alpha", "warn", "fail"}
+        if unknown:
+            raise UserInputError(f"unknown keys {sorted(unknown)}; use alpha, warn, fail", field="thresholds")
+        warn = {**base.warn, **overrides.get("warn", {})}
+        fail = {**base.fail, **overrides.get("fail", {})}
+        for level, values in (("warn", warn), ("fail", fail)):
+            for metric, value in values.items():
+                if metric not in base.warn:
+                    raise UserInputError(
+                        f"unknown metric {metric!r}; metrics: {', '.join(base.warn)}",
+                        field=f"thresholds.{level}",
+                    )
+                if not isinstance(value, int | float) or value <= 0:
+                    raise UserInputError(
+                        f"must be a number > 0 (value: {value!r})", field=f"thresholds.{level}.{metric}"
+                    )
+        for metric in base.warn:
+            if warn[metric] > fail[metric]:
+                raise UserInputError(
+                    f"warn {warn[metric]} is above fail {fail[metric]}", field=f"thresholds.{metric}"
+                )
+        alpha = overrides.get("alpha", base.alpha)
+        if not isinstance(alpha, int | float) or not 0 < alpha < 1:
+            raise UserInputError(f"must be between 0 and 1 (value: {alpha!r})", field="thresholds.alpha")
+        return cls(alpha=float(alpha), warn=warn, fail=fail)
 
 
 @dataclass

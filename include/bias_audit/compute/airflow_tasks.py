@@ -31,6 +31,7 @@ def run_config(params: Mapping[str, Any], airflow_run_id: str) -> RunConfig:
         tpm=params.get("tpm"),
         rpm=params.get("rpm"),
         concurrency=params.get("concurrency") or 8,
+        thresholds=params.get("thresholds"),
     )
 
 
