@@ -34,7 +34,6 @@ from bias_audit.suites import load_suite
 
 log = logging.getLogger(__name__)
 
-TABLES = ("runs", "responses", "features", "metrics")
 _CORRUPT = "_corrupt_record"
 
 

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from bias_audit.config import RunConfig, runs_dir, warehouse_dir
@@ -60,7 +59,3 @@ def analyze(run_id: str) -> dict[str, object]:
 def stop(handle: dict[str, str]) -> None:
     """Nothing to release locally: the Spark session ends with the worker process."""
     log.info("local compute released (%s)", handle.get("backend"))
-
-
-def summary_path(run_id: str) -> Path:
-    return runs_dir() / run_id / ANALYSIS_FILE
