@@ -21,8 +21,9 @@ Remote providers take their settings from the Airflow connection `azure_openai_d
 "api_version": ...}`) or `openai_default` (host = base URL, password = key, extra =
 `{"model": ...}`); without it, from `AZURE_OPENAI_*` / `OPENAI_*` in the worker's environment.
 
-Output: `$BIAS_AUDIT_HOME/runs/<run_id>/responses.jsonl` (every answer) and the tables
-`runs`, `responses`, `features` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
+Output: `$BIAS_AUDIT_HOME/runs/<run_id>/report.html` (verdict, findings, plots, the answers),
+`responses.jsonl` (every answer) beside it, and the tables `runs`, `responses`, `features`,
+`metrics` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
 `stop_compute` always runs, also when a task fails.
 """
 
@@ -117,6 +118,11 @@ def llm_bias_audit():
         with fail_fast_on_user_error():
             return compute.analyze(generated["run_id"])
 
+    @task
+    def report(analyzed: dict) -> dict:
+        with fail_fast_on_user_error():
+            return compute.report(analyzed["run_id"])
+
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:
         compute.stop(handle)
@@ -129,13 +135,14 @@ def llm_bias_audit():
     handle = start_compute()
     generated = generate()
     analyzed = analyze(generated)
+    reported = report(analyzed)
     stopped = stop_compute(handle)
     handle >> generated
-    analyzed >> stopped
+    reported >> stopped
     # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
     # the watcher a successful stop_compute would mark a run whose generate failed as successful.
     # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
-    [generated, analyzed, stopped] >> watcher()
+    [generated, analyzed, reported, stopped] >> watcher()
 
 
 llm_bias_audit()

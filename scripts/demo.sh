@@ -21,13 +21,14 @@ fi
 run_dir=$(find "$BIAS_AUDIT_HOME/runs" -mindepth 1 -maxdepth 1 -type d -newer "$marker" -printf '%T@ %p\n' 2>/dev/null \
   | sort -n | tail -n1 | cut -d' ' -f2-)
 rm -f "$marker"
-if [ -z "$run_dir" ] || [ ! -f "$run_dir/analysis.json" ]; then
+if [ -z "$run_dir" ] || [ ! -f "$run_dir/report.html" ]; then
   say "the DAG run did not finish its analysis; the log is in $BIAS_AUDIT_HOME/demo.log"
   exit 1
 fi
 say "audit finished: run $(basename "$run_dir")"
 say "answers (one JSON record each): $run_dir/responses.jsonl ($(wc -l < "$run_dir/responses.jsonl") records)"
 say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features,metrics}"
-say "verdict: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['verdict'])" "$run_dir/analysis.json")"
 say "analysis summary: $run_dir/analysis.json"
+say "verdict: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['verdict'])" "$run_dir/analysis.json")"
+say "report: $run_dir/report.html (open it in a browser; plots beside it)"
 cat "$run_dir/analysis.json"

@@ -30,12 +30,13 @@ def test_dags_import_without_errors_and_have_tags_and_retries(dagbag):
 def test_audit_dag_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
     tasks = {task.task_id: task for task in dag.tasks}
-    assert set(tasks) == {"start_compute", "generate", "analyze", "stop_compute", "watcher"}
+    assert set(tasks) == {"start_compute", "generate", "analyze", "report", "stop_compute", "watcher"}
     assert tasks["start_compute"].is_setup and tasks["stop_compute"].is_teardown
     assert tasks["generate"].upstream_task_ids == {"start_compute"}
     assert tasks["analyze"].upstream_task_ids == {"generate"}
-    assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "analyze"}
-    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "stop_compute"}
+    assert tasks["report"].upstream_task_ids == {"analyze"}
+    assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
+    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "stop_compute"}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert set(dag.params) >= {"suite", "samples", "temperature", "max_tokens", "provider"}
 
@@ -58,7 +59,7 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     dagrun, states = _run({"samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
     assert states == {
-        **dict.fromkeys(["start_compute", "generate", "analyze", "stop_compute"], "success"),
+        **dict.fromkeys(["start_compute", "generate", "analyze", "report", "stop_compute"], "success"),
         "watcher": "skipped",
     }
 
@@ -77,6 +78,8 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     assert len(run) == 1 and run[0]["samples"] == 2 and run[0]["max_tokens"] == 8
     summary = json.loads((home / "runs" / run_id / "analysis.json").read_text())
     assert summary["responses"] == 20
+    report = (home / "runs" / run_id / "report.html").read_text()
+    assert run_id in report and summary["verdict"] in report
 
     # idempotent re-run of the same audit: the analysis replaces rows, never duplicates them
     from bias_audit.compute import local
@@ -91,7 +94,7 @@ def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
     dagrun, states = _run({"suite": "no-such-suite", "samples": 1})
     assert dagrun.state == "failed", states
     assert states["generate"] == "failed"  # no retry: a bad suite will not get better
-    assert states["analyze"] == "upstream_failed"
+    assert states["analyze"] == states["report"] == "upstream_failed"
     assert states["stop_compute"] == "success"
     assert states["watcher"] == "failed"
 

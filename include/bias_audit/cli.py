@@ -122,6 +122,24 @@ def _parser() -> argparse.ArgumentParser:
         help="tables directory (default: $BIAS_AUDIT_HOME/warehouse)",
     )
     ana.set_defaults(handler=_analyze)
+
+    rep = commands.add_parser("report", help="write the HTML report of an analysed run")
+    rep.add_argument("--run-id", required=True)
+    rep.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="runs directory, where the report is written (default: $BIAS_AUDIT_HOME/runs)",
+    )
+    rep.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="tables directory (default: $BIAS_AUDIT_HOME/warehouse)",
+    )
+    rep.set_defaults(handler=_report)
     return parser
 
 
@@ -201,6 +219,14 @@ def _generate(args: argparse.Namespace) -> int:
         f"recorded {result.total} answers ({result.already_recorded} from before) "
         f"in {result.run_dir}; outcomes of this pass: {result.outcomes}"
     )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bias_audit.report import write_report
+
+    path = write_report(check_run_id(args.run_id), args.out or runs_dir(), args.warehouse or warehouse_dir())
+    print(path)
     return 0
 
 

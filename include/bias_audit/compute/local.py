@@ -56,6 +56,14 @@ def analyze(run_id: str) -> dict[str, object]:
     return {**summary, "summary_file": str(path)}
 
 
+def report(run_id: str) -> dict[str, object]:
+    from bias_audit.report import write_report
+
+    path = write_report(run_id, runs_dir(), warehouse_dir())
+    log.info("report of run %s: %s", run_id, path)
+    return {"run_id": run_id, "report": str(path)}
+
+
 def stop(handle: dict[str, str]) -> None:
     """Nothing to release locally: the Spark session ends with the worker process."""
     log.info("local compute released (%s)", handle.get("backend"))

@@ -1,0 +1,218 @@
+"""The report of one run: a self-contained HTML page (plots embedded) with PNGs beside it.
+
+Reads the run's rows from the warehouse tables with pyarrow (no Spark needed), draws the plots
+with matplotlib and fills ``templates/report.html.j2`` with Jinja2 (autoescaped: answers are
+model output and are shown as text, never as markup).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pyarrow.dataset as ds
+
+from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds
+from bias_audit.errors import UserInputError
+
+REPORT_FILE = "report.html"
+EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
+
+
+def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
+    tables = {name: _rows(warehouse, name, run_id) for name in ("runs", "metrics", "responses", "features")}
+    if not tables["runs"]:
+        raise UserInputError(
+            f"no analysed run {run_id!r} in the warehouse; run analyze first", source=str(warehouse)
+        )
+    run = tables["runs"][0]
+    out_dir = runs_dir / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
+    plots = [
+        _save(
+            out_dir,
+            "gaps.png",
+            "Gaps between groups with 95 % CIs (shaded: within the warn threshold)",
+            _gap_figure(findings, Thresholds.from_overrides(None)),
+        ),
+        _save(
+            out_dir,
+            "assumed_gender.png",
+            "Gender the answers assume, by variant",
+            _assumed_gender_figure(tables["features"]),
+        ),
+        _save(
+            out_dir,
+            "outcomes.png",
+            "Filtered and failed requests by variant",
+            _outcome_figure(tables["responses"]),
+        ),
+    ]
+    example_metric, examples = _examples(findings, tables["features"], tables["responses"])
+    responses = sorted(tables["responses"], key=lambda r: (r["case_id"], r["variant"], r["sample_index"]))
+    html = _template().render(
+        run=run,
+        metadata=_metadata(run),
+        findings=findings,
+        plots=plots,
+        example_metric=example_metric,
+        examples=examples,
+        neutral=[{**r, "neutral_answer": r["text"]} for r in responses if r["variant"] == "neutral"],
+        loaded=[{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
+        fmt=_fmt,
+    )
+    path = out_dir / REPORT_FILE
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _rows(warehouse: Path, table: str, run_id: str) -> list[dict[str, Any]]:
+    # The run's own partition only: older runs may have been written with fewer columns.
+    path = warehouse / table / f"run_id={run_id}"
+    if not path.exists():
+        return []
+    return [
+        {**row, "run_id": run_id} for row in ds.dataset(str(path), format="parquet").to_table().to_pylist()
+    ]
+
+
+def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
+    names = (
+        "provider",
+        "model",
+        "api_version",
+        "suite",
+        "suite_hash",
+        "suite_source",
+        "samples",
+        "temperature",
+        "max_tokens",
+        "responses",
+        "prompt_tokens",
+        "completion_tokens",
+        "first_response_at",
+        "analyzed_at",
+    )
+    outcomes = ", ".join(f"{k.removeprefix('n_')} {v}" for k, v in run.items() if k.startswith("n_") and v)
+    return [(name, run.get(name)) for name in names] + [("outcomes", outcomes)]
+
+
+def _figure(width: float = 8, height: float = 3.5):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _gap_figure(findings: list[dict], thresholds: Thresholds):
+    from matplotlib import pyplot as plt
+
+    rows = [f for f in findings if f["metric"] in GAP_METRICS and f["difference"] is not None]
+    metrics = [m for m in GAP_METRICS if any(r["metric"] == m for r in rows)] or ["(none)"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        mine = [r for r in rows if r["metric"] == metric]
+        labels = [f"{r['group_a']} − {r['group_b']}" for r in mine]
+        for y, r in enumerate(mine):
+            low = r["ci_low"] if r["ci_low"] is not None else r["difference"]
+            high = r["ci_high"] if r["ci_high"] is not None else r["difference"]
+            ax.errorbar(
+                r["difference"],
+                y,
+                xerr=[[r["difference"] - low], [high - r["difference"]]],
+                fmt="o",
+                capsize=3,
+                color="#1565c0",
+            )
+        warn = thresholds.warn.get(metric)
+        if warn:
+            ax.axvspan(-warn, warn, color="#a5d6a7", alpha=0.4)
+        ax.axvline(0, color="#555", linewidth=0.8)
+        ax.set_yticks(range(len(mine)), labels)
+        ax.set_title(metric)
+    fig.tight_layout()
+    return fig
+
+
+def _assumed_gender_figure(features: list[dict]):
+    fig, ax = _figure()
+    variants = sorted({f["variant"] for f in features})
+    kinds = ["male", "female", "mixed", "neutral", "none"]
+    bottoms = [0.0] * len(variants)
+    for kind in kinds:
+        shares = []
+        for variant in variants:
+            rows = [f for f in features if f["variant"] == variant and f["assumed_gender"] is not None]
+            shares.append(sum(f["assumed_gender"] == kind for f in rows) / len(rows) if rows else 0.0)
+        ax.bar(variants, shares, bottom=bottoms, label=kind)
+        bottoms = [b + s for b, s in zip(bottoms, shares, strict=True)]
+    ax.set_ylabel("share of answers")
+    ax.legend(title="assumes", bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def _outcome_figure(responses: list[dict]):
+    fig, ax = _figure(6, 3)
+    variants = sorted({r["variant"] for r in responses})
+    for offset, outcome in enumerate(("prompt_filtered", "completion_filtered", "failed")):
+        rates = []
+        for variant in variants:
+            rows = [r for r in responses if r["variant"] == variant]
+            rates.append(sum(r["outcome"] == outcome for r in rows) / len(rows) if rows else 0.0)
+        ax.bar([i + offset * 0.25 for i in range(len(variants))], rates, width=0.25, label=outcome)
+    ax.set_xticks([i + 0.25 for i in range(len(variants))], variants)
+    ax.set_ylabel("rate")
+    ax.set_ylim(0, 1)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _save(out_dir: Path, name: str, title: str, fig) -> dict[str, str]:
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    (out_dir / name).write_bytes(buffer.getvalue())
+    return {"file": name, "title": title, "data": base64.b64encode(buffer.getvalue()).decode()}
+
+
+def _examples(findings: list[dict], features: list[dict], responses: list[dict], per_group: int = 3):
+    """The answers behind the overall gap with the largest effect size."""
+    candidates = [f for f in findings if f["metric"] in EXAMPLE_METRICS and f["effect_size"] is not None]
+    if not candidates:
+        return None, []
+    top = max(candidates, key=lambda f: abs(f["effect_size"]))
+    texts = {r["request_key"]: r["text"] for r in responses}
+    examples = []
+    for group, highest in ((top["group_a"], top["difference"] > 0), (top["group_b"], top["difference"] <= 0)):
+        rows = [f for f in features if f["variant"] == group and f[top["metric"]] is not None]
+        rows.sort(key=lambda f: f[top["metric"]], reverse=highest)
+        examples += [
+            {**f, "value": f[top["metric"]], "text": texts.get(f["request_key"])} for f in rows[:per_group]
+        ]
+    return f"{top['metric']} ({top['group_a']} vs {top['group_b']})", examples
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bias_audit", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html.j2")

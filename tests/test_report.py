@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bias_audit.analyze.job import analyze
+from bias_audit.cli import main
+from bias_audit.errors import UserInputError
+from bias_audit.report import write_report
+from tests.factories import record, write_run
+
+ANSWERS = {
+    ("nurse", "neutral"): "She is a caring nurse who helps her patients.",
+    ("nurse", "male"): "He is a confident nurse. <script>alert('x')</script>",
+    ("engineer", "neutral"): "He is an assertive, independent engineer.",
+    ("engineer", "female"): "She is a kind and warm engineer.",
+}
+
+
+@pytest.fixture
+def analysed(spark, tmp_path):
+    runs, warehouse = tmp_path / "runs", tmp_path / "warehouse"
+    records = [
+        record("rep", case, variant, i, text) for (case, variant), text in ANSWERS.items() for i in range(6)
+    ]
+    write_run(runs, "rep", records)
+    result = analyze("rep", runs, warehouse, spark)
+    return runs, warehouse, result
+
+
+def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
+    runs, warehouse, result = analysed
+    path = write_report("rep", runs, warehouse)
+    html = path.read_text()
+    assert path == runs / "rep" / "report.html"
+    assert f'<span class="verdict {result.verdict}">{result.verdict}</span>' in html
+    assert (
+        "<h3>neutral_df</h3>" in html
+        and "<th>neutral_answer</th>" in html
+        and "<th>loaded_answer</th>" in html
+    )
+    assert html.count("She is a caring nurse who helps her patients.") >= 6  # every neutral nurse answer
+    assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', html)) == 3
+    for name in ("gaps.png", "assumed_gender.png", "outcomes.png"):
+        assert (runs / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<td>sentiment</td><td>female vs male</td>" in html
+    assert "Answers behind the largest gap: " in html
+    # model output is text, never markup
+    assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "provider</th><td>local" in html
+
+
+def test_report_via_the_cli(analysed, capsys):
+    runs, warehouse, _ = analysed
+    assert main(["report", "--run-id", "rep", "--out", str(runs), "--warehouse", str(warehouse)]) == 0
+    assert capsys.readouterr().out.strip().endswith("rep/report.html")
+
+
+def test_report_of_a_run_never_analysed_is_a_user_error(tmp_path):
+    with pytest.raises(UserInputError, match="no analysed run 'nope' in the warehouse; run analyze first"):
+        write_report("nope", tmp_path / "runs", tmp_path / "warehouse")
