@@ -32,11 +32,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, setup, task, teardown
+from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
 from airflow.sdk.exceptions import AirflowFailException
 
 from bias_audit.compute import local as compute
 from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, provider_settings, run_config
+
+# Updated by every analysis: other DAGs can be scheduled on it (schedule=[METRICS_ASSET]).
+METRICS_ASSET = Asset("bias_audit_metrics")
 
 
 @dag(
@@ -113,7 +116,7 @@ def llm_bias_audit():
             config = run_config(params, run_id)
             return compute.generate(config, provider_settings(config.provider))
 
-    @task
+    @task(outlets=[METRICS_ASSET])
     def analyze(generated: dict) -> dict:
         with fail_fast_on_user_error():
             return compute.analyze(generated["run_id"])

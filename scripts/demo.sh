@@ -12,7 +12,7 @@ say "migrating the Airflow metadata database in $AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
 marker=$(mktemp)
-say "running the DAG llm_bias_audit (airflow dags test): generate -> analyze, about 2-3 minutes"
+say "running the DAG llm_bias_audit (airflow dags test): generate -> analyze -> report, about 2 minutes"
 if ! airflow dags test llm_bias_audit ${DEMO_CONF:+--conf "$DEMO_CONF"} 2>&1 | tee "$BIAS_AUDIT_HOME/demo.log"; then
   say "airflow dags test failed; the log is in $BIAS_AUDIT_HOME/demo.log"
   exit 1

@@ -35,6 +35,7 @@ def test_audit_dag_shape(dagbag):
     assert tasks["generate"].upstream_task_ids == {"start_compute"}
     assert tasks["analyze"].upstream_task_ids == {"generate"}
     assert tasks["report"].upstream_task_ids == {"analyze"}
+    assert [outlet.name for outlet in tasks["analyze"].outlets] == ["bias_audit_metrics"]
     assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
     assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "stop_compute"}
     assert dag.max_active_runs == 1 and dag.catchup is False
