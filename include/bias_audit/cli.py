@@ -106,41 +106,32 @@ def _parser() -> argparse.ArgumentParser:
     gen.set_defaults(handler=_generate)
 
     ana = commands.add_parser("analyze", help="run the Spark job on a generated run")
-    ana.add_argument("--run-id", required=True)
-    ana.add_argument(
+    _run_location_arguments(ana)
+    ana.set_defaults(handler=_analyze)
+
+    rep = commands.add_parser("report", help="write the HTML report of an analysed run (into DIR/RUN_ID)")
+    _run_location_arguments(rep)
+    rep.set_defaults(handler=_report)
+    return parser
+
+
+def _run_location_arguments(parser: argparse.ArgumentParser) -> None:
+    """--run-id, --out and --warehouse: where an analysed run's files and tables are."""
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
         metavar="DIR",
         help="runs directory (default: $BIAS_AUDIT_HOME/runs)",
     )
-    ana.add_argument(
+    parser.add_argument(
         "--warehouse",
         type=Path,
         default=None,
         metavar="PATH",
         help="tables directory (default: $BIAS_AUDIT_HOME/warehouse)",
     )
-    ana.set_defaults(handler=_analyze)
-
-    rep = commands.add_parser("report", help="write the HTML report of an analysed run")
-    rep.add_argument("--run-id", required=True)
-    rep.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="runs directory, where the report is written (default: $BIAS_AUDIT_HOME/runs)",
-    )
-    rep.add_argument(
-        "--warehouse",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="tables directory (default: $BIAS_AUDIT_HOME/warehouse)",
-    )
-    rep.set_defaults(handler=_report)
-    return parser
 
 
 def _suites_list(args: argparse.Namespace) -> int:
