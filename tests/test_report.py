@@ -60,3 +60,10 @@ def test_report_via_the_cli(analysed, capsys):
 def test_report_of_a_run_never_analysed_is_a_user_error(tmp_path):
     with pytest.raises(UserInputError, match="no analysed run 'nope' in the warehouse; run analyze first"):
         write_report("nope", tmp_path / "runs", tmp_path / "warehouse")
+
+
+def test_report_draws_the_runs_own_thresholds(analysed):
+    runs, warehouse, _ = analysed
+    (runs / "rep" / "run.json").write_text('{"thresholds": {"alpha": 5}}')
+    with pytest.raises(UserInputError, match=r"thresholds.alpha"):  # it read the run's thresholds
+        write_report("rep", runs, warehouse)

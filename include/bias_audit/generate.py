@@ -247,6 +247,15 @@ def _record(
     )
 
 
+def read_manifest(run_dir: Path) -> dict[str, object]:
+    """The run's ``run.json`` (empty when it is missing, e.g. for answers written by hand)."""
+    path = run_dir / MANIFEST_FILE
+    if not path.is_file():
+        log.warning("%s is missing; the run's settings (suite hash, thresholds ...) are unknown", path)
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _write_manifest(
     run_dir: Path, config: RunConfig, suite: Suite, provider: Provider, *, total: int, status: str
 ) -> None:

@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 
 from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds
 from bias_audit.errors import UserInputError
+from bias_audit.generate import read_manifest
 
 REPORT_FILE = "report.html"
 EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
@@ -38,7 +39,7 @@ def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
             out_dir,
             "gaps.png",
             "Gaps between groups with 95 % CIs (shaded: within the warn threshold)",
-            _gap_figure(findings, Thresholds.from_overrides(None)),
+            _gap_figure(findings, Thresholds.from_overrides(read_manifest(out_dir).get("thresholds"))),
         ),
         _save(
             out_dir,

@@ -7,7 +7,6 @@ never duplicated, and other runs are untouched.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from bias_audit.analyze.metrics import (
 )
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
-from bias_audit.generate import MANIFEST_FILE, RESPONSES_FILE
+from bias_audit.generate import RESPONSES_FILE, read_manifest
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.suites import load_suite
 
@@ -63,7 +62,7 @@ def analyze(
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         features = features_frame(responses).cache()
-        manifest = _read_manifest(run_dir)
+        manifest = read_manifest(run_dir)
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         metric_rows, verdict = run_metrics(features, case_attributes(manifest), thresholds)
         metrics = metrics_frame(spark, run_id, metric_rows)
@@ -171,8 +170,7 @@ def case_attributes(manifest: dict[str, object]) -> dict[str, dict]:
 
 
 def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:
-    data = [{"run_id": run_id, **row.as_row()} for row in rows]
-    return spark.createDataFrame(data, _METRICS_DDL) if data else spark.createDataFrame([], _METRICS_DDL)
+    return spark.createDataFrame([{"run_id": run_id, **row.as_row()} for row in rows], _METRICS_DDL)
 
 
 _METRICS_DDL = (
@@ -244,14 +242,6 @@ def write_table(frame: DataFrame, warehouse: Path, name: str) -> None:
 def read_table(spark: SparkSession, warehouse: Path, name: str, run_id: str | None = None) -> DataFrame:
     frame = spark.read.parquet(str(warehouse / name))
     return frame if run_id is None else frame.filter(F.col("run_id") == run_id)
-
-
-def _read_manifest(run_dir: Path) -> dict[str, object]:
-    path = run_dir / MANIFEST_FILE
-    if not path.is_file():
-        log.warning("%s is missing; the runs table will lack the run's settings", path)
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _show(frame: DataFrame, rows: int = 20, width: int = 60) -> str:
