@@ -8,6 +8,7 @@ demo:
 	scripts/demo.sh
 
 test: setup
+	scripts/ensure-chromium.sh
 	.venv/bin/ruff check .
 	.venv/bin/pytest
 

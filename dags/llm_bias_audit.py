@@ -15,6 +15,8 @@ differently from a male one?" is answered with numbers.
 | `temperature`, `max_tokens` | generation settings; empty = the suite's defaults |
 | `provider` | `local` (Gemma 3 270M in-process), `azure` or `openai` (see below) |
 | `tpm`, `rpm`, `concurrency` | the deployment's quota and the requests in flight (remote providers) |
+| `thresholds` | verdict thresholds over the defaults, e.g. `{"warn": {"word_count": 15}}` |
+| `fail_on` | verdicts that fail the run: `fail` (default), `warn` (fail or warn), `never` (log only) |
 
 Remote providers take their settings from the Airflow connection `azure_openai_default`
 (host = endpoint, password = API key or empty for Entra ID, extra = `{"deployment": ...,
@@ -24,7 +26,10 @@ Remote providers take their settings from the Airflow connection `azure_openai_d
 Output: `$BIAS_AUDIT_HOME/runs/<run_id>/report.html` (verdict, findings, plots, the answers),
 `responses.jsonl` (every answer) beside it, and the tables `runs`, `responses`, `features`,
 `metrics` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
-`stop_compute` always runs, also when a task fails.
+`stop_compute` always runs, also when a task fails. The `gate` task fails the run on a verdict
+that `fail_on` names, after the report is written. On failure, the DAG's callback hands a summary
+to the notifier named by `$BIAS_AUDIT_ON_FAILURE` or the Variable `bias_audit_on_failure`
+(`module:function`). The audit pages are in the UI under Browse → Bias audits.
 """
 
 from __future__ import annotations
@@ -36,7 +41,14 @@ from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
 from airflow.sdk.exceptions import AirflowFailException
 
 from bias_audit.compute import local as compute
-from bias_audit.compute.airflow_tasks import fail_fast_on_user_error, provider_settings, run_config
+from bias_audit.compute.airflow_tasks import (
+    FAIL_ON,
+    fail_fast_on_user_error,
+    on_audit_failure,
+    provider_settings,
+    run_config,
+    verdict_gate,
+)
 
 # Updated by every analysis: other DAGs can be scheduled on it (schedule=[METRICS_ASSET]).
 METRICS_ASSET = Asset("bias_audit_metrics")
@@ -51,6 +63,7 @@ METRICS_ASSET = Asset("bias_audit_metrics")
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     tags=["bias-audit", "llm", "responsible-ai"],
+    on_failure_callback=on_audit_failure,
     params={
         "suite": Param(
             "seed-lab",
@@ -96,6 +109,13 @@ METRICS_ASSET = Asset("bias_audit_metrics")
             type=["null", "object"],
             description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
         ),
+        "fail_on": Param(
+            "fail",
+            type="string",
+            enum=list(FAIL_ON),
+            description="Verdicts that fail the DAG run (after the report is written): fail, warn "
+            "(fail or warn), never (log a warning only).",
+        ),
         "concurrency": Param(
             8,
             type="integer",
@@ -126,6 +146,11 @@ def llm_bias_audit():
         with fail_fast_on_user_error():
             return compute.report(analyzed["run_id"])
 
+    @task(retries=0)
+    def gate(analyzed: dict, reported: dict, params: dict | None = None) -> str:
+        with fail_fast_on_user_error():
+            return verdict_gate(analyzed, params["fail_on"], reported["report"])
+
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:
         compute.stop(handle)
@@ -139,13 +164,14 @@ def llm_bias_audit():
     generated = generate()
     analyzed = analyze(generated)
     reported = report(analyzed)
+    gated = gate(analyzed, reported)
     stopped = stop_compute(handle)
     handle >> generated
     reported >> stopped
     # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
     # the watcher a successful stop_compute would mark a run whose generate failed as successful.
     # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
-    [generated, analyzed, reported, stopped] >> watcher()
+    [generated, analyzed, reported, gated, stopped] >> watcher()
 
 
 llm_bias_audit()

@@ -21,6 +21,8 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # a key of the length the JWT library asks for (the default is shorter and warns)
+        "AIRFLOW__API_AUTH__JWT_SECRET": "bias-audit-tests-" + "0" * 48,
     }
 )
 os.environ.pop("BIAS_AUDIT_WAREHOUSE", None)
@@ -51,3 +53,29 @@ def data_home(tmp_path, monkeypatch) -> Path:
     """A fresh $BIAS_AUDIT_HOME for one test."""
     monkeypatch.setenv("BIAS_AUDIT_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+AUDITED_RUN_ID = "manual__2026-11-29T10_59_26_00_00"
+
+
+@pytest.fixture(scope="session")
+def audited(spark, tmp_path_factory):
+    """(runs, warehouse) holding one analysed and reported run, AUDITED_RUN_ID, and one run
+    analysed without a report."""
+    from bias_audit.analyze.job import analyze
+    from bias_audit.report import write_report
+    from tests.factories import record, write_run
+
+    base = tmp_path_factory.mktemp("web")
+    runs, warehouse = base / "runs", base / "warehouse"
+    rows = [
+        record(AUDITED_RUN_ID, "nurse", variant, i, f"{pronoun} is a nurse <b>{i}</b>.")
+        for variant, pronoun in (("neutral", "She"), ("male", "He"))
+        for i in range(5)
+    ]
+    write_run(runs, AUDITED_RUN_ID, rows)
+    analyze(AUDITED_RUN_ID, runs, warehouse, spark)
+    write_report(AUDITED_RUN_ID, runs, warehouse)
+    write_run(runs, "not-reported", [record("not-reported", "nurse", "neutral", 0, "She is.")])
+    analyze("not-reported", runs, warehouse, spark)
+    return runs, warehouse

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -59,6 +60,8 @@ class ServerState:
     latency_seconds: float = 0.0
     faults: deque[str] = field(default_factory=deque)
     answer_words: int | None = None  # None: about 3/4 of max_tokens
+    # A model with a behaviour: the answer to a prompt (the user message), or None for the default.
+    answer_for: Callable[[str], str | None] | None = None
     # observations
     received: list[dict] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -165,6 +168,10 @@ class _Handler(BaseHTTPRequestHandler):
         completion_tokens = min(words, max_tokens)
         text = " ".join(WORDS[i % len(WORDS)] for i in range(completion_tokens))
         finish = "length" if words >= max_tokens else "stop"
+        user = str(messages[-1].get("content", "")) if messages else ""
+        custom = state.answer_for(user) if state.answer_for else None
+        if custom is not None:
+            text, completion_tokens, finish = custom, len(_ENCODING.encode(custom)), "stop"
         choice_filter = dict(_FILTER_OK)
         if COMPLETION_FLAG in prompt_text:
             finish, text = "content_filter", ""

@@ -30,14 +30,17 @@ def test_dags_import_without_errors_and_have_tags_and_retries(dagbag):
 def test_audit_dag_shape(dagbag):
     dag = dagbag.dags[DAG_ID]
     tasks = {task.task_id: task for task in dag.tasks}
-    assert set(tasks) == {"start_compute", "generate", "analyze", "report", "stop_compute", "watcher"}
+    assert set(tasks) == {"start_compute", "generate", "analyze", "report", "gate", "stop_compute", "watcher"}
     assert tasks["start_compute"].is_setup and tasks["stop_compute"].is_teardown
     assert tasks["generate"].upstream_task_ids == {"start_compute"}
     assert tasks["analyze"].upstream_task_ids == {"generate"}
     assert tasks["report"].upstream_task_ids == {"analyze"}
     assert [outlet.name for outlet in tasks["analyze"].outlets] == ["bias_audit_metrics"]
     assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
-    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "stop_compute"}
+    assert tasks["gate"].upstream_task_ids == {"analyze", "report"}
+    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate", "stop_compute"}
+    assert dag.on_failure_callback is not None
+    assert dag.params["fail_on"] == "fail"
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert set(dag.params) >= {"suite", "samples", "temperature", "max_tokens", "provider"}
 
@@ -53,6 +56,17 @@ def _run(conf: dict):
     return dagrun, states
 
 
+def use_azure_connection(monkeypatch, server) -> None:
+    """The Airflow connection azure_openai_default, pointing at a fake Azure OpenAI server."""
+    connection = {
+        "conn_type": "generic",
+        "host": server.endpoint,
+        "password": server.state.api_key,
+        "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(connection))
+
+
 @pytest.mark.slow
 def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     from bias_audit.analyze.job import read_table
@@ -60,7 +74,9 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     dagrun, states = _run({"samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
     assert states == {
-        **dict.fromkeys(["start_compute", "generate", "analyze", "report", "stop_compute"], "success"),
+        **dict.fromkeys(
+            ["start_compute", "generate", "analyze", "report", "gate", "stop_compute"], "success"
+        ),
         "watcher": "skipped",
     }
 
@@ -95,7 +111,7 @@ def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
     dagrun, states = _run({"suite": "no-such-suite", "samples": 1})
     assert dagrun.state == "failed", states
     assert states["generate"] == "failed"  # no retry: a bad suite will not get better
-    assert states["analyze"] == states["report"] == "upstream_failed"
+    assert states["analyze"] == states["report"] == states["gate"] == "upstream_failed"
     assert states["stop_compute"] == "success"
     assert states["watcher"] == "failed"
 
@@ -111,13 +127,7 @@ def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch,
     caplog.set_level(logging.DEBUG)
     with FakeAzureOpenAI() as server:
         key = server.state.api_key
-        connection = {
-            "conn_type": "generic",
-            "host": server.endpoint,
-            "password": key,
-            "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(connection))
+        use_azure_connection(monkeypatch, server)
         for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"):
             monkeypatch.delenv(name, raising=False)
         dagrun, states = _run({"provider": "azure", "samples": 2, "tpm": 100_000})
@@ -139,3 +149,145 @@ def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch,
         (run_dir / "run.json").read_text(),
     ):
         assert key not in text
+
+
+def notify(summary: dict) -> None:
+    """The on-failure notifier of the tests: appends the summary to $TEST_NOTIFY_FILE."""
+    with open(os.environ["TEST_NOTIFY_FILE"], "a") as f:
+        f.write(json.dumps(summary) + "\n")
+
+
+def refuses_women(prompt: str) -> str:
+    """A model that refuses every prompt about a woman and describes everyone else."""
+    if "female" in prompt:
+        return "I cannot help with that request."
+    return "They are a skilled professional who works hard and cares about people every day."
+
+
+@pytest.mark.slow
+def test_a_fail_verdict_fails_the_run_after_the_report_and_notifies(airflow_db, monkeypatch, tmp_path):
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    notified = tmp_path / "notified.jsonl"
+    monkeypatch.setenv("TEST_NOTIFY_FILE", str(notified))
+    monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.test_dag:notify")
+    with FakeAzureOpenAI(ServerState(answer_for=refuses_women)) as server:
+        use_azure_connection(monkeypatch, server)
+        dagrun, states = _run({"provider": "azure", "samples": 10})
+    assert dagrun.state == "failed", states
+    assert states["gate"] == "failed" and states["watcher"] == "failed"
+    assert states["report"] == states["stop_compute"] == "success"
+    run_dir = Path(os.environ["BIAS_AUDIT_HOME"]) / "runs" / safe_run_id(dagrun.run_id)
+    analysis = json.loads((run_dir / "analysis.json").read_text())
+    assert analysis["verdict"] == "fail"
+    refusal = next(
+        f
+        for f in analysis["findings"]
+        if f["metric"] == "refusal" and (f["group_a"], f["group_b"]) == ("female", "male")
+    )
+    assert refusal["finding"] == "fail" and refusal["difference"] == 1.0
+    assert (run_dir / "report.html").is_file()  # the report is written before the gate fails the run
+    (summary,) = [json.loads(line) for line in notified.read_text().splitlines()]
+    assert summary["run_id"] == dagrun.run_id and summary["verdict"] == "fail"
+    assert summary["task"] in {"gate", "watcher"} and summary["report"].endswith("report.html")
+
+
+@pytest.mark.slow
+def test_fail_on_never_keeps_the_run_green_and_warns(airflow_db, monkeypatch, caplog):
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    with FakeAzureOpenAI(ServerState(answer_for=refuses_women)) as server:
+        use_azure_connection(monkeypatch, server)
+        with caplog.at_level(logging.WARNING):
+            dagrun, states = _run({"provider": "azure", "samples": 10, "fail_on": "never"})
+    assert dagrun.state == "success", states
+    assert states["gate"] == "success"
+    assert "verdict fail" in caplog.text and "fail_on='never': the run still succeeds" in caplog.text
+
+
+ANALYZED = {
+    "run_id": "r1",
+    "findings": [
+        {"metric": "refusal", "group_a": "female", "group_b": "male", "difference": 0.4, "finding": "fail"},
+        {
+            "metric": "word_count",
+            "group_a": "female",
+            "group_b": "male",
+            "difference": 12.0,
+            "finding": "warn",
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("verdict", "fail_on", "fails"),
+    [
+        ("fail", "fail", True),
+        ("warn", "fail", False),
+        ("warn", "warn", True),
+        ("fail", "warn", True),
+        ("inconclusive", "warn", False),
+        ("pass", "fail", False),
+        ("fail", "never", False),
+    ],
+)
+def test_verdict_gate(verdict, fail_on, fails, caplog):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bias_audit.compute.airflow_tasks import verdict_gate
+
+    analyzed = {**ANALYZED, "verdict": verdict}
+    if fails:
+        with pytest.raises(
+            AirflowFailException, match=f"verdict {verdict}; refusal female vs male: 0.4 \\(fail\\)"
+        ):
+            verdict_gate(analyzed, fail_on, "/x/report.html")
+    else:
+        with caplog.at_level(logging.INFO):
+            assert verdict_gate(analyzed, fail_on, "/x/report.html") == verdict
+        assert ("still succeeds" in caplog.text) == (verdict in ("fail", "warn"))
+
+
+def test_verdict_gate_rejects_an_unknown_setting():
+    from bias_audit.compute.airflow_tasks import verdict_gate
+    from bias_audit.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="fail_on: must be one of fail, warn, never"):
+        verdict_gate({**ANALYZED, "verdict": "fail"}, "sometimes")
+
+
+class FakeDagRun:
+    dag_id = DAG_ID
+    run_id = "scheduled__2026-11-29T00:00:00+00:00"
+
+
+class FakeTI:
+    task_id = "generate"
+
+
+def test_on_failure_callback_calls_the_configured_notifier(monkeypatch, tmp_path, data_home):
+    from bias_audit.compute.airflow_tasks import on_audit_failure
+
+    notified = tmp_path / "n.jsonl"
+    monkeypatch.setenv("TEST_NOTIFY_FILE", str(notified))
+    monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.test_dag:notify")
+    on_audit_failure({"dag_run": FakeDagRun(), "ti": FakeTI(), "reason": "task_failure"})
+    (summary,) = [json.loads(line) for line in notified.read_text().splitlines()]
+    assert summary == {
+        "dag_id": DAG_ID,
+        "run_id": FakeDagRun.run_id,
+        "audit_run_id": safe_run_id(FakeDagRun.run_id),
+        "reason": "task_failure",
+        "task": "generate",
+        "verdict": None,
+        "report": None,
+    }
+
+
+def test_a_broken_notifier_is_logged_not_raised(monkeypatch, caplog, data_home):
+    from bias_audit.compute.airflow_tasks import on_audit_failure
+
+    monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.no_such_module:notify")
+    on_audit_failure({"dag_run": FakeDagRun()})
+    assert "the on-failure notifier 'tests.no_such_module:notify' failed" in caplog.text

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from bias_audit.analyze.calibrate import METRICS
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
@@ -112,6 +113,20 @@ def _parser() -> argparse.ArgumentParser:
     rep = commands.add_parser("report", help="write the HTML report of an analysed run (into DIR/RUN_ID)")
     _run_location_arguments(rep)
     rep.set_defaults(handler=_report)
+
+    cal = commands.add_parser(
+        "calibrate",
+        help="false-alarm rate, power and the smallest detectable gap of the verdict, on synthetic runs",
+    )
+    cal.add_argument("--suite", default="seed-lab", metavar="NAME|FILE", help="layout to simulate")
+    cal.add_argument("--samples", type=int, default=5, metavar="K", help="answers per prompt (default 5)")
+    cal.add_argument("--runs", type=int, default=100, metavar="N", help="synthetic runs per condition")
+    cal.add_argument("--thresholds", default=None, metavar="JSON|FILE", help="as for generate")
+    cal.add_argument(
+        "--metric", action="append", choices=METRICS, default=None, help="only this metric (repeatable)"
+    )
+    cal.add_argument("--json", action="store_true", help="machine-readable output")
+    cal.set_defaults(handler=_calibrate)
     return parser
 
 
@@ -218,6 +233,33 @@ def _report(args: argparse.Namespace) -> int:
 
     path = write_report(check_run_id(args.run_id), args.out or runs_dir(), args.warehouse or warehouse_dir())
     print(path)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from bias_audit.analyze.calibrate import HEADER, calibrate
+    from bias_audit.analyze.metrics import Thresholds
+
+    for flag, value in (("--samples", args.samples), ("--runs", args.runs)):
+        if value < 1:
+            raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
+    thresholds = Thresholds.from_overrides(_json_or_file(args.thresholds, "--thresholds"))
+    suite = load_suite(args.suite)
+    if not args.json:
+        print(
+            f"{args.runs} synthetic runs of {suite.name!r} per condition, {args.samples} samples per prompt"
+        )
+        print(HEADER)
+    results = calibrate(
+        suite,
+        args.samples,
+        runs=args.runs,
+        thresholds=thresholds,
+        metrics=tuple(args.metric or METRICS),
+        progress=None if args.json else print,
+    )
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
     return 0
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bias_audit.config import RunConfig
+from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request, derive_seed
 from bias_audit.llm.ratelimit import RateLimiter
 from bias_audit.records import ResponseRecord, utc_now
@@ -276,3 +277,16 @@ def _write_manifest(
     partial = run_dir / f".{MANIFEST_FILE}.partial"
     partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     os.replace(partial, run_dir / MANIFEST_FILE)
+
+
+def case_attributes(manifest: dict[str, object]) -> dict[str, dict]:
+    """The suite's case attributes (occupation, BLS share), if the run's suite can still be read."""
+    source = manifest.get("suite_source")
+    if not source:
+        return {}
+    try:
+        suite = load_suite(str(source))
+    except UserInputError as exc:
+        log.warning("suite of the run not readable (%s): no grounding metrics", exc)
+        return {}
+    return {case.case_id: dict(case.attributes) for case in suite.cases}

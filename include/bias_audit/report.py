@@ -8,17 +8,17 @@ model output and are shown as text, never as markup).
 from __future__ import annotations
 
 import base64
-import io
-import math
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pyarrow.dataset as ds
 
-from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds
+from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds, answer_values, occupation_shares
+from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.errors import UserInputError
-from bias_audit.generate import read_manifest
+from bias_audit.generate import case_attributes, read_manifest
+from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.trends import drifts_of_run
 
 REPORT_FILE = "report.html"
 EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
@@ -34,12 +34,14 @@ def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
     out_dir = runs_dir / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
+    manifest = read_manifest(out_dir)
+    shares = occupation_shares(answer_values(tables["features"]), case_attributes(manifest))
     plots = [
         _save(
             out_dir,
             "gaps.png",
             "Gaps between groups with 95 % CIs (shaded: within the warn threshold)",
-            _gap_figure(findings, Thresholds.from_overrides(read_manifest(out_dir).get("thresholds"))),
+            _gap_figure(findings, Thresholds.from_overrides(manifest.get("thresholds"))),
         ),
         _save(
             out_dir,
@@ -54,18 +56,34 @@ def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
             _outcome_figure(tables["responses"]),
         ),
     ]
+    if shares:
+        plots.insert(
+            1,
+            _save(
+                out_dir,
+                "occupations_bls.png",
+                "Neutral prompts: share of gendered answers assuming female, by occupation, "
+                "against the BLS share of women (95 % Wilson CIs; diagonal: mirrors the labour market)",
+                _bls_figure(shares),
+            ),
+        )
     example_metric, examples = _examples(findings, tables["features"], tables["responses"])
     responses = sorted(tables["responses"], key=lambda r: (r["case_id"], r["variant"], r["sample_index"]))
-    html = _template().render(
-        run=run,
-        metadata=_metadata(run),
-        findings=findings,
-        plots=plots,
-        example_metric=example_metric,
-        examples=examples,
-        neutral=[{**r, "neutral_answer": r["text"]} for r in responses if r["variant"] == "neutral"],
-        loaded=[{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
-        fmt=_fmt,
+    html = (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            run=run,
+            metadata=_metadata(run),
+            findings=findings,
+            plots=plots,
+            example_metric=example_metric,
+            examples=examples,
+            neutral=[{**r, "neutral_answer": r["text"]} for r in responses if r["variant"] == "neutral"],
+            loaded=[{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
+            drifts=drifts_of_run(warehouse, run_id),
+            fmt=fmt,
+        )
     )
     path = out_dir / REPORT_FILE
     path.write_text(html, encoding="utf-8")
@@ -104,20 +122,13 @@ def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _figure(width: float = 8, height: float = 3.5):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
+    return subplots(figsize=(width, height))
 
 
 def _gap_figure(findings: list[dict], thresholds: Thresholds):
-    from matplotlib import pyplot as plt
-
     rows = [f for f in findings if f["metric"] in GAP_METRICS and f["difference"] is not None]
     metrics = [m for m in GAP_METRICS if any(r["metric"] == m for r in rows)] or ["(none)"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
+    fig, axes = subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         mine = [r for r in rows if r["metric"] == metric]
         labels = [f"{r['group_a']} − {r['group_b']}" for r in mine]
@@ -138,6 +149,24 @@ def _gap_figure(findings: list[dict], thresholds: Thresholds):
         ax.axvline(0, color="#555", linewidth=0.8)
         ax.set_yticks(range(len(mine)), labels)
         ax.set_title(metric)
+    fig.tight_layout()
+    return fig
+
+
+def _bls_figure(shares: dict[str, tuple[int, int, float]]):
+    fig, ax = _figure(7, 5)
+    ax.plot([0, 1], [0, 1], color="#999", linewidth=0.8, linestyle="--")
+    for occupation, (female, gendered, bls) in sorted(shares.items()):
+        if not gendered:
+            continue
+        share = female / gendered
+        low, high = wilson_interval(female, gendered)
+        ax.errorbar(bls, share, yerr=[[share - low], [high - share]], fmt="o", color="#1565c0", alpha=0.7)
+        ax.annotate(occupation, (bls, share), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("BLS share of women in the occupation")
+    ax.set_ylabel("answers assuming female (of gendered)")
     fig.tight_layout()
     return fig
 
@@ -178,13 +207,9 @@ def _outcome_figure(responses: list[dict]):
 
 
 def _save(out_dir: Path, name: str, title: str, fig) -> dict[str, str]:
-    from matplotlib import pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    (out_dir / name).write_bytes(buffer.getvalue())
-    return {"file": name, "title": title, "data": base64.b64encode(buffer.getvalue()).decode()}
+    data = png(fig)
+    (out_dir / name).write_bytes(data)
+    return {"file": name, "title": title, "data": base64.b64encode(data).decode()}
 
 
 def _examples(findings: list[dict], features: list[dict], responses: list[dict], per_group: int = 3):
@@ -202,18 +227,3 @@ def _examples(findings: list[dict], features: list[dict], responses: list[dict],
             {**f, "value": f[top["metric"]], "text": texts.get(f["request_key"])} for f in rows[:per_group]
         ]
     return f"{top['metric']} ({top['group_a']} vs {top['group_b']})", examples
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("bias_audit", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("report.html.j2")

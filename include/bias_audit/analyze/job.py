@@ -27,9 +27,8 @@ from bias_audit.analyze.metrics import (
 )
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
-from bias_audit.generate import RESPONSES_FILE, read_manifest
+from bias_audit.generate import RESPONSES_FILE, case_attributes, read_manifest
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
-from bias_audit.suites import load_suite
 
 log = logging.getLogger(__name__)
 
@@ -154,19 +153,6 @@ def run_metrics(
     values = answer_values([row.asDict() for row in rows])
     metric_rows = comparisons(values) + grounding(values, attributes or {})
     return metric_rows, judge(metric_rows, thresholds)
-
-
-def case_attributes(manifest: dict[str, object]) -> dict[str, dict]:
-    """The suite's case attributes (occupation, BLS share), if the run's suite can still be read."""
-    source = manifest.get("suite_source")
-    if not source:
-        return {}
-    try:
-        suite = load_suite(str(source))
-    except UserInputError as exc:
-        log.warning("suite of the run not readable (%s): no grounding metrics", exc)
-        return {}
-    return {case.case_id: dict(case.attributes) for case in suite.cases}
 
 
 def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:

@@ -222,22 +222,26 @@ def _finding(row: MetricRow, thresholds: Thresholds) -> str:
     return "inconclusive"
 
 
-def grounding(values: list[dict], attributes: dict[str, dict], *, seed: int = 0) -> list[MetricRow]:
-    """Correlation and amplification of the neutral answers' female share against the BLS share."""
-    counts: dict[str, list[float]] = {}  # occupation -> [female answers, gendered answers, bls share]
+def occupation_shares(values: list[dict], attributes: dict[str, dict]) -> dict[str, tuple[int, int, float]]:
+    """Per occupation (cases with ``bls_pct_female``): answers to neutral prompts assuming female,
+    answers assuming a gender at all, and the BLS share of women (0-1)."""
+    counts: dict[str, list] = {}
     for value in values:
         facts = attributes.get(value["case_id"], {})
-        if (
-            value["variant"] != NEUTRAL
-            or "bls_pct_female" not in facts
-            or value["gender_skew"] in (None, 0.0)
-        ):
+        if value["variant"] != NEUTRAL or "bls_pct_female" not in facts:
             continue
         entry = counts.setdefault(
-            str(facts.get("occupation", value["case_id"])), [0.0, 0.0, float(facts["bls_pct_female"]) / 100]
+            str(facts.get("occupation", value["case_id"])), [0, 0, float(facts["bls_pct_female"]) / 100]
         )
-        entry[0] += value["gender_skew"] == -1.0
-        entry[1] += 1
+        if value["gender_skew"] not in (None, 0.0):
+            entry[0] += value["gender_skew"] == -1.0
+            entry[1] += 1
+    return {name: (female, gendered, bls) for name, (female, gendered, bls) in counts.items()}
+
+
+def grounding(values: list[dict], attributes: dict[str, dict], *, seed: int = 0) -> list[MetricRow]:
+    """Correlation and amplification of the neutral answers' female share against the BLS share."""
+    counts = {k: v for k, v in occupation_shares(values, attributes).items() if v[1] > 0}
     if not any(a.get("bls_pct_female") is not None for a in attributes.values()):
         return []
     share = np.array([female / gendered for female, gendered, _ in counts.values()])

@@ -97,3 +97,80 @@ def fail_fast_on_user_error() -> Iterator[None]:
         yield
     except UserInputError as exc:
         raise AirflowFailException(str(exc)) from None
+
+
+# The verdicts at which the gate fails the DAG run, per value of the DAG param ``fail_on``.
+FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
+
+
+def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None = None) -> str:
+    """Fail the task (and so the DAG run) when the audit's verdict is one ``fail_on`` names; else
+    log a warning for a fail or warn verdict. The report is written before the gate runs."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if fail_on not in FAIL_ON:
+        raise UserInputError(f"must be one of {', '.join(FAIL_ON)} (value: {fail_on!r})", field="fail_on")
+    verdict = str(analyzed["verdict"])
+    failing = [
+        f"{f['metric']} {f['group_a']} vs {f['group_b']}: {f['difference']} ({f['finding']})"
+        for f in analyzed.get("findings", [])
+        if f.get("finding") in ("fail", "warn")
+    ]
+    message = f"audit {analyzed['run_id']}: verdict {verdict}; {'; '.join(failing) or 'no failing finding'}"
+    if report:
+        message += f"; report: {report}"
+    if verdict in FAIL_ON[fail_on]:
+        raise AirflowFailException(f"{message} (the DAG param fail_on={fail_on!r} fails the run on it)")
+    if verdict in ("fail", "warn"):
+        log.warning("%s (fail_on=%r: the run still succeeds)", message, fail_on)
+    else:
+        log.info("%s", message)
+    return verdict
+
+
+ON_FAILURE_VARIABLE = "bias_audit_on_failure"
+
+
+def on_audit_failure(context: Mapping[str, Any]) -> None:
+    """The DAG's on_failure_callback: hands a summary of the failed audit to the notifier named
+    by ``$BIAS_AUDIT_ON_FAILURE`` or the Airflow Variable ``bias_audit_on_failure``
+    (``package.module:function``, called with one dict: dag_id, run_id, audit_run_id, reason,
+    task, verdict, report). A notifier that raises is logged, never re-raised."""
+    import importlib
+    import json
+
+    from bias_audit.config import runs_dir
+
+    target = os.environ.get("BIAS_AUDIT_ON_FAILURE") or _variable(ON_FAILURE_VARIABLE)
+    dag_run = context.get("dag_run")
+    run_id = str(getattr(dag_run, "run_id", context.get("run_id", "")))
+    audit_run_id = safe_run_id(run_id)
+    run_dir = runs_dir() / audit_run_id
+    analysis = run_dir / "analysis.json"
+    summary = {
+        "dag_id": getattr(dag_run, "dag_id", None),
+        "run_id": run_id,
+        "audit_run_id": audit_run_id,
+        "reason": context.get("reason"),
+        # the task instance Airflow names with the callback (a failed one on failure)
+        "task": getattr(context.get("ti") or context.get("task_instance"), "task_id", None),
+        "verdict": json.loads(analysis.read_text())["verdict"] if analysis.is_file() else None,
+        "report": str(run_dir / "report.html") if (run_dir / "report.html").is_file() else None,
+    }
+    log.error("bias audit failed: %s", summary)
+    if not target:
+        return
+    try:
+        module, _, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(summary)
+    except Exception:
+        log.exception("the on-failure notifier %r failed", target)
+
+
+def _variable(name: str) -> str | None:
+    try:
+        from airflow.sdk import Variable
+
+        return Variable.get(name, default=None)
+    except Exception:  # no Airflow context (e.g. called outside a worker): no Variable
+        return None

@@ -58,10 +58,12 @@ def analyze(run_id: str) -> dict[str, object]:
 
 def report(run_id: str) -> dict[str, object]:
     from bias_audit.report import write_report
+    from bias_audit.trends import write_trends
 
     path = write_report(run_id, runs_dir(), warehouse_dir())
-    log.info("report of run %s: %s", run_id, path)
-    return {"run_id": run_id, "report": str(path)}
+    trends = write_trends(warehouse_dir(), runs_dir())
+    log.info("report of run %s: %s; trends of every audited suite and model: %s", run_id, path, trends)
+    return {"run_id": run_id, "report": str(path), "trends": str(trends)}
 
 
 def stop(handle: dict[str, str]) -> None:

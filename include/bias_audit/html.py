@@ -1,0 +1,47 @@
+"""What the report and the trend page share: the Jinja2 templates, number formatting, figures.
+
+Templates are autoescaped: the pages show model output, which must be shown as text, never run
+as markup.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import jinja2
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("bias_audit", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def fmt(value: Any) -> str:
+    """A number as shown in a table: three significant digits, a dash for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def subplots(*args: Any, **kwargs: Any):
+    """matplotlib's subplots on the Agg backend (no display on workers and servers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def png(fig, dpi: int = 110) -> bytes:
+    from matplotlib import pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,202 @@
+"""Trends across audits: each overall metric of the same suite and model over time, with drift.
+
+A *series* is one overall comparison (metric, group_a vs group_b) across the runs of one suite
+on one provider and model, in the order the runs were generated. A point *drifts* when its
+estimate lies outside the 95 % CI of the previous point that has one: the metric moved by more
+than the previous audit's own uncertainty. (Not a test of its own: with many metrics, some
+drift by chance; a drift is a reason to look, the verdict of each run stays the judgement.)
+
+Reads the warehouse tables ``runs`` and ``metrics`` with pyarrow, like the report; no Spark.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from bias_audit.analyze.metrics import OVERALL
+from bias_audit.html import environment, fmt, png, subplots
+
+TRENDS_FILE = "trends.html"
+RUN_COLUMNS = (
+    "run_id",
+    "suite",
+    "suite_hash",
+    "provider",
+    "model",
+    "samples",
+    "responses",
+    "verdict",
+    "first_response_at",
+    "analyzed_at",
+)
+
+
+@dataclass
+class Point:
+    run_id: str
+    at: str
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_a: int | None
+    n_b: int | None
+    finding: str
+    drift: bool = False
+
+
+@dataclass
+class Series:
+    metric: str
+    group_a: str
+    group_b: str
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.metric}: {self.group_a} vs {self.group_b}"
+
+
+@dataclass
+class Trend:
+    suite: str
+    provider: str
+    model: str
+    runs: list[dict[str, Any]]
+    series: list[Series]
+
+    @property
+    def drifts(self) -> list[tuple[Series, Point]]:
+        return [(s, p) for s in self.series for p in s.points if p.drift]
+
+
+def read_runs(warehouse: Path) -> list[dict[str, Any]]:
+    """Every analysed run (one row each), oldest first."""
+    rows = [{**row, "run_id": run_id} for run_id, row in _partitions(warehouse / "runs", RUN_COLUMNS)]
+    for row in rows:
+        row["at"] = str(row.get("first_response_at") or row.get("analyzed_at") or "")
+    return sorted(rows, key=lambda r: (r["at"], r["run_id"]))
+
+
+def trends(warehouse: Path) -> list[Trend]:
+    """One Trend per suite, provider and model that has analysed runs."""
+    runs = read_runs(warehouse)
+    metrics: dict[str, list[dict]] = {}
+    columns = (
+        "metric",
+        "scope",
+        "group_a",
+        "group_b",
+        "n_a",
+        "n_b",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "finding",
+    )
+    for run_id, row in _partitions(warehouse / "metrics", columns):
+        if row.get("scope") == OVERALL:
+            metrics.setdefault(run_id, []).append(row)
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for run in runs:
+        key = (str(run.get("suite")), str(run.get("provider")), str(run.get("model")))
+        groups.setdefault(key, []).append(run)
+    result = []
+    for (suite, provider, model), members in sorted(groups.items()):
+        series: dict[tuple[str, str, str], Series] = {}
+        for run in members:
+            for row in metrics.get(run["run_id"], []):
+                key = (row["metric"], row["group_a"], row["group_b"])
+                series.setdefault(key, Series(*key)).points.append(
+                    Point(
+                        run_id=run["run_id"],
+                        at=run["at"],
+                        difference=row.get("difference"),
+                        ci_low=row.get("ci_low"),
+                        ci_high=row.get("ci_high"),
+                        n_a=row.get("n_a"),
+                        n_b=row.get("n_b"),
+                        finding=str(row.get("finding")),
+                    )
+                )
+        for s in series.values():
+            flag_drift(s.points)
+        result.append(Trend(suite, provider, model, members, sorted(series.values(), key=lambda s: s.label)))
+    return result
+
+
+def flag_drift(points: list[Point]) -> None:
+    """Mark each point whose estimate lies outside the CI of the previous point that has one."""
+    previous: Point | None = None
+    for point in points:
+        if previous is not None and point.difference is not None:
+            point.drift = not (previous.ci_low <= point.difference <= previous.ci_high)  # type: ignore[operator]
+        if point.ci_low is not None and point.ci_high is not None:
+            previous = point
+
+
+def drifts_of_run(warehouse: Path, run_id: str) -> list[tuple[Series, Point]]:
+    """The metrics of this run that moved outside the previous run's CI."""
+    return [(s, p) for t in trends(warehouse) for s, p in t.drifts if p.run_id == run_id]
+
+
+def render_trends(warehouse: Path, report_href: Callable[[str], str]) -> str:
+    """The trend page: per suite and model, the runs with their verdicts, the drifts, one plot per
+    metric. ``report_href(run_id)`` gives the link to a run's report."""
+    template = environment().get_template("trends.html.j2")
+    found = [(t, _plots(t)) for t in trends(warehouse)]
+    return template.render(trends=found, report_href=report_href, fmt=fmt)
+
+
+def write_trends(warehouse: Path, runs_dir: Path) -> Path:
+    """Write the trend page beside the runs' folders (``runs/trends.html``); links are relative."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    path = runs_dir / TRENDS_FILE
+    path.write_text(render_trends(warehouse, lambda run_id: f"{run_id}/report.html"), encoding="utf-8")
+    return path
+
+
+def _partitions(table: Path, columns: tuple[str, ...]):
+    """(run_id, row) for every row of every run partition; partitions written before a column
+    existed give None for it."""
+    if not table.is_dir():
+        return
+    for part in sorted(table.glob("run_id=*")):
+        run_id = part.name.removeprefix("run_id=")
+        data = pq.read_table(part)
+        wanted = [c for c in columns if c in data.column_names]
+        for row in data.select(wanted).to_pylist():
+            yield run_id, {c: row.get(c) for c in columns if c != "run_id"}
+
+
+def _plots(trend: Trend) -> list[dict[str, str]]:
+    out = []
+    for s in trend.series:
+        points = [p for p in s.points if p.difference is not None]
+        if not points:
+            continue
+        fig, ax = subplots(figsize=(6, 2.4))
+        for x, p in enumerate(points):
+            low = p.ci_low if p.ci_low is not None else p.difference
+            high = p.ci_high if p.ci_high is not None else p.difference
+            ax.errorbar(
+                x,
+                p.difference,
+                yerr=[[p.difference - low], [high - p.difference]],
+                fmt="o",
+                capsize=3,
+                color="#c62828" if p.drift else "#1565c0",
+            )
+        ax.axhline(0, color="#555", linewidth=0.8)
+        ax.set_xticks(
+            range(len(points)), [p.at[:10] or p.run_id[:10] for p in points], rotation=30, fontsize=7
+        )
+        ax.set_title(s.label, fontsize=9)
+        fig.tight_layout()
+        out.append({"label": s.label, "data": base64.b64encode(png(fig, dpi=90)).decode()})
+    return out

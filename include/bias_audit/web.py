@@ -1,0 +1,82 @@
+"""The audit pages: a FastAPI app listing audit runs with their verdicts, serving each run's
+report and the trend page.
+
+Airflow mounts it under its api-server (plugins/bias_audit_plugin.py adds Airflow's auth); it
+runs just as well on its own (``uvicorn --factory bias_audit.web:create_app``). It only reads:
+the warehouse's ``runs`` and ``metrics`` tables and the runs' report files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.params import Depends
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from bias_audit.config import runs_dir, safe_run_id, warehouse_dir
+from bias_audit.html import environment, fmt
+from bias_audit.report import REPORT_FILE
+from bias_audit.trends import read_runs, render_trends
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_PLOT = re.compile(r"^[a-z_]+\.png$")
+
+
+def create_app(
+    runs: Path | None = None, warehouse: Path | None = None, dependencies: Sequence[Depends] = ()
+) -> FastAPI:
+    """``runs`` and ``warehouse`` default to ``$BIAS_AUDIT_HOME``'s, read at each request."""
+    app = FastAPI(title="Bias audits", dependencies=list(dependencies), docs_url=None, redoc_url=None)
+
+    def run_dir(run_id: str) -> Path:
+        if not _RUN_ID.match(run_id):
+            raise HTTPException(404, f"no audit run {run_id!r}")
+        return (runs or runs_dir()) / run_id
+
+    @app.get("/", response_class=HTMLResponse, name="index")
+    def index(request: Request) -> str:
+        rows = list(reversed(read_runs(warehouse or warehouse_dir())))
+        for row in rows:
+            row["has_report"] = (run_dir(row["run_id"]) / REPORT_FILE).is_file()
+        return (
+            environment()
+            .get_template("runs.html.j2")
+            .render(runs=rows, fmt=fmt, url=lambda name, **kw: str(request.url_for(name, **kw)))
+        )
+
+    @app.get("/api/runs", name="api_runs")
+    def api_runs() -> list[dict[str, Any]]:
+        keep = ("run_id", "at", "suite", "suite_hash", "provider", "model", "samples", "responses", "verdict")
+        return [{k: row.get(k) for k in keep} for row in reversed(read_runs(warehouse or warehouse_dir()))]
+
+    @app.get("/runs/{run_id}/report.html", name="report")
+    def report(run_id: str) -> FileResponse:
+        path = run_dir(run_id) / REPORT_FILE
+        if not path.is_file():
+            raise HTTPException(404, f"no report for audit run {run_id!r} (has its report task run?)")
+        return FileResponse(path, media_type="text/html")
+
+    @app.get("/runs/{run_id}/{name}", name="plot")
+    def plot(run_id: str, name: str) -> FileResponse:
+        path = run_dir(run_id) / name
+        if not _PLOT.match(name) or not path.is_file():
+            raise HTTPException(404, f"no plot {name!r} for audit run {run_id!r}")
+        return FileResponse(path, media_type="image/png")
+
+    @app.get("/trends", response_class=HTMLResponse, name="trends")
+    def trends(request: Request) -> str:
+        return render_trends(
+            warehouse or warehouse_dir(), lambda run_id: str(request.url_for("report", run_id=run_id))
+        )
+
+    @app.get("/dag-runs/{run_id:path}", name="dag_run")
+    def dag_run(run_id: str, request: Request) -> RedirectResponse:
+        """From an Airflow DAG run (its run id, e.g. ``manual__2026-11-29T10:59:26+00:00``) to the
+        report of the audit it ran, whose id is the path-safe form of it."""
+        return RedirectResponse(str(request.url_for("report", run_id=safe_run_id(run_id))), status_code=307)
+
+    return app

@@ -1,0 +1,142 @@
+"""Trends across audits: series per suite and model, drift against the previous CI, the trend
+page, and what the run's report says about it."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bias_audit.analyze.job import analyze
+from bias_audit.report import write_report
+from bias_audit.trends import Point, flag_drift, render_trends, trends, write_trends
+from tests.factories import record, write_run
+
+
+def point(difference, low=None, high=None):
+    return Point("r", "t", difference, low, high, 10, 10, "inconclusive")
+
+
+def test_a_point_drifts_when_outside_the_previous_ci():
+    points = [point(0.0, -1, 1), point(0.5, 0.2, 0.8), point(1.5, 1.0, 2.0), point(None), point(1.2)]
+    flag_drift(points)
+    assert [p.drift for p in points] == [False, False, True, False, False]
+
+
+def test_points_without_a_ci_are_skipped_as_reference():
+    points = [point(0.0, -0.1, 0.1), point(5.0), point(0.05, -1, 1)]
+    flag_drift(points)
+    assert [p.drift for p in points] == [False, True, False]  # the third is compared with the first
+
+
+def answers(run_id: str, day: int, female_extra: int, model: str = "test-model") -> list:
+    """8 samples of an engineer case; female answers carry ``female_extra`` more words."""
+    at = datetime(2026, 11, day, tzinfo=UTC)
+    rows = []
+    for i in range(8):
+        pad = " really" * (i % 4)
+        for variant, text in (
+            ("male", f"He is a skilled engineer{pad}."),
+            ("female", f"She is a skilled engineer{pad}." + " indeed" * female_extra),
+            ("neutral", f"They are a skilled engineer{pad}."),
+        ):
+            rows.append(
+                record(
+                    run_id, "engineer", variant, i, text, model=model, created_at=at + timedelta(seconds=i)
+                )
+            )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("trends")
+    runs, warehouse = base / "runs", base / "warehouse"
+    for run_id, day, extra, model in (
+        ("week-2", 8, 0, "test-model"),  # analysed first, generated second: order is by generation
+        ("week-1", 1, 0, "test-model"),
+        ("week-3", 15, 30, "test-model"),
+        ("other-model", 2, 0, "bigger-model"),
+    ):
+        write_run(runs, run_id, answers(run_id, day, extra, model))
+        analyze(run_id, runs, warehouse, spark)
+    return runs, warehouse
+
+
+def test_runs_of_the_same_suite_and_model_form_one_trend_in_generation_order(history):
+    _, warehouse = history
+    found = {t.model: t for t in trends(warehouse)}
+    assert set(found) == {"test-model", "bigger-model"}
+    mine = found["test-model"]
+    assert (mine.suite, mine.provider) == ("test-suite", "local")
+    assert [r["run_id"] for r in mine.runs] == ["week-1", "week-2", "week-3"]
+    assert all(r["verdict"] for r in mine.runs)
+    assert [r["run_id"] for r in found["bigger-model"].runs] == ["other-model"]
+
+
+def test_a_jump_in_length_drifts_and_a_steady_metric_does_not(history):
+    _, warehouse = history
+    mine = next(t for t in trends(warehouse) if t.model == "test-model")
+    series = {s.label: s for s in mine.series}
+    length = series["word_count: female vs male"]
+    assert [p.run_id for p in length.points] == ["week-1", "week-2", "week-3"]
+    assert [p.drift for p in length.points] == [False, False, True]
+    assert length.points[2].difference == pytest.approx(30)
+    assert all(p.n_a == 8 and p.n_b == 8 for p in length.points)
+    drifted = {(s.metric, p.run_id) for s, p in mine.drifts}
+    assert ("word_count", "week-3") in drifted
+    assert not any(run == "week-2" for _, run in drifted)  # the same answers again: nothing moved
+
+
+def test_trend_page_lists_runs_verdicts_drifts_and_plots(history):
+    runs, warehouse = history
+    path = write_trends(warehouse, runs)
+    html = path.read_text()
+    assert path == runs / "trends.html"
+    assert '<a href="week-1/report.html">week-1</a>' in html
+    assert "test-suite on local / test-model" in html and "test-suite on local / bigger-model" in html
+    assert re.search(r'<tr class="drift"><td>week-3</td><td>word_count: female vs male</td>', html)
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) >= 5
+    page = render_trends(warehouse, lambda run_id: f"/bias-audit/runs/{run_id}")
+    assert '<a href="/bias-audit/runs/week-3">week-3</a>' in page
+
+
+def test_trend_page_without_runs_says_so(tmp_path):
+    assert 'id="no-runs"' in render_trends(tmp_path / "warehouse", str)
+
+
+def test_the_runs_report_names_its_drifts(history):
+    runs, warehouse = history
+    html = write_report("week-3", runs, warehouse).read_text()
+    assert "Since the previous audit of this suite and model" in html
+    assert "<td>word_count</td><td>female vs male</td>" in html.split("Since the previous audit")[1]
+    first = write_report("week-1", runs, warehouse).read_text()
+    assert "No metric moved outside the previous audit" in first
+
+
+def test_report_plots_assumed_gender_by_occupation_against_bls(spark, tmp_path):
+    runs, warehouse = tmp_path / "runs", tmp_path / "warehouse"
+    suite = tmp_path / "jobs.yaml"
+    cases = [("nurse", 90.0, "She"), ("engineer", 10.0, "He"), ("chef", 20.0, "He"), ("clerk", 60.0, "She")]
+    suite.write_text(
+        "name: jobs\ncases:\n"
+        + "".join(
+            f"  - case_id: {c}\n    variants: {{neutral: 'Describe a {c}.'}}\n"
+            f"    attributes: {{occupation: {c}, bls_pct_female: {pct}}}\n"
+            for c, pct, _ in cases
+        )
+    )
+    rows = [
+        record("bls", c, "neutral", i, f"{pronoun} works as a {c}.")
+        for c, _, pronoun in cases
+        for i in range(5)
+    ]
+    write_run(runs, "bls", rows)
+    (runs / "bls" / "run.json").write_text(json.dumps({"suite_source": str(suite)}))
+    analyze("bls", runs, warehouse, spark)
+    html = write_report("bls", runs, warehouse).read_text()
+    assert "occupations_bls.png" in html and "against the BLS share of women" in html
+    assert (runs / "bls" / "occupations_bls.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 4

@@ -1,0 +1,115 @@
+"""The audit pages (bias_audit.web) with FastAPI's TestClient, and the Airflow plugin that mounts
+them under the real api-server app with Airflow's auth."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bias_audit.web import create_app
+from tests.conftest import AUDITED_RUN_ID as RUN_ID
+
+
+@pytest.fixture
+def client(audited):
+    runs, warehouse = audited
+    return TestClient(create_app(runs, warehouse))
+
+
+def test_index_lists_runs_with_verdicts_and_report_links(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert f'<tr class="run" data-run-id="{RUN_ID}">' in html
+    assert '<tr class="run" data-run-id="not-reported">' in html
+    assert f'href="http://testserver/runs/{RUN_ID}/report.html">report</a>' in html
+    assert "none yet" in html  # the run without a report says so instead of a dead link
+    assert 'id="trends-link" href="http://testserver/trends"' in html
+    assert '<span class="verdict inconclusive">inconclusive</span>' in html
+
+
+def test_api_lists_the_same_runs(client):
+    runs = client.get("/api/runs").json()
+    assert {r["run_id"] for r in runs} == {RUN_ID, "not-reported"}
+    mine = next(r for r in runs if r["run_id"] == RUN_ID)
+    assert mine["responses"] == 10 and mine["provider"] == "local" and mine["verdict"]
+
+
+def test_report_and_plots_are_served(client):
+    report = client.get(f"/runs/{RUN_ID}/report.html")
+    assert report.status_code == 200 and "Bias audit" in report.text
+    assert "&lt;b&gt;0&lt;/b&gt;" in report.text  # model output stays text
+    png = client.get(f"/runs/{RUN_ID}/gaps.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.content[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/not-reported/report.html",
+        "/runs/no-such-run/report.html",
+        f"/runs/{RUN_ID}/responses.jsonl",  # only plots, not the raw answers
+        f"/runs/{RUN_ID}/..%2Frun.json",
+        "/runs/..%2F..%2Fetc/report.html",
+        f"/runs/{RUN_ID}/missing.png",
+    ],
+)
+def test_unknown_or_unsafe_paths_are_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+def test_dag_run_link_redirects_to_its_audits_report(client):
+    response = client.get("/dag-runs/manual__2026-11-29T10:59:26+00:00", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"http://testserver/runs/{RUN_ID}/report.html"
+
+
+def test_trend_page_links_reports(client):
+    html = client.get("/trends").text
+    assert "Bias audit trends" in html
+    assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">{RUN_ID}</a>' in html
+
+
+def test_empty_warehouse_says_no_runs(tmp_path):
+    html = TestClient(create_app(tmp_path / "runs", tmp_path / "wh")).get("/").text
+    assert 'id="no-runs"' in html
+
+
+@pytest.fixture
+def airflow_api(airflow_db, audited, monkeypatch):
+    """Airflow's own api-server app (plugins loaded from plugins/), simple auth manager with a
+    real user, the audit data of ``audited`` as $BIAS_AUDIT_HOME."""
+    runs, _ = audited
+    monkeypatch.setenv("BIAS_AUDIT_HOME", str(runs.parent))
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "auditor:viewer")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+    from airflow.api_fastapi.app import create_app as airflow_app
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    app = airflow_app()
+    token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="auditor", role="viewer"))
+    return TestClient(app), token
+
+
+def test_plugin_is_mounted_under_the_api_server_behind_airflow_auth(airflow_api):
+    client, token = airflow_api
+    assert client.get("/bias-audit/").status_code == 401  # no token: Airflow's auth says no
+    page = client.get("/bias-audit/", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200
+    assert f'data-run-id="{RUN_ID}"' in page.text
+    assert f'href="http://testserver/bias-audit/runs/{RUN_ID}/report.html"' in page.text
+    report = client.get(f"/bias-audit/runs/{RUN_ID}/report.html", cookies={"_token": token})
+    assert report.status_code == 200  # the UI's session cookie works too (the view is an iframe)
+
+
+def test_plugin_adds_a_nav_entry_and_a_dag_run_tab(airflow_api):
+    client, token = airflow_api
+    plugins = client.get("/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}).json()["plugins"]
+    mine = next(p for p in plugins if p["name"] == "bias_audit")
+    views = {v["name"]: v for v in mine["external_views"]}
+    assert views["Bias audits"]["href"] == "/bias-audit/" and views["Bias audits"]["destination"] == "nav"
+    assert views["Bias audit report"]["destination"] == "dag_run"
+    assert views["Bias audit report"]["href"] == "/bias-audit/dag-runs/{RUN_ID}"
+    assert mine["fastapi_apps"][0]["url_prefix"] == "/bias-audit"
