@@ -1,6 +1,6 @@
 """The report of one run: a self-contained HTML page (plots embedded) with PNGs beside it.
 
-Reads the run's rows from the warehouse tables with pyarrow (no Spark needed), draws the plots
+Reads the run's rows from the tables (Parquet: with pyarrow, no Spark needed), draws the plots
 with matplotlib and fills ``templates/report.html.j2`` with Jinja2 (autoescaped: answers are
 model output and are shown as text, never as markup).
 """
@@ -11,24 +11,24 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import pyarrow.dataset as ds
-
 from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds, answer_values, occupation_shares
 from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.errors import UserInputError
 from bias_audit.generate import case_attributes, read_manifest
 from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.tables import Tables, open_tables
 from bias_audit.trends import drifts_of_run
 
 REPORT_FILE = "report.html"
 EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
 
 
-def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
-    tables = {name: _rows(warehouse, name, run_id) for name in ("runs", "metrics", "responses", "features")}
+def write_report(run_id: str, runs_dir: Path, warehouse: Path | str | Tables) -> Path:
+    store = open_tables(warehouse)
+    tables = {name: list(store.rows(name, run_id)) for name in ("runs", "metrics", "responses", "features")}
     if not tables["runs"]:
         raise UserInputError(
-            f"no analysed run {run_id!r} in the warehouse; run analyze first", source=str(warehouse)
+            f"no analysed run {run_id!r} in the warehouse; run analyze first", source=store.location
         )
     run = tables["runs"][0]
     out_dir = runs_dir / run_id
@@ -81,23 +81,13 @@ def write_report(run_id: str, runs_dir: Path, warehouse: Path) -> Path:
             examples=examples,
             neutral=[{**r, "neutral_answer": r["text"]} for r in responses if r["variant"] == "neutral"],
             loaded=[{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
-            drifts=drifts_of_run(warehouse, run_id),
+            drifts=drifts_of_run(store, run_id),
             fmt=fmt,
         )
     )
     path = out_dir / REPORT_FILE
     path.write_text(html, encoding="utf-8")
     return path
-
-
-def _rows(warehouse: Path, table: str, run_id: str) -> list[dict[str, Any]]:
-    # The run's own partition only: older runs may have been written with fewer columns.
-    path = warehouse / table / f"run_id={run_id}"
-    if not path.exists():
-        return []
-    return [
-        {**row, "run_id": run_id} for row in ds.dataset(str(path), format="parquet").to_table().to_pylist()
-    ]
 
 
 def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:

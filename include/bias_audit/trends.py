@@ -6,7 +6,7 @@ estimate lies outside the 95 % CI of the previous point that has one: the metric
 than the previous audit's own uncertainty. (Not a test of its own: with many metrics, some
 drift by chance; a drift is a reason to look, the verdict of each run stays the judgement.)
 
-Reads the warehouse tables ``runs`` and ``metrics`` with pyarrow, like the report; no Spark.
+Reads the tables ``runs`` and ``metrics`` like the report (Parquet: with pyarrow, no Spark).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from bias_audit.analyze.metrics import OVERALL
 from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.tables import Tables, open_tables
 
 TRENDS_FILE = "trends.html"
 RUN_COLUMNS = (
@@ -75,33 +74,22 @@ class Trend:
         return [(s, p) for s in self.series for p in s.points if p.drift]
 
 
-def read_runs(warehouse: Path) -> list[dict[str, Any]]:
+def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:
     """Every analysed run (one row each), oldest first."""
-    rows = [{**row, "run_id": run_id} for run_id, row in _partitions(warehouse / "runs", RUN_COLUMNS)]
+    rows = [{c: row.get(c) for c in RUN_COLUMNS} for row in open_tables(warehouse).rows("runs")]
     for row in rows:
         row["at"] = str(row.get("first_response_at") or row.get("analyzed_at") or "")
     return sorted(rows, key=lambda r: (r["at"], r["run_id"]))
 
 
-def trends(warehouse: Path) -> list[Trend]:
+def trends(warehouse: Path | str | Tables) -> list[Trend]:
     """One Trend per suite, provider and model that has analysed runs."""
-    runs = read_runs(warehouse)
+    tables = open_tables(warehouse)
+    runs = read_runs(tables)
     metrics: dict[str, list[dict]] = {}
-    columns = (
-        "metric",
-        "scope",
-        "group_a",
-        "group_b",
-        "n_a",
-        "n_b",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "finding",
-    )
-    for run_id, row in _partitions(warehouse / "metrics", columns):
+    for row in tables.rows("metrics"):
         if row.get("scope") == OVERALL:
-            metrics.setdefault(run_id, []).append(row)
+            metrics.setdefault(row["run_id"], []).append(row)
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for run in runs:
         key = (str(run.get("suite")), str(run.get("provider")), str(run.get("model")))
@@ -140,12 +128,12 @@ def flag_drift(points: list[Point]) -> None:
             previous = point
 
 
-def drifts_of_run(warehouse: Path, run_id: str) -> list[tuple[Series, Point]]:
+def drifts_of_run(warehouse: Path | str | Tables, run_id: str) -> list[tuple[Series, Point]]:
     """The metrics of this run that moved outside the previous run's CI."""
     return [(s, p) for t in trends(warehouse) for s, p in t.drifts if p.run_id == run_id]
 
 
-def render_trends(warehouse: Path, report_href: Callable[[str], str]) -> str:
+def render_trends(warehouse: Path | str | Tables, report_href: Callable[[str], str]) -> str:
     """The trend page: per suite and model, the runs with their verdicts, the drifts, one plot per
     metric. ``report_href(run_id)`` gives the link to a run's report."""
     template = environment().get_template("trends.html.j2")
@@ -153,25 +141,12 @@ def render_trends(warehouse: Path, report_href: Callable[[str], str]) -> str:
     return template.render(trends=found, report_href=report_href, fmt=fmt)
 
 
-def write_trends(warehouse: Path, runs_dir: Path) -> Path:
+def write_trends(warehouse: Path | str | Tables, runs_dir: Path) -> Path:
     """Write the trend page beside the runs' folders (``runs/trends.html``); links are relative."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     path = runs_dir / TRENDS_FILE
     path.write_text(render_trends(warehouse, lambda run_id: f"{run_id}/report.html"), encoding="utf-8")
     return path
-
-
-def _partitions(table: Path, columns: tuple[str, ...]):
-    """(run_id, row) for every row of every run partition; partitions written before a column
-    existed give None for it."""
-    if not table.is_dir():
-        return
-    for part in sorted(table.glob("run_id=*")):
-        run_id = part.name.removeprefix("run_id=")
-        data = pq.read_table(part)
-        wanted = [c for c in columns if c in data.column_names]
-        for row in data.select(wanted).to_pylist():
-            yield run_id, {c: row.get(c) for c in columns if c != "run_id"}
 
 
 def _plots(trend: Trend) -> list[dict[str, str]]:

@@ -1,6 +1,7 @@
 """The Spark job of one run: responses.jsonl -> tables ``runs``, ``responses``, ``features``.
 
-Tables are Parquet directories under the warehouse, partitioned by ``run_id``. Analysing a run
+Tables are Parquet directories under the warehouse or catalog tables (tables.py), partitioned by
+``run_id``. Analysing a run
 again overwrites that run's partition only (dynamic partition overwrite): rows are replaced,
 never duplicated, and other runs are untouched.
 """
@@ -29,6 +30,7 @@ from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
 from bias_audit.generate import RESPONSES_FILE, case_attributes, read_manifest
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
+from bias_audit.tables import Tables, open_tables
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,10 @@ class AnalysisResult:
 
 
 def analyze(
-    run_id: str, runs_dir: Path, warehouse: Path, spark: SparkSession | None = None
+    run_id: str, runs_dir: Path, warehouse: Path | str | Tables, spark: SparkSession | None = None
 ) -> AnalysisResult:
     spark = spark or get_spark()
+    tables = open_tables(warehouse)
     run_dir = runs_dir / run_id
     responses = read_responses(spark, run_dir / RESPONSES_FILE).cache()
     try:
@@ -66,9 +69,9 @@ def analyze(
         metric_rows, verdict = run_metrics(features, case_attributes(manifest), thresholds)
         metrics = metrics_frame(spark, run_id, metric_rows)
         runs = runs_frame(responses, manifest).withColumn("verdict", F.lit(verdict))
-        tables = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
-        for name, frame in tables:
-            write_table(frame, warehouse, name)
+        frames = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
+        for name, frame in frames:
+            tables.write(frame, name)
         log.info(
             "verdict of run %s: %s (%d comparisons in the metrics table)", run_id, verdict, len(metric_rows)
         )
@@ -78,8 +81,9 @@ def analyze(
         for row in features.groupBy("variant", "assumed_gender").count().collect():
             assumed.setdefault(row["variant"], {})[row["assumed_gender"] or "no text"] = row["count"]
         features.unpersist()
+        total = sum(outcomes.values())
         return AnalysisResult(
-            run_id, str(warehouse), sum(outcomes.values()), outcomes, verdict, _headline(metric_rows), assumed
+            run_id, tables.location, total, outcomes, verdict, _headline(metric_rows), assumed
         )
     finally:
         responses.unpersist()
@@ -94,7 +98,7 @@ def read_responses(spark: SparkSession, path: Path) -> DataFrame:
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", _CORRUPT)
         .json(str(path))
-        .cache()
+        .cache()  # Spark queries the corrupt-record column only of a cached (parsed) read
     )
     corrupt = raw.filter(F.col(_CORRUPT).isNotNull()).count()
     if corrupt:
@@ -105,12 +109,18 @@ def read_responses(spark: SparkSession, path: Path) -> DataFrame:
             source=str(path),
         )
     latest_first = Window.partitionBy("request_key").orderBy(F.col("created_at").desc())
-    return (
+    responses = (
         raw.drop(_CORRUPT)
         .withColumn("_rank", F.row_number().over(latest_first))
         .filter("_rank = 1")
         .drop("_rank")
+        .cache()
     )
+    responses.count()
+    # The raw read must not stay cached: a later analysis of the same file in this process (after
+    # generate appended to it) would be served the old lines.
+    raw.unpersist()
+    return responses
 
 
 def lab_frames(responses: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -221,13 +231,10 @@ _SETTINGS = {
 }
 
 
-def write_table(frame: DataFrame, warehouse: Path, name: str) -> None:
-    frame.write.mode("overwrite").partitionBy("run_id").parquet(str(warehouse / name))
-
-
-def read_table(spark: SparkSession, warehouse: Path, name: str, run_id: str | None = None) -> DataFrame:
-    frame = spark.read.parquet(str(warehouse / name))
-    return frame if run_id is None else frame.filter(F.col("run_id") == run_id)
+def read_table(
+    spark: SparkSession, warehouse: Path | str | Tables, name: str, run_id: str | None = None
+) -> DataFrame:
+    return open_tables(warehouse).read(spark, name, run_id)
 
 
 def _show(frame: DataFrame, rows: int = 20, width: int = 60) -> str:

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 
+from bias_audit.config import data_home
 from bias_audit.errors import UserInputError
 
 
@@ -14,6 +15,9 @@ def get_spark():  # -> pyspark.sql.SparkSession (kept lazy: importing pyspark is
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
+    if active is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        # a job on a Databricks cluster (e.g. a python_wheel_task): attach to the cluster's Spark
+        active = SparkSession.builder.getOrCreate()
     if active is None:
         _require_java()
         # Python workers (pandas UDFs) must run the interpreter that has this package's dependencies,
@@ -26,6 +30,8 @@ def get_spark():  # -> pyspark.sql.SparkSession (kept lazy: importing pyspark is
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp")
+            # managed catalog tables (tables.CatalogTables) of a local session live here, not in the cwd
+            .config("spark.sql.warehouse.dir", str(data_home() / "spark-warehouse"))
             .getOrCreate()
         )
         active.sparkContext.setLogLevel("ERROR")
