@@ -26,6 +26,8 @@ Remote providers take their settings from the Airflow connection `azure_openai_d
 Output: `$BIAS_AUDIT_HOME/runs/<run_id>/report.html` (verdict, findings, plots, the answers),
 `responses.jsonl` (every answer) beside it, and the tables `runs`, `responses`, `features`,
 `metrics` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
+**Compute**: local Spark in the worker (default), or a Databricks cluster with
+`BIAS_AUDIT_COMPUTE=databricks` (settings in the Variable `bias_audit_databricks`, see the README).
 `stop_compute` always runs, also when a task fails. The `gate` task fails the run on a verdict
 that `fail_on` names, after the report is written. On failure, the DAG's callback hands a summary
 to the notifier named by `$BIAS_AUDIT_ON_FAILURE` or the Variable `bias_audit_on_failure`
@@ -40,7 +42,7 @@ import pendulum
 from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
 from airflow.sdk.exceptions import AirflowFailException
 
-from bias_audit.compute import local as compute
+from bias_audit.compute import backend_name, local
 from bias_audit.compute.airflow_tasks import (
     FAIL_ON,
     fail_fast_on_user_error,
@@ -49,6 +51,8 @@ from bias_audit.compute.airflow_tasks import (
     run_config,
     verdict_gate,
 )
+
+BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
 
 # Updated by every analysis: other DAGs can be scheduled on it (schedule=[METRICS_ASSET]).
 METRICS_ASSET = Asset("bias_audit_metrics")
@@ -126,25 +130,45 @@ METRICS_ASSET = Asset("bias_audit_metrics")
     },
 )
 def llm_bias_audit():
+    stages = _databricks_stages() if BACKEND == "databricks" else _local_stages()
+    handle, generated, analyzed, reported, gated, stopped = stages
+    handle >> generated
+    generated >> analyzed >> reported >> gated
+    reported >> stopped
+
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def watcher() -> None:
+        """Fails the run when any task failed: the teardown's success must not hide a failure."""
+        raise AirflowFailException("a task of this audit failed; see the failed task's log")
+
+    # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
+    # the watcher a successful stop_compute would mark a run whose generate failed as successful.
+    # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
+    [generated, analyzed, reported, gated, stopped] >> watcher()
+
+
+def _local_stages():
+    """Backend local: every stage runs in the worker, Spark in local mode."""
+
     @setup
     def start_compute() -> dict:
-        return compute.start()
+        return local.start()
 
     @task
     def generate(params: dict | None = None, run_id: str | None = None) -> dict:
         with fail_fast_on_user_error():
             config = run_config(params, run_id)
-            return compute.generate(config, provider_settings(config.provider))
+            return local.generate(config, provider_settings(config.provider))
 
     @task(outlets=[METRICS_ASSET])
     def analyze(generated: dict) -> dict:
         with fail_fast_on_user_error():
-            return compute.analyze(generated["run_id"])
+            return local.analyze(generated["run_id"])
 
     @task
     def report(analyzed: dict) -> dict:
         with fail_fast_on_user_error():
-            return compute.report(analyzed["run_id"])
+            return local.report(analyzed["run_id"])
 
     @task(retries=0)
     def gate(analyzed: dict, reported: dict, params: dict | None = None) -> str:
@@ -153,25 +177,42 @@ def llm_bias_audit():
 
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:
-        compute.stop(handle)
-
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def watcher() -> None:
-        """Fails the run when any task failed: the teardown's success must not hide a failure."""
-        raise AirflowFailException("a task of this audit failed; see the failed task's log")
+        local.stop(handle)
 
     handle = start_compute()
     generated = generate()
     analyzed = analyze(generated)
     reported = report(analyzed)
-    gated = gate(analyzed, reported)
-    stopped = stop_compute(handle)
-    handle >> generated
-    reported >> stopped
-    # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
-    # the watcher a successful stop_compute would mark a run whose generate failed as successful.
-    # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
-    [generated, analyzed, reported, gated, stopped] >> watcher()
+    return handle, generated, analyzed, reported, gate(analyzed, reported), stop_compute(handle)
+
+
+def _databricks_stages():
+    """Backend databricks: a cluster per audit; each stage a python_wheel_task run on it."""
+    from bias_audit.compute import databricks
+
+    @setup
+    @task(multiple_outputs=True, retries=0)
+    def start_compute(params: dict | None = None, run_id: str | None = None) -> dict:
+        with fail_fast_on_user_error():
+            config = run_config(params, run_id)  # a bad param fails here, before a cluster exists
+            return databricks.start(config, provider_settings(config.provider))
+
+    @task(retries=0)
+    def gate(params: dict | None = None, ti=None) -> str:
+        with fail_fast_on_user_error():
+            analyzed = databricks.stage_result(ti.xcom_pull(task_ids="analyze", key="run_id"))
+            reported = databricks.stage_result(ti.xcom_pull(task_ids="report", key="run_id"))
+            return verdict_gate(analyzed, params["fail_on"], reported["report"])
+
+    @teardown(on_failure_fail_dagrun=True)
+    def stop_compute(handle: dict) -> None:
+        databricks.stop(handle)
+
+    handle = start_compute()
+    generated = databricks.submit_task("generate", handle["generate"])
+    analyzed = databricks.submit_task("analyze", handle["analyze"], outlets=[METRICS_ASSET])
+    reported = databricks.submit_task("report", handle["report"])
+    return handle, generated, analyzed, reported, gate(), stop_compute(handle)
 
 
 llm_bias_audit()

@@ -115,8 +115,9 @@ def test_env_example_documents_every_variable_compose_reads(compose):
         "AZURE_OPENAI_ENDPOINT",
         "AZURE_OPENAI_API_KEY",
         "AZURE_OPENAI_DEPLOYMENT",
-        "DATABRICKS_HOST",
-        "DATABRICKS_TOKEN",
+        "BIAS_AUDIT_COMPUTE",
+        "AIRFLOW_CONN_DATABRICKS_DEFAULT",
+        "BIAS_AUDIT_DATABRICKS",
     } <= documented
     for line in example.splitlines():
         name, _, value = line.partition("=")

@@ -36,6 +36,7 @@ def test_audit_dag_shape(dagbag):
     assert tasks["analyze"].upstream_task_ids == {"generate"}
     assert tasks["report"].upstream_task_ids == {"analyze"}
     assert [outlet.name for outlet in tasks["analyze"].outlets] == ["bias_audit_metrics"]
+    assert tasks["start_compute"].retries == 1
     assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
     assert tasks["gate"].upstream_task_ids == {"analyze", "report"}
     assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate", "stop_compute"}
@@ -291,3 +292,30 @@ def test_a_broken_notifier_is_logged_not_raised(monkeypatch, caplog, data_home):
     monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.no_such_module:notify")
     on_audit_failure({"dag_run": FakeDagRun()})
     assert "the on-failure notifier 'tests.no_such_module:notify' failed" in caplog.text
+
+
+def test_databricks_backend_has_the_same_task_ids_and_wiring(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("BIAS_AUDIT_COMPUTE", "databricks")
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags[DAG_ID]
+    tasks = {task.task_id: task for task in dag.tasks}
+    assert set(tasks) == {"start_compute", "generate", "analyze", "report", "gate", "stop_compute", "watcher"}
+    assert tasks["start_compute"].is_setup and tasks["stop_compute"].is_teardown
+    assert tasks["start_compute"].retries == 0  # a retried create would make a second cluster
+    for stage in ("generate", "analyze", "report"):
+        assert type(tasks[stage]).__name__ == "AuditSubmitRunOperator"
+        assert tasks[stage].databricks_conn_id == "databricks_default"
+    assert tasks["analyze"].upstream_task_ids == {"start_compute", "generate"}
+    assert [outlet.name for outlet in tasks["analyze"].outlets] == ["bias_audit_metrics"]
+    assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
+    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate", "stop_compute"}
+
+
+def test_an_unknown_backend_is_named(monkeypatch):
+    from bias_audit.compute import backend_name
+    from bias_audit.errors import UserInputError
+
+    monkeypatch.setenv("BIAS_AUDIT_COMPUTE", "kubernetes")
+    with pytest.raises(UserInputError, match="BIAS_AUDIT_COMPUTE: unknown compute backend 'kubernetes'"):
+        backend_name()

@@ -1,7 +1,8 @@
 """Compute backends: where generation and the Spark job run, and the lifecycle of that compute.
 
-``local`` (the default) runs both in the current process with local PySpark. The backend is
-chosen with ``$BIAS_AUDIT_COMPUTE``.
+``local`` (the default) runs both in the current process with local PySpark; ``databricks``
+runs them on a Databricks cluster (databricks.py). The backend is chosen with
+``$BIAS_AUDIT_COMPUTE`` in the environment of the Airflow components.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 
 from bias_audit.errors import UserInputError
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "databricks")
 
 
 def backend_name() -> str:

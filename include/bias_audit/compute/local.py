@@ -9,6 +9,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bias_audit.config import RunConfig, runs_dir, warehouse_dir
@@ -30,12 +31,14 @@ def start() -> dict[str, str]:
     return handle
 
 
-def generate(config: RunConfig, provider_settings: Mapping[str, Any] | None = None) -> dict[str, object]:
+def generate(
+    config: RunConfig, provider_settings: Mapping[str, Any] | None = None, runs: Path | None = None
+) -> dict[str, object]:
     """Run generation here; ``provider_settings`` (from an Airflow connection) override the environment."""
     from bias_audit.generate import generate as run_generation
     from bias_audit.llm import make_provider
 
-    result = run_generation(config, runs_dir(), make_provider(config.provider, provider_settings))
+    result = run_generation(config, runs or runs_dir(), make_provider(config.provider, provider_settings))
     return {
         "run_id": config.run_id,
         "run_dir": str(result.run_dir),
@@ -46,22 +49,26 @@ def generate(config: RunConfig, provider_settings: Mapping[str, Any] | None = No
     }
 
 
-def analyze(run_id: str) -> dict[str, object]:
+def analyze(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
+    """``runs`` and ``tables`` (a location, see tables.py) default to $BIAS_AUDIT_HOME's."""
     from bias_audit.analyze.job import analyze as run_analysis
 
-    summary = run_analysis(run_id, runs_dir(), warehouse_dir()).as_dict()
-    path = runs_dir() / run_id / ANALYSIS_FILE
+    runs = runs or runs_dir()
+    summary = run_analysis(run_id, runs, tables or warehouse_dir()).as_dict()
+    path = runs / run_id / ANALYSIS_FILE
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     log.info("analysis of run %s: tables in %s, summary in %s", run_id, summary["warehouse"], path)
     return {**summary, "summary_file": str(path)}
 
 
-def report(run_id: str) -> dict[str, object]:
+def report(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
     from bias_audit.report import write_report
+    from bias_audit.tables import open_tables
     from bias_audit.trends import write_trends
 
-    path = write_report(run_id, runs_dir(), warehouse_dir())
-    trends = write_trends(warehouse_dir(), runs_dir())
+    runs, store = runs or runs_dir(), open_tables(tables or warehouse_dir())
+    path = write_report(run_id, runs, store)
+    trends = write_trends(store, runs)
     log.info("report of run %s: %s; trends of every audited suite and model: %s", run_id, path, trends)
     return {"run_id": run_id, "report": str(path), "trends": str(trends)}
 
