@@ -31,4 +31,5 @@ say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,r
 say "analysis summary: $run_dir/analysis.json"
 say "verdict: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['verdict'])" "$run_dir/analysis.json")"
 say "report: $run_dir/report.html (open it in a browser; plots beside it)"
+say "trends across audits: $BIAS_AUDIT_HOME/runs/trends.html"
 cat "$run_dir/analysis.json"
