@@ -370,6 +370,15 @@ class FakeAzureOpenAI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def connection(self) -> dict:
+        """The Airflow connection azure_openai_default (as AIRFLOW_CONN_... JSON) for this server."""
+        return {
+            "conn_type": "generic",
+            "host": self.endpoint,
+            "password": self.state.api_key,
+            "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
+        }
+
     def __enter__(self) -> FakeAzureOpenAI:
         self._thread.start()
         return self

@@ -59,13 +59,7 @@ def _run(conf: dict):
 
 def use_azure_connection(monkeypatch, server) -> None:
     """The Airflow connection azure_openai_default, pointing at a fake Azure OpenAI server."""
-    connection = {
-        "conn_type": "generic",
-        "host": server.endpoint,
-        "password": server.state.api_key,
-        "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(server.connection()))
 
 
 @pytest.mark.slow

@@ -37,13 +37,7 @@ def wheel(tmp_path_factory) -> Path:
 @pytest.fixture
 def azure(monkeypatch):
     with FakeAzureOpenAI() as server:
-        connection = {
-            "conn_type": "generic",
-            "host": server.endpoint,
-            "password": server.state.api_key,
-            "extra": {"deployment": "gpt-4o", "api_version": "2024-10-21"},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(connection))
+        monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(server.connection()))
         for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"):
             monkeypatch.delenv(name, raising=False)
         yield server
