@@ -169,7 +169,7 @@ def _plots(trend: Trend) -> list[dict[str, str]]:
             )
         ax.axhline(0, color="#555", linewidth=0.8)
         ax.set_xticks(
-            range(len(points)), [p.at[:10] or p.run_id[:10] for p in points], rotation=30, fontsize=7
+            range(len(points)), [p.at[5:16] or p.run_id[:16] for p in points], rotation=30, fontsize=7
         )
         ax.set_title(s.label, fontsize=9)
         fig.tight_layout()
