@@ -51,6 +51,7 @@ from bias_audit.compute.airflow_tasks import (
     run_config,
     verdict_gate,
 )
+from bias_audit.config import runs_dir
 
 BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
 
@@ -199,10 +200,11 @@ def _databricks_stages():
 
     @task(retries=0)
     def gate(params: dict | None = None, ti=None) -> str:
+        """Reads analyze's result, copies the report to the UI's runs folder, applies fail_on."""
         with fail_fast_on_user_error():
             analyzed = databricks.stage_result(ti.xcom_pull(task_ids="analyze", key="run_id"))
-            reported = databricks.stage_result(ti.xcom_pull(task_ids="report", key="run_id"))
-            return verdict_gate(analyzed, params["fail_on"], reported["report"])
+            report = databricks.mirror(analyzed, runs_dir())
+            return verdict_gate(analyzed, params["fail_on"], str(report))
 
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:

@@ -10,8 +10,10 @@ the start fails); runs PENDING → RUNNING → TERMINATED with SUCCESS / FAILED 
 A submitted python_wheel_task really runs: the library wheel (uploaded through DBFS) is unpacked,
 its console-script entry point is called in a subprocess with the named parameters as
 ``--name=value``, and the cluster's spark_env_vars in its environment, secret references
-``{{secrets/scope/key}}`` resolved from the fake's secret scopes. Its output becomes the run's
-get-output ``logs``; a non-zero exit fails the run with the end of stderr as ``error``.
+``{{secrets/scope/key}}`` resolved from the fake's secret scopes, and ``/Volumes/...`` paths
+mapped to a local folder (``volume_root``), which the Files API (GET /api/2.0/fs/files/...)
+serves. Its output becomes the run's get-output ``logs``; a non-zero exit fails the run with the
+end of stderr as ``error``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+FILES_API = "/api/2.0/fs/files/"
 SECRET_REF = re.compile(r"^\{\{secrets/([^/]+)/([^}]+)\}\}$")
 MAX_BLOCK = 1024 * 1024
 
@@ -66,6 +69,9 @@ class WorkspaceState:
     start_seconds: float = 0.3  # PENDING before RUNNING
     stop_seconds: float = 0.2  # TERMINATING before TERMINATED
     fail_start: str | None = None  # a start that fails: PENDING -> TERMINATED with this message
+    # Unity Catalog volumes: the local folder that /Volumes/... paths of the Files API read from
+    # (the fake cluster is this machine, so what its jobs write under it is "on the volume")
+    volume_root: Path | None = None
     secrets: dict[tuple[str, str], str] = field(default_factory=dict)
     faults: deque[int] = field(default_factory=deque)  # statuses to answer the next requests with
     # observations
@@ -125,6 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests.", {"Retry-After": "1"})
             if fault:
                 raise ApiError(fault, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable.")
+            if method == "GET" and path.startswith(FILES_API):
+                return self._download(path.removeprefix(FILES_API[:-1]))
             if method == "GET":
                 body = {k: v[0] for k, v in parse_qs(url.query).items()}
             else:
@@ -138,6 +146,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, {"error_code": exc.code, "message": exc.message}, exc.headers)
         with state.lock:
             state.requests.append((method, path, self._status))
+
+    def _download(self, path: str) -> None:
+        """Files API: GET /api/2.0/fs/files/<absolute path> answers the file's bytes."""
+        state = self.server.state
+        root = state.volume_root
+        local = (root / path.lstrip("/")).resolve() if root else None
+        if local is None or not local.is_relative_to(root.resolve()) or not local.is_file():
+            self._send(404, {"error_code": "NOT_FOUND", "message": "The file being accessed is not found."})
+        else:
+            data = local.read_bytes()
+            self._status = 200
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        with state.lock:
+            state.requests.append(("GET", path, self._status))
 
     def _send(self, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
         self._status = status
@@ -363,7 +389,8 @@ def _execute(state: WorkspaceState, run: Run) -> None:
         env = {**os.environ, "PYTHONPATH": lib_dir}
         for name, value in (cluster.spec.get("spark_env_vars") or {}).items():
             env[name] = _secret(state, value) or ""
-        arguments = [f"--{name}={value}" for name, value in (task.get("named_parameters") or {}).items()]
+        parameters = task.get("named_parameters") or {}
+        arguments = [f"--{name}={_on_volume(state, value)}" for name, value in parameters.items()]
         entry = task["entry_point"]
         code = f"import sys; from {module} import {function} as f; sys.argv[0] = {entry!r}; sys.exit(f())"
         run.life_cycle_state, run.state_message = "RUNNING", "In run"
@@ -382,6 +409,14 @@ def _execute(state: WorkspaceState, run: Run) -> None:
         run.life_cycle_state, run.result_state, run.state_message = "TERMINATED", "SUCCESS", ""
         return None
     return _fail(run, "Workload failed, see run output for details", stderr.strip()[-2000:] or "exit code")
+
+
+def _on_volume(state: WorkspaceState, value: str) -> str:
+    """A cluster sees Unity Catalog volumes as files under /Volumes (a FUSE mount); here, under
+    volume_root."""
+    if state.volume_root and str(value).startswith("/Volumes/"):
+        return str(state.volume_root / str(value).lstrip("/"))
+    return str(value)
 
 
 def _entry_point(lib_dir: Path, name: str) -> str | None:

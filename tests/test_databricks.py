@@ -45,15 +45,16 @@ def azure(monkeypatch):
 
 @pytest.fixture
 def workspace(monkeypatch, tmp_path, wheel, azure):
-    state = WorkspaceState(secrets={("bias-audit", "azure-openai-api-key"): azure.state.api_key})
+    secrets = {("bias-audit", "azure-openai-api-key"): azure.state.api_key}
+    state = WorkspaceState(secrets=secrets, volume_root=tmp_path / "workspace")
     with FakeDatabricks(state) as fake:
         settings = {
             "wheel": WHEEL_PATH,
             "upload_wheel_from": str(wheel),
-            # On Databricks: a volume and Unity Catalog. The fake cluster is this machine, so local
-            # paths and Parquet (Delta's jars are not here).
-            "runs_dir": str(tmp_path / "volume" / "runs"),
-            "tables": str(tmp_path / "volume" / "warehouse"),
+            # a Unity Catalog volume (the fake maps /Volumes to a local folder); the tables: Parquet
+            # on this machine, as Delta's jars are not here (on Databricks: catalog:main.bias_audit)
+            "runs_dir": "/Volumes/main/bias_audit/runs",
+            "tables": str(tmp_path / "workspace" / "warehouse"),
             "poll_seconds": 0.1,
             "start_timeout_seconds": 60,
         }
@@ -61,7 +62,7 @@ def workspace(monkeypatch, tmp_path, wheel, azure):
         monkeypatch.setenv("BIAS_AUDIT_DATABRICKS", json.dumps(settings))
         monkeypatch.setenv("BIAS_AUDIT_DATABRICKS_POLL_SECONDS", "1")
         monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(fake.connection()))
-        yield fake, tmp_path / "volume"
+        yield fake, tmp_path / "workspace"
 
 
 def run_dag(conf: dict):
@@ -111,9 +112,26 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
     assert len(azure.state.received) == 20
     assert azure.state.received[0]["headers"]["api-key"] == azure.state.api_key  # from the secret scope
     run_id = safe_run_id(dagrun.run_id)
-    assert (volume / "runs" / run_id / "report.html").is_file()
+    on_volume = volume / "Volumes" / "main" / "bias_audit" / "runs"
+    assert (on_volume / run_id / "report.html").is_file() and (on_volume / "trends.html").is_file()
     assert (volume / "warehouse" / "metrics" / f"run_id={run_id}").is_dir()
-    assert (volume / "runs" / "trends.html").is_file()
+
+    # the gate copied the analysis and the report to the api-server's runs folder (Files API):
+    # the Airflow UI pages list the run with its verdict and serve its report
+    from fastapi.testclient import TestClient
+
+    from bias_audit.config import runs_dir, warehouse_dir
+    from bias_audit.web import create_app
+
+    local = runs_dir() / run_id
+    assert (local / "report.html").read_bytes() == (on_volume / run_id / "report.html").read_bytes()
+    analysis = json.loads((local / "analysis.json").read_text())
+    client = TestClient(create_app(runs_dir(), warehouse_dir() / "none-here"))
+    page = client.get("/").text
+    assert f'data-run-id="{run_id}"' in page and f'<span class="verdict {analysis["verdict"]}">' in page
+    assert 'href="http://testserver/runs/trends.html"' in page
+    assert client.get(f"/runs/{run_id}/report.html").status_code == 200
+    assert client.get("/runs/trends.html").status_code == 200
 
     # the API key is in no submitted payload, XCom or log
     with airflow_settings.Session() as session:

@@ -78,7 +78,7 @@ def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:
     """Every analysed run (one row each), oldest first."""
     rows = [{c: row.get(c) for c in RUN_COLUMNS} for row in open_tables(warehouse).rows("runs")]
     for row in rows:
-        row["at"] = str(row.get("first_response_at") or row.get("analyzed_at") or "")
+        row["at"] = str(row.get("first_response_at") or row.get("analyzed_at") or "").replace("T", " ")
     return sorted(rows, key=lambda r: (r["at"], r["run_id"]))
 
 

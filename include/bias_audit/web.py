@@ -3,11 +3,14 @@ report and the trend page.
 
 Airflow mounts it under its api-server (plugins/bias_audit_plugin.py adds Airflow's auth); it
 runs just as well on its own (``uvicorn --factory bias_audit.web:create_app``). It only reads:
-the warehouse's ``runs`` and ``metrics`` tables and the runs' report files.
+the warehouse's ``runs`` and ``metrics`` tables, the runs' report files, and the runs that are not
+in the local tables but whose analysis was mirrored into the runs folder (``analysis.json``, as the
+Databricks backend does: its tables are in Unity Catalog).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +20,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from bias_audit.compute.local import ANALYSIS_FILE
 from bias_audit.config import runs_dir, safe_run_id, warehouse_dir
 from bias_audit.html import environment, fmt
 from bias_audit.report import REPORT_FILE
-from bias_audit.trends import read_runs, render_trends
+from bias_audit.trends import RUN_COLUMNS, TRENDS_FILE, read_runs, render_trends
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _PLOT = re.compile(r"^[a-z_]+\.png$")
@@ -37,21 +41,48 @@ def create_app(
             raise HTTPException(404, f"no audit run {run_id!r}")
         return (runs or runs_dir()) / run_id
 
+    def all_runs() -> list[dict[str, Any]]:
+        """Newest first: the runs of the local tables, and those only mirrored into the runs folder."""
+        rows = read_runs(warehouse or warehouse_dir())
+        known = {row["run_id"] for row in rows}
+        for path in sorted((runs or runs_dir()).glob(f"*/{ANALYSIS_FILE}")):
+            mirrored = json.loads(path.read_text(encoding="utf-8")).get("run")
+            if mirrored and mirrored.get("run_id") not in known:
+                at = mirrored.get("first_response_at") or mirrored.get("analyzed_at") or ""
+                rows.append({**{c: mirrored.get(c) for c in RUN_COLUMNS}, "at": str(at).replace("T", " ")})
+        return sorted(rows, key=lambda r: (r["at"], r["run_id"]), reverse=True)
+
     @app.get("/", response_class=HTMLResponse, name="index")
     def index(request: Request) -> str:
-        rows = list(reversed(read_runs(warehouse or warehouse_dir())))
+        rows = all_runs()
         for row in rows:
             row["has_report"] = (run_dir(row["run_id"]) / REPORT_FILE).is_file()
+        local = bool(read_runs(warehouse or warehouse_dir()))
+        mirrored = not local and ((runs or runs_dir()) / TRENDS_FILE).is_file()
+        trends_url = request.url_for("mirrored_trends" if mirrored else "trends")
         return (
             environment()
             .get_template("runs.html.j2")
-            .render(runs=rows, fmt=fmt, url=lambda name, **kw: str(request.url_for(name, **kw)))
+            .render(
+                runs=rows,
+                fmt=fmt,
+                trends_url=str(trends_url),
+                url=lambda name, **kw: str(request.url_for(name, **kw)),
+            )
         )
 
     @app.get("/api/runs", name="api_runs")
     def api_runs() -> list[dict[str, Any]]:
         keep = ("run_id", "at", "suite", "suite_hash", "provider", "model", "samples", "responses", "verdict")
-        return [{k: row.get(k) for k in keep} for row in reversed(read_runs(warehouse or warehouse_dir()))]
+        return [{k: row.get(k) for k in keep} for row in all_runs()]
+
+    @app.get("/runs/trends.html", name="mirrored_trends")
+    def mirrored_trends() -> FileResponse:
+        """The trend page as the compute wrote it (Databricks: copied from the runs volume)."""
+        path = (runs or runs_dir()) / TRENDS_FILE
+        if not path.is_file():
+            raise HTTPException(404, "no trend page has been written yet")
+        return FileResponse(path, media_type="text/html")
 
     @app.get("/runs/{run_id}/report.html", name="report")
     def report(run_id: str) -> FileResponse:

@@ -46,6 +46,7 @@ class AnalysisResult:
     verdict: str
     findings: list[dict[str, object]] = field(default_factory=list)  # the overall comparisons
     assumed_gender: dict[str, dict[str, int]] = field(default_factory=dict)
+    run: dict[str, object] = field(default_factory=dict)  # the run's row of the runs table
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,8 +83,12 @@ def analyze(
             assumed.setdefault(row["variant"], {})[row["assumed_gender"] or "no text"] = row["count"]
         features.unpersist()
         total = sum(outcomes.values())
+        (run_row,) = [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.asDict().items()}
+            for row in runs.collect()
+        ]
         return AnalysisResult(
-            run_id, tables.location, total, outcomes, verdict, _headline(metric_rows), assumed
+            run_id, tables.location, total, outcomes, verdict, _headline(metric_rows), assumed, run_row
         )
     finally:
         responses.unpersist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import time
@@ -125,6 +126,40 @@ class AuditDatabricksHook(DatabricksHook):
                 data = base64.b64encode(block).decode()
                 self._do_api_call(("POST", "2.0/dbfs/add-block"), {"handle": handle, "data": data})
         self._do_api_call(("POST", "2.0/dbfs/close"), {"handle": handle})
+
+    def download(self, path: str) -> bytes:
+        """A file's bytes: Files API for /Volumes/... (and workspace files), DBFS read for dbfs:/...
+        (_do_api_call parses JSON, and the Files API answers raw bytes: hence requests here,
+        with the hook's own authentication and retries)."""
+        import requests
+        from airflow.providers.databricks.hooks.databricks_base import _TokenAuth
+
+        if path.startswith("dbfs:/"):
+            return self._read_dbfs(path.removeprefix("dbfs:"))
+        url = self._endpoint_url("api/2.0/fs/files/" + path.lstrip("/"))
+        headers = {**self.user_agent_header, **self._get_aad_headers()}
+        for attempt in self._get_retry_object():
+            with attempt:
+                response = requests.get(
+                    url,
+                    auth=_TokenAuth(self._get_token(raise_error=True)),
+                    headers=headers,
+                    timeout=self.timeout_seconds,
+                )
+                response.raise_for_status()
+                return response.content
+        raise AssertionError("unreachable: the retry object raises when it gives up")
+
+    def _read_dbfs(self, path: str) -> bytes:
+        data, offset = bytearray(), 0
+        while True:
+            chunk = self._do_api_call(
+                ("GET", "2.0/dbfs/read"), {"path": path, "offset": offset, "length": DBFS_BLOCK}
+            )
+            if not chunk.get("bytes_read"):
+                return bytes(data)
+            data.extend(base64.b64decode(chunk["data"]))
+            offset += chunk["bytes_read"]
 
 
 def _hook() -> AuditDatabricksHook:
@@ -315,6 +350,26 @@ def stage_result(stage_run_id: int) -> dict[str, Any]:
             f"Databricks run {stage_run_id} printed no result line; see {run.get('run_page_url')}"
         )
     return result
+
+
+def mirror(analyzed: Mapping[str, Any], runs: Path) -> Path:
+    """Copy what the Airflow UI shows of a run from the workspace to the api-server's runs folder:
+    the analysis (verdict, findings, the run's row), the report and the trend page, from the runs
+    volume. Returns the local report. (The pages cannot read Unity Catalog; the copy is a few
+    hundred kB per run.)"""
+    settings, hook = DatabricksSettings.load(), _hook()
+    run_id = str(analyzed["run_id"])
+    remote = settings.runs_dir.rstrip("/")
+    if remote.startswith("/dbfs/"):  # the FUSE view of DBFS: read it through the DBFS API
+        remote = "dbfs:" + remote.removeprefix("/dbfs")
+    run_dir = runs / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    report = run_dir / "report.html"
+    report.write_bytes(hook.download(f"{remote}/{run_id}/report.html"))
+    (runs / "trends.html").write_bytes(hook.download(f"{remote}/trends.html"))
+    (run_dir / "analysis.json").write_text(json.dumps(dict(analyzed), indent=2, default=str) + "\n")
+    log.info("copied the report of run %s from %s to %s", run_id, remote, report)
+    return report
 
 
 def stop(handle: Mapping[str, Any]) -> None:
