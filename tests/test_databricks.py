@@ -72,7 +72,7 @@ def run_dag(conf: dict):
 
 
 @pytest.mark.slow
-def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace, azure, caplog):
+def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace, azure, caplog, capfd):
     from airflow import settings as airflow_settings
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
@@ -140,7 +140,16 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
             for x in session.scalars(select(XComModel).where(XComModel.run_id == dagrun.run_id)).all()
         )
     key = azure.state.api_key
-    for text in (json.dumps(fake.state.submitted), json.dumps(spec), xcoms, caplog.text):
+    printed = capfd.readouterr()  # the task logs of dag.test() go to stdout
+    assert "start_compute" in printed.out
+    for text in (
+        json.dumps(fake.state.submitted),
+        json.dumps(spec),
+        xcoms,
+        caplog.text,
+        printed.out,
+        printed.err,
+    ):
         assert key not in text
 
 
