@@ -92,19 +92,19 @@ def test_a_jump_in_length_drifts_and_a_steady_metric_does_not(history):
 
 def test_trend_page_lists_runs_verdicts_drifts_and_plots(history):
     runs, warehouse = history
-    path = write_trends(warehouse, runs)
+    path = write_trends(trends(warehouse), runs)
     html = path.read_text()
     assert path == runs / "trends.html"
     assert '<a href="week-1/report.html">week-1</a>' in html
     assert "test-suite on local / test-model" in html and "test-suite on local / bigger-model" in html
     assert re.search(r'<tr class="drift"><td>week-3</td><td>word_count: female vs male</td>', html)
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) >= 5
-    page = render_trends(warehouse, lambda run_id: f"/bias-audit/runs/{run_id}")
+    page = render_trends(trends(warehouse), lambda run_id: f"/bias-audit/runs/{run_id}")
     assert '<a href="/bias-audit/runs/week-3">week-3</a>' in page
 
 
 def test_trend_page_without_runs_says_so(tmp_path):
-    assert 'id="no-runs"' in render_trends(tmp_path / "warehouse", str)
+    assert 'id="no-runs"' in render_trends(trends(tmp_path / "warehouse"), str)
 
 
 def test_the_runs_report_names_its_drifts(history):

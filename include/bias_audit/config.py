@@ -43,9 +43,7 @@ class RunConfig(BaseModel):
         try:
             config = cls.model_validate(values)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(part) for part in error["loc"])
-            raise UserInputError(f"{error['msg']} (value: {error.get('input')!r})", field=field) from None
+            raise UserInputError.from_validation(exc) from None
         from bias_audit.analyze.metrics import Thresholds  # here: it needs numpy, the rest does not
 
         Thresholds.from_overrides(config.thresholds)  # a bad threshold fails before any request

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class UserInputError(Exception):
     """Bad input (a file, a field, a value) that the user must correct.
@@ -14,6 +19,13 @@ class UserInputError(Exception):
         self.field = field
         where = ": ".join(part for part in (source, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, source: str | None = None) -> UserInputError:
+        """pydantic's first error as one: the field's path, the problem and the value given."""
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        return cls(f"{error['msg']} (value: {error.get('input')!r})", source=source, field=field)
 
 
 class ProviderSetupError(UserInputError):

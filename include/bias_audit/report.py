@@ -17,13 +17,16 @@ from bias_audit.errors import UserInputError
 from bias_audit.generate import case_attributes, read_manifest
 from bias_audit.html import environment, fmt, png, subplots
 from bias_audit.tables import Tables, open_tables
-from bias_audit.trends import drifts_of_run
+from bias_audit.trends import Trend, drifts_of_run, trends
 
 REPORT_FILE = "report.html"
 EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
 
 
-def write_report(run_id: str, runs_dir: Path, warehouse: Path | str | Tables) -> Path:
+def write_report(
+    run_id: str, runs_dir: Path, warehouse: Path | str | Tables, history: list[Trend] | None = None
+) -> Path:
+    """``history``: the trends of every audit (trends.trends), if the caller has read them already."""
     store = open_tables(warehouse)
     tables = {name: list(store.rows(name, run_id)) for name in ("runs", "metrics", "responses", "features")}
     if not tables["runs"]:
@@ -81,7 +84,7 @@ def write_report(run_id: str, runs_dir: Path, warehouse: Path | str | Tables) ->
             examples=examples,
             neutral=[{**r, "neutral_answer": r["text"]} for r in responses if r["variant"] == "neutral"],
             loaded=[{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
-            drifts=drifts_of_run(store, run_id),
+            drifts=drifts_of_run(trends(store) if history is None else history, run_id),
             fmt=fmt,
         )
     )

@@ -12,7 +12,7 @@ Reads the tables ``runs`` and ``metrics`` like the report (Parquet: with pyarrow
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,11 +74,16 @@ class Trend:
         return [(s, p) for s in self.series for p in s.points if p.drift]
 
 
+def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of the runs table as the pages show it: ``RUN_COLUMNS`` and ``at``, when the run was
+    generated (a timestamp, or its ISO text as analysis.json keeps it)."""
+    at = row.get("first_response_at") or row.get("analyzed_at") or ""
+    return {**{c: row.get(c) for c in RUN_COLUMNS}, "at": str(at).replace("T", " ")}
+
+
 def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:
     """Every analysed run (one row each), oldest first."""
-    rows = [{c: row.get(c) for c in RUN_COLUMNS} for row in open_tables(warehouse).rows("runs")]
-    for row in rows:
-        row["at"] = str(row.get("first_response_at") or row.get("analyzed_at") or "").replace("T", " ")
+    rows = [run_summary(row) for row in open_tables(warehouse).rows("runs")]
     return sorted(rows, key=lambda r: (r["at"], r["run_id"]))
 
 
@@ -128,24 +133,24 @@ def flag_drift(points: list[Point]) -> None:
             previous = point
 
 
-def drifts_of_run(warehouse: Path | str | Tables, run_id: str) -> list[tuple[Series, Point]]:
+def drifts_of_run(history: list[Trend], run_id: str) -> list[tuple[Series, Point]]:
     """The metrics of this run that moved outside the previous run's CI."""
-    return [(s, p) for t in trends(warehouse) for s, p in t.drifts if p.run_id == run_id]
+    return [(s, p) for t in history for s, p in t.drifts if p.run_id == run_id]
 
 
-def render_trends(warehouse: Path | str | Tables, report_href: Callable[[str], str]) -> str:
+def render_trends(history: list[Trend], report_href: Callable[[str], str]) -> str:
     """The trend page: per suite and model, the runs with their verdicts, the drifts, one plot per
     metric. ``report_href(run_id)`` gives the link to a run's report."""
     template = environment().get_template("trends.html.j2")
-    found = [(t, _plots(t)) for t in trends(warehouse)]
+    found = [(t, _plots(t)) for t in history]
     return template.render(trends=found, report_href=report_href, fmt=fmt)
 
 
-def write_trends(warehouse: Path | str | Tables, runs_dir: Path) -> Path:
+def write_trends(history: list[Trend], runs_dir: Path) -> Path:
     """Write the trend page beside the runs' folders (``runs/trends.html``); links are relative."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     path = runs_dir / TRENDS_FILE
-    path.write_text(render_trends(warehouse, lambda run_id: f"{run_id}/report.html"), encoding="utf-8")
+    path.write_text(render_trends(history, lambda run_id: f"{run_id}/report.html"), encoding="utf-8")
     return path
 
 

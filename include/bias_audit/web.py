@@ -21,12 +21,13 @@ from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from bias_audit.compute.local import ANALYSIS_FILE
-from bias_audit.config import runs_dir, safe_run_id, warehouse_dir
+from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_dir
 from bias_audit.html import environment, fmt
 from bias_audit.report import REPORT_FILE
-from bias_audit.trends import RUN_COLUMNS, TRENDS_FILE, read_runs, render_trends
+from bias_audit.trends import TRENDS_FILE, read_runs, render_trends, run_summary
+from bias_audit.trends import trends as trends_of
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_RUN_ID = re.compile(RUN_ID_PATTERN)
 _PLOT = re.compile(r"^[a-z_]+\.png$")
 
 
@@ -41,23 +42,23 @@ def create_app(
             raise HTTPException(404, f"no audit run {run_id!r}")
         return (runs or runs_dir()) / run_id
 
-    def all_runs() -> list[dict[str, Any]]:
-        """Newest first: the runs of the local tables, and those only mirrored into the runs folder."""
-        rows = read_runs(warehouse or warehouse_dir())
+    def all_runs(local: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Newest first: the runs of the local tables (``local``, from read_runs), and those only
+        mirrored into the runs folder."""
+        rows = list(local)
         known = {row["run_id"] for row in rows}
         for path in sorted((runs or runs_dir()).glob(f"*/{ANALYSIS_FILE}")):
             mirrored = json.loads(path.read_text(encoding="utf-8")).get("run")
             if mirrored and mirrored.get("run_id") not in known:
-                at = mirrored.get("first_response_at") or mirrored.get("analyzed_at") or ""
-                rows.append({**{c: mirrored.get(c) for c in RUN_COLUMNS}, "at": str(at).replace("T", " ")})
+                rows.append(run_summary(mirrored))
         return sorted(rows, key=lambda r: (r["at"], r["run_id"]), reverse=True)
 
     @app.get("/", response_class=HTMLResponse, name="index")
     def index(request: Request) -> str:
-        rows = all_runs()
+        local = read_runs(warehouse or warehouse_dir())
+        rows = all_runs(local)
         for row in rows:
             row["has_report"] = (run_dir(row["run_id"]) / REPORT_FILE).is_file()
-        local = bool(read_runs(warehouse or warehouse_dir()))
         mirrored = not local and ((runs or runs_dir()) / TRENDS_FILE).is_file()
         trends_url = request.url_for("mirrored_trends" if mirrored else "trends")
         return (
@@ -74,7 +75,7 @@ def create_app(
     @app.get("/api/runs", name="api_runs")
     def api_runs() -> list[dict[str, Any]]:
         keep = ("run_id", "at", "suite", "suite_hash", "provider", "model", "samples", "responses", "verdict")
-        return [{k: row.get(k) for k in keep} for row in all_runs()]
+        return [{k: row.get(k) for k in keep} for row in all_runs(read_runs(warehouse or warehouse_dir()))]
 
     @app.get("/runs/trends.html", name="mirrored_trends")
     def mirrored_trends() -> FileResponse:
@@ -100,9 +101,8 @@ def create_app(
 
     @app.get("/trends", response_class=HTMLResponse, name="trends")
     def trends(request: Request) -> str:
-        return render_trends(
-            warehouse or warehouse_dir(), lambda run_id: str(request.url_for("report", run_id=run_id))
-        )
+        history = trends_of(warehouse or warehouse_dir())
+        return render_trends(history, lambda run_id: str(request.url_for("report", run_id=run_id)))
 
     @app.get("/dag-runs/{run_id:path}", name="dag_run")
     def dag_run(run_id: str, request: Request) -> RedirectResponse:

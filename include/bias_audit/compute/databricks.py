@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import os
 import time
@@ -26,6 +25,7 @@ from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bias_audit.compute.local import write_analysis
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.wheel_task import USAGE_ERROR, result_from_logs
@@ -95,11 +95,7 @@ class DatabricksSettings(BaseModel):
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(part) for part in error["loc"])
-            raise UserInputError(
-                f"{error['msg']} (value: {error.get('input')!r})", source=source, field=field
-            ) from None
+            raise UserInputError.from_validation(exc, source) from None
 
 
 def conn_id() -> str:
@@ -357,17 +353,19 @@ def mirror(analyzed: Mapping[str, Any], runs: Path) -> Path:
     the analysis (verdict, findings, the run's row), the report and the trend page, from the runs
     volume. Returns the local report. (The pages cannot read Unity Catalog; the copy is a few
     hundred kB per run.)"""
+    from bias_audit.report import REPORT_FILE  # here: the DAG imports this module when parsed
+    from bias_audit.trends import TRENDS_FILE
+
     settings, hook = DatabricksSettings.load(), _hook()
     run_id = str(analyzed["run_id"])
     remote = settings.runs_dir.rstrip("/")
     if remote.startswith("/dbfs/"):  # the FUSE view of DBFS: read it through the DBFS API
         remote = "dbfs:" + remote.removeprefix("/dbfs")
     run_dir = runs / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    report = run_dir / "report.html"
-    report.write_bytes(hook.download(f"{remote}/{run_id}/report.html"))
-    (runs / "trends.html").write_bytes(hook.download(f"{remote}/trends.html"))
-    (run_dir / "analysis.json").write_text(json.dumps(dict(analyzed), indent=2, default=str) + "\n")
+    write_analysis(run_dir, analyzed)
+    report = run_dir / REPORT_FILE
+    report.write_bytes(hook.download(f"{remote}/{run_id}/{REPORT_FILE}"))
+    (runs / TRENDS_FILE).write_bytes(hook.download(f"{remote}/{TRENDS_FILE}"))
     log.info("copied the report of run %s from %s to %s", run_id, remote, report)
     return report
 

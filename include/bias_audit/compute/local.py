@@ -55,20 +55,29 @@ def analyze(run_id: str, runs: Path | None = None, tables: str | None = None) ->
 
     runs = runs or runs_dir()
     summary = run_analysis(run_id, runs, tables or warehouse_dir()).as_dict()
-    path = runs / run_id / ANALYSIS_FILE
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    path = write_analysis(runs / run_id, summary)
     log.info("analysis of run %s: tables in %s, summary in %s", run_id, summary["warehouse"], path)
     return {**summary, "summary_file": str(path)}
+
+
+def write_analysis(run_dir: Path, summary: Mapping[str, Any]) -> Path:
+    """The analysis summary beside the run's answers (what the pages and the demo read)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / ANALYSIS_FILE
+    path.write_text(json.dumps(dict(summary), indent=2, default=str) + "\n", encoding="utf-8")
+    return path
 
 
 def report(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
     from bias_audit.report import write_report
     from bias_audit.tables import open_tables
+    from bias_audit.trends import trends as read_trends
     from bias_audit.trends import write_trends
 
     runs, store = runs or runs_dir(), open_tables(tables or warehouse_dir())
-    path = write_report(run_id, runs, store)
-    trends = write_trends(store, runs)
+    history = read_trends(store)  # once, for the report's drift section and the trend page
+    path = write_report(run_id, runs, store, history)
+    trends = write_trends(history, runs)
     log.info("report of run %s: %s; trends of every audited suite and model: %s", run_id, path, trends)
     return {"run_id": run_id, "report": str(path), "trends": str(trends)}
 
