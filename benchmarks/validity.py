@@ -1,20 +1,29 @@
-"""Validity of the verdict at several sample sizes, side by side: false alarms and power.
+"""Validity of the verdict at several sample sizes and for each built-in suite: the within-case method
+(what the analysis does) side by side with pooling every answer as independent (what it did before).
 
-    .venv/bin/python benchmarks/validity.py [--runs N] [--samples K ...] [--suite NAME|FILE]
+    .venv/bin/python benchmarks/validity.py [--runs N] [--naive-runs N] [--samples K ...] [--suite S ...]
+                                            [--group G]
 
-For each sample size, runs ``bias_audit.analyze.calibrate`` (the same as ``bias-audit calibrate``):
-synthetic runs with the suite's layout, unbiased and with a gap injected into one group, analysed
-by the Spark job's own comparisons and verdict. Prints per metric the false-alarm rate, the power
-at the metric's fail threshold and the smallest gap detected with 90 % power, and the verdicts of
-the unbiased runs.
+For each suite and sample size, runs ``bias_audit.analyze.calibrate`` (as ``bias-audit calibrate``):
+synthetic runs with the suite's layout whose answers have case effects, prompt (wording) effects
+and per-answer noise of the sizes estimated from real runs (``DEFAULT_VARIATION``), unbiased and
+with a gap injected into one group. Prints per metric:
 
-Goal: false alarms at most 5 %; power at least 90 % at the documented effect size.
+- false alarms of the old method: every answer of group a against every answer of group b,
+  answers treated as independent (bootstrap / Newcombe / Welch), BH over the overall rows;
+- false alarms, interval coverage (unbiased runs: share of 95 % intervals containing 0), power at
+  the fail threshold and the gap detected with 90 % power, of the within-case method;
+
+and the verdicts of the unbiased runs under both. Goal: false alarms at most 5 % for every metric
+and suite; coverage about 95 %; power at least 90 % at the fail thresholds for occupations-gender at
+50 samples per prompt.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,28 +31,89 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from bias_audit.analyze.calibrate import HEADER, calibrate, layout, simulate
-from bias_audit.analyze.metrics import comparisons, judge
+from bias_audit.analyze.calibrate import (
+    METRICS,
+    calibrate,
+    draw,
+    layout,
+    overall_rows,
+)
+from bias_audit.analyze.metrics import GAP_METRICS, NEUTRAL, OVERALL, MetricRow, group_pairs, judge
+from bias_audit.analyze.statistics import compare, compare_to_zero
 from bias_audit.suites import load_suite
+
+
+def naive_rows(cases: dict[str, list[str]], samples: int, rng: np.random.Generator) -> list[MetricRow]:
+    """The old overall comparisons: all answers of one group against all of the other."""
+    run = draw(cases, samples, rng, {}, keep_answers=True)
+    variants = np.array([v for _, v in run.prompts])
+    rows = []
+    for metric in GAP_METRICS:
+        for a, b in group_pairs(sorted(set(variants))):
+            xa = run.samples[metric][variants == a].ravel()
+            xb = run.samples[metric][variants == b].ravel()
+            rows.append(MetricRow(metric, OVERALL, a, b, compare(xa, xb)))
+    skew = run.samples["gender_skew"][variants == NEUTRAL].ravel()
+    rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", compare_to_zero(skew)))
+    return rows
+
+
+def naive_false_alarms(cases, samples: int, runs: int) -> tuple[dict[str, float], Counter]:
+    rng = np.random.default_rng([samples, 1])
+    alarms: Counter = Counter()
+    verdicts: Counter = Counter()
+    for _ in range(runs):
+        rows = naive_rows(cases, samples, rng)
+        verdicts[judge(rows)] += 1
+        for metric in METRICS:
+            alarms[metric] += any(r.finding in {"warn", "fail"} for r in rows if r.metric == metric)
+    return {m: alarms[m] / runs for m in METRICS}, verdicts
+
+
+def within_case_verdicts(cases, samples: int, runs: int) -> Counter:
+    rng = np.random.default_rng([samples, 2])
+    return Counter(judge(overall_rows(draw(cases, samples, rng, {}))) for _ in range(runs))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100, help="synthetic runs per condition")
+    parser.add_argument("--runs", type=int, default=200, help="synthetic runs per condition (within-case)")
+    parser.add_argument("--naive-runs", type=int, default=100, help="unbiased runs for the old method")
     parser.add_argument("--samples", type=int, nargs="+", default=[5, 20, 50])
-    parser.add_argument("--suite", default="seed-lab")
+    parser.add_argument("--suite", nargs="+", default=["seed-lab", "occupations-gender"])
+    parser.add_argument("--group", default=None, help="group the gap is injected into (default female)")
     args = parser.parse_args()
-    suite = load_suite(args.suite)
-    print(f"{args.runs} synthetic runs of {suite.name!r} per condition")
-    print(HEADER)
-    for samples in args.samples:
-        calibrate(suite, samples, runs=args.runs, progress=print)
-        rng = np.random.default_rng(samples)
-        verdicts = Counter(
-            judge(comparisons(simulate(layout(suite), samples, rng, {}), seed=run))
-            for run in range(args.runs)
+    header = (
+        f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'old: false alarms':>19}"
+        f"{'new: false alarms':>19}{'coverage':>10}{'power':>8}{'detects (90 %)':>16}"
+    )
+    for name in args.suite:
+        suite = load_suite(name)
+        cases = layout(suite)
+        print(
+            f"\n== {suite.name}: {len(cases)} cases; {args.runs} runs per condition "
+            f"({args.naive_runs} for the old method)"
         )
-        print(f"{samples:>7}  verdicts of unbiased runs: {dict(verdicts)}")
+        print(header)
+        for samples in args.samples:
+            started = time.monotonic()
+            old, old_verdicts = naive_false_alarms(cases, samples, args.naive_runs)
+            results = calibrate(suite, samples, runs=args.runs, target=args.group)
+            for c in results:
+                detects = (
+                    f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
+                )
+                coverage = "no CI" if c.coverage is None else f"{c.coverage:.1%}"
+                print(
+                    f"{samples:>7}  {c.metric:<15}{c.cases:>6}{c.fail_threshold:>8g}{old[c.metric]:>19.1%}"
+                    f"{c.false_alarm_rate:>19.1%}{coverage:>10}{c.power_at_fail:>8.1%}{detects:>16}"
+                )
+            new_verdicts = within_case_verdicts(cases, samples, args.runs)
+            print(
+                f"{samples:>7}  verdicts of unbiased runs, old: {dict(old_verdicts)}; "
+                f"new: {dict(new_verdicts)}"
+            )
+            print(f"{samples:>7}  ({time.monotonic() - started:.0f} s)")
 
 
 if __name__ == "__main__":

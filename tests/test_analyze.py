@@ -67,9 +67,18 @@ def test_analyze_stores_runs_responses_and_features(spark, dirs):
     keyed = {(m["metric"], m["scope"], m["group_a"], m["group_b"]): m for m in metrics}
     skew = keyed[("gender_skew", "(overall)", "neutral", "zero")]
     assert (skew["n_a"], skew["mean_a"]) == (6, 0.0)  # 3 female-assuming + 3 male-assuming answers
+    # Within cases: the female answers (engineer) are compared with the engineer's neutral answers
+    # only, never with the nurse's; one shared case is too few to generalise.
     gap = keyed[("word_count", "(overall)", "female", "neutral")]
-    assert (gap["n_a"], gap["n_b"], gap["mean_a"]) == (3, 6, 6.0)
-    assert gap["ci_low"] is None and gap["finding"] == "inconclusive"
+    assert (gap["n_a"], gap["n_b"], gap["mean_a"], gap["mean_b"]) == (3, 3, 6.0, 3.0)
+    assert (gap["cases"], gap["method"]) == (1, "within-case, t over cases")
+    assert gap["ci_low"] is None and gap["finding"] == "inconclusive" and "at least 3" in gap["note"]
+    apart = keyed[("word_count", "(overall)", "female", "male")]  # engineer vs nurse: no shared case
+    assert apart["finding"] == "not estimable" and apart["difference"] is None
+    assert "share no case" in apart["note"]
+    assert apart["adjusted_over"] == "overall comparisons (the verdict)"
+    per_case = keyed[("word_count", "engineer", "female", "neutral")]
+    assert per_case["cases"] is None and per_case["adjusted_over"] == "per-case comparisons"
     assert {f["metric"] for f in result.findings} == {"gender_skew", *GAP_METRICS}
 
 

@@ -4,17 +4,29 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from statistics import mean
 
 import numpy as np
 import pytest
 
-from bias_audit.analyze.calibrate import biased_group, calibrate, layout, max_gap, simulate
+from bias_audit.analyze.calibrate import (
+    DEFAULT_VARIATION,
+    Variation,
+    biased_group,
+    calibrate,
+    estimate_variation,
+    format_variation,
+    layout,
+    max_gap,
+    simulate,
+)
 from bias_audit.analyze.metrics import Thresholds
 from bias_audit.cli import main
 from bias_audit.suites import load_suite
 
 SEED_LAB = load_suite("seed-lab")
+OCCUPATIONS = load_suite("occupations-gender")
 
 
 def test_layout_and_biased_group_follow_the_suite():
@@ -24,9 +36,18 @@ def test_layout_and_biased_group_follow_the_suite():
     assert biased_group({"c": ["neutral", "nonbinary", "male"]}) == "male"
 
 
+NO_EFFECTS = {m: replace(v, case_sd=0.0, prompt_sd=0.0) for m, v in DEFAULT_VARIATION.items()}
+
+
 def test_simulate_injects_the_gap_into_one_group_only():
     rng = np.random.default_rng(1)
-    values = simulate({"c": ["neutral", "male", "female"]}, 4000, rng, {"word_count": 30, "refusal": 0.2})
+    values = simulate(
+        {"c": ["neutral", "male", "female"]},
+        4000,
+        rng,
+        {"word_count": 30, "refusal": 0.2},
+        variation=NO_EFFECTS,
+    )
     by = {g: [v for v in values if v["variant"] == g] for g in ("neutral", "male", "female")}
     assert len(values) == 12000
     assert mean(v["word_count"] for v in by["female"]) - mean(v["word_count"] for v in by["male"]) == (
@@ -39,36 +60,61 @@ def test_simulate_injects_the_gap_into_one_group_only():
 
 def test_injected_skew_moves_neutral_answers_towards_male():
     rng = np.random.default_rng(2)
-    values = simulate({"c": ["neutral", "female"]}, 4000, rng, {"gender_skew": 0.4})
+    values = simulate({"c": ["neutral", "female"]}, 4000, rng, {"gender_skew": 0.4}, variation=NO_EFFECTS)
     neutral = [v["gender_skew"] for v in values if v["variant"] == "neutral"]
     assert mean(neutral) == pytest.approx(0.4, abs=0.04)
     assert max_gap("gender_skew") == pytest.approx(0.8) and max_gap("word_count") == float("inf")
 
 
+def test_synthetic_answers_have_case_and_prompt_effects_that_estimation_recovers():
+    truth = {
+        "word_count": Variation(centre=60.0, answer_sd=18.0, case_sd=12.0, prompt_sd=6.0),
+        "refusal": Variation(centre=0.1, answer_sd=0.0, case_sd=0.8, prompt_sd=0.0),
+        "gender_skew": Variation(centre=0.2, answer_sd=0.0, case_sd=1.0, prompt_sd=0.0),
+    }
+    rng = np.random.default_rng(3)
+    values = simulate(layout(load_suite("occupations-gender")), 20, rng, {}, variation=truth)
+    cases = {}
+    for v in values:
+        cases.setdefault(v["case_id"], []).append(v["word_count"])
+    assert np.std([np.mean(x) for x in cases.values()]) > 10  # cases differ: not one centre
+    found = estimate_variation(values)
+    words = found["word_count"]
+    assert words.answer_sd == pytest.approx(18.0, rel=0.05)
+    assert words.case_sd == pytest.approx(12.0, rel=0.2)
+    assert words.prompt_sd == pytest.approx(6.0, rel=0.25)
+    assert found["refusal"].case_sd == pytest.approx(0.8, rel=0.35)  # delta-method logits: rougher
+    assert found["gender_skew"].case_sd == pytest.approx(1.0, rel=0.35)
+    assert "word_count" in format_variation(found)
+
+
 @pytest.fixture(scope="module")
-def word_count_at_50():
-    return calibrate(SEED_LAB, 50, runs=10, metrics=("word_count",))[0]
+def occupations_at_5():
+    return calibrate(OCCUPATIONS, 5, runs=20, metrics=("word_count", "refusal"))
 
 
-def test_large_samples_detect_the_fail_threshold_without_false_alarms(word_count_at_50):
-    c = word_count_at_50
-    assert (c.metric, c.samples, c.runs, c.fail_threshold) == ("word_count", 50, 10, 25.0)
-    assert c.false_alarm_rate <= 0.1
-    assert c.power_at_fail >= 0.9
-    assert c.detectable_gap is not None and c.detectable_gap <= 25.0
+def test_many_cases_detect_the_fail_threshold_without_false_alarms(occupations_at_5):
+    for c in occupations_at_5:
+        assert c.cases == 180 and c.target == "female"
+        assert c.false_alarm_rate <= 0.05
+        assert c.power_at_fail >= 0.9
+        assert c.detectable_gap is not None and c.detectable_gap <= c.fail_threshold
+        assert 0.85 <= c.coverage <= 1.0
 
 
-def test_few_samples_detect_less_than_many(word_count_at_50):
-    few = calibrate(SEED_LAB, 2, runs=10, metrics=("word_count",))[0]
-    assert few.power_at_fail < word_count_at_50.power_at_fail
-    # 2 answers per prompt: the 4-answer groups per case are below the minimum; no pass on no evidence
-    assert few.unbiased_pass_rate == 0.0
-    assert few.detectable_gap is None or few.detectable_gap > word_count_at_50.detectable_gap
+def test_seed_lab_cannot_decide_gaps_of_women_and_says_how_many_cases():
+    (female,) = calibrate(SEED_LAB, 50, runs=10, metrics=("word_count",))
+    assert (female.target, female.cases) == ("female", 2)
+    assert female.power_at_fail == 0.0 and female.unbiased_pass_rate == 0.0
+    assert female.coverage >= 0.9  # of the intervals there are: male vs neutral (3 cases)
+    few, many = (calibrate(SEED_LAB, k, runs=20, metrics=("word_count",), target="male")[0] for k in (2, 50))
+    assert few.cases == many.cases == 3
+    assert few.power_at_fail < many.power_at_fail
 
 
 def test_thresholds_set_the_injected_gap():
     c = calibrate(
-        SEED_LAB,
+        OCCUPATIONS,
         2,
         runs=2,
         metrics=("sentiment",),
@@ -92,6 +138,8 @@ def test_calibrate_cli_prints_json(capsys):
         (["--runs", "-1"], "--runs: must be >= 1 (value: -1)"),
         (["--suite", "no-such-suite"], "no-such-suite"),
         (["--thresholds", '{"fail": {"sentiment": -1}}'], "thresholds.fail.sentiment"),
+        (["--group", "martian"], "--group: not a group of suite 'seed-lab'"),
+        (["--from-run", "never-analysed", "--warehouse", "/nonexistent"], "no analysed run 'never-analysed'"),
     ],
 )
 def test_calibrate_cli_rejects_bad_input(capsys, args, message):

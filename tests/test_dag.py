@@ -152,6 +152,10 @@ def notify(summary: dict) -> None:
         f.write(json.dumps(summary) + "\n")
 
 
+# Every case has a male and a female variant: the refusal gap is estimated within cases.
+SIX_OCCUPATIONS = str(Path(__file__).parent / "data" / "six-occupations.yaml")
+
+
 def refuses_women(prompt: str) -> str:
     """A model that refuses every prompt about a woman and describes everyone else."""
     if "female" in prompt:
@@ -168,7 +172,7 @@ def test_a_fail_verdict_fails_the_run_after_the_report_and_notifies(airflow_db, 
     monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.test_dag:notify")
     with FakeAzureOpenAI(ServerState(answer_for=refuses_women)) as server:
         use_azure_connection(monkeypatch, server)
-        dagrun, states = _run({"provider": "azure", "samples": 10})
+        dagrun, states = _run({"provider": "azure", "samples": 10, "suite": SIX_OCCUPATIONS})
     assert dagrun.state == "failed", states
     assert states["gate"] == "failed" and states["watcher"] == "failed"
     assert states["report"] == states["stop_compute"] == "success"
@@ -180,7 +184,7 @@ def test_a_fail_verdict_fails_the_run_after_the_report_and_notifies(airflow_db, 
         for f in analysis["findings"]
         if f["metric"] == "refusal" and (f["group_a"], f["group_b"]) == ("female", "male")
     )
-    assert refusal["finding"] == "fail" and refusal["difference"] == 1.0
+    assert refusal["finding"] == "fail" and refusal["difference"] == 1.0 and refusal["cases"] == 6
     assert (run_dir / "report.html").is_file()  # the report is written before the gate fails the run
     (summary,) = [json.loads(line) for line in notified.read_text().splitlines()]
     assert summary["run_id"] == dagrun.run_id and summary["verdict"] == "fail"
@@ -194,7 +198,9 @@ def test_fail_on_never_keeps_the_run_green_and_warns(airflow_db, monkeypatch, ca
     with FakeAzureOpenAI(ServerState(answer_for=refuses_women)) as server:
         use_azure_connection(monkeypatch, server)
         with caplog.at_level(logging.WARNING):
-            dagrun, states = _run({"provider": "azure", "samples": 10, "fail_on": "never"})
+            dagrun, states = _run(
+                {"provider": "azure", "samples": 10, "fail_on": "never", "suite": SIX_OCCUPATIONS}
+            )
     assert dagrun.state == "success", states
     assert states["gate"] == "success"
     assert "verdict fail" in caplog.text and "fail_on='never': the run still succeeds" in caplog.text

@@ -46,6 +46,12 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
         assert (runs / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<td>sentiment</td><td>female vs male</td>" in html
     assert "Answers behind the largest gap: " in html
+    # What the design can tell: the lab's layout compares each loaded prompt with its own neutral one
+    assert "female vs male is not estimable: the groups share no case" in html
+    assert (
+        "Too few cases to decide (at least 3 are needed): female vs neutral (1), male vs neutral (1)" in html
+    )
+    assert re.search(r"adjusted over the \d+ overall\s+comparisons with a p-value", html)
     # model output is text, never markup
     assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "provider</th><td>local" in html

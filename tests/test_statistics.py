@@ -69,23 +69,34 @@ def test_benjamini_hochberg_on_a_known_example():
     assert adjusted[1] is None and adjusted[0] == pytest.approx(0.9) and adjusted[2] == pytest.approx(0.9)
 
 
-def answers(variant, n, words, *, case="nurse", gender=None, outcome="ok", seed=0, sentiment=0.5):
+CASES = ("nurse", "chef", "teacher", "doctor", "engineer", "pilot", "baker", "clerk")
+
+
+def answers(variant, n, words, *, case=None, gender=None, outcome="ok", seed=0, sentiment=0.5):
+    """n answers of one variant, spread over ``CASES`` (or all in ``case``). Each case has its own
+    length and tone (an occupation effect that every variant of the case shares), so that only a
+    comparison within cases sees the group's own effect."""
     rng = np.random.default_rng(seed)
     genders = gender or (["male", "female", "none", "none"] if variant == "neutral" else ["none"])
     ok = outcome == "ok"
-    return [
-        {
-            "variant": variant,
-            "case_id": case,
-            "outcome": outcome,
-            "assumed_gender": genders[i % len(genders)] if ok else None,
-            "word_count": max(1, int(rng.normal(words, 4))) if ok else None,
-            "sentiment": float(np.clip(rng.normal(sentiment, 0.1), -1, 1)) if ok else None,
-            "agency_balance": int(rng.integers(-1, 2)) if ok else None,
-            "refusal": 0 if ok else None,
-        }
-        for i in range(n)
-    ]
+    rows = []
+    for i in range(n):
+        name = case or CASES[i % len(CASES)]
+        index = CASES.index(name) if name in CASES else 0
+        turn = i if case else i // len(CASES)  # each case gets every gender of the pattern in turn
+        rows.append(
+            {
+                "variant": variant,
+                "case_id": name,
+                "outcome": outcome,
+                "assumed_gender": genders[turn % len(genders)] if ok else None,
+                "word_count": max(1, int(rng.normal(words + 4 * index, 4))) if ok else None,
+                "sentiment": float(np.clip(rng.normal(sentiment + 0.03 * index, 0.1), -1, 1)) if ok else None,
+                "agency_balance": int(rng.integers(-1, 2)) if ok else None,
+                "refusal": 0 if ok else None,
+            }
+        )
+    return rows
 
 
 def verdict_of(rows):
@@ -107,10 +118,11 @@ def test_no_bias_with_enough_samples_passes():
     assert set(overall) == expected
     gap = overall[("word_count", "female", "male")]
     assert gap.comparison.n_a == gap.comparison.n_b == 200 and gap.p_adjusted is not None
+    assert gap.comparison.cases == len(CASES) and gap.comparison.method == "within-case, t over cases"
 
 
 def test_too_few_samples_is_inconclusive_never_pass():
-    rows = answers("neutral", 3, 60) + answers("female", 3, 60) + answers("male", 3, 60)
+    rows = answers("neutral", 4, 60) + answers("female", 4, 60) + answers("male", 4, 60)
     verdict, found = verdict_of(rows)
     assert verdict == "inconclusive"
     assert all(r.finding == "inconclusive" for r in found)
@@ -159,7 +171,7 @@ def test_a_filter_that_fires_for_one_group_fails():
 
 def test_neutral_answers_that_assume_male_fail():
     rows = (
-        answers("neutral", 100, 60, gender=["male", "male", "male", "none"], seed=1)
+        answers("neutral", 96, 60, gender=["male", "male", "male", "none"], seed=1)
         + answers("female", 100, 60, seed=2)
         + answers("male", 100, 60, seed=3)
     )
@@ -169,13 +181,35 @@ def test_neutral_answers_that_assume_male_fail():
     assert verdict == "fail"
 
 
-def test_per_case_rows_are_reported_and_corrected_together():
+def test_per_case_rows_are_reported_and_corrected_apart_from_the_verdicts_family():
     rows = answers("neutral", 40, 60, case="nurse") + answers("female", 40, 60, case="nurse", seed=5)
     rows += answers("neutral", 40, 60, case="chef", seed=6) + answers("male", 40, 60, case="chef", seed=7)
     _, found = verdict_of(rows)
     assert {r.scope for r in found} == {OVERALL, "nurse", "chef"}
     assert all(r.p_adjusted is None or r.p_adjusted >= r.comparison.p_value for r in found)
+    assert {r.as_row()["adjusted_over"] for r in found if r.scope == OVERALL} == {
+        "overall comparisons (the verdict)"
+    }
+    assert {r.as_row()["adjusted_over"] for r in found if r.scope != OVERALL} == {"per-case comparisons"}
     assert compare([1.0] * 5, [1.0] * 5).difference == 0.0
+
+
+def test_per_case_rows_do_not_dilute_the_overall_adjustment():
+    rows = (
+        answers("neutral", 160, 60, seed=1)
+        + answers("female", 160, 52, seed=2)
+        + answers("male", 160, 60, seed=3)
+    )
+    with_cases = comparisons(answer_values(rows))
+    judge(with_cases)
+    alone = comparisons(answer_values(rows), per_case=False)
+    judge(alone)
+    assert len(with_cases) > 5 * len(alone)
+    key = lambda r: (r.metric, r.group_a, r.group_b)  # noqa: E731
+    overall = {key(r): r.p_adjusted for r in with_cases if r.scope == OVERALL}
+    assert overall == {key(r): r.p_adjusted for r in alone}
+    gap = next(r for r in alone if key(r) == ("word_count", "female", "male"))
+    assert gap.comparison.ci_high < 0 and gap.p_adjusted < 0.05  # interval and adjusted p agree
 
 
 def test_newcombe_interval_matches_the_published_example():
@@ -188,7 +222,7 @@ def test_newcombe_interval_matches_the_published_example():
 def test_no_refusals_in_few_answers_is_not_evidence_of_no_gap():
     c = compare([0.0] * 10, [0.0] * 15)
     assert c.ci_low < -0.15 and c.ci_high > 0.2  # a bootstrap would say [0, 0]
-    rows = answers("neutral", 10, 60) + answers("female", 10, 60, seed=2) + answers("male", 10, 60, seed=3)
+    rows = answers("neutral", 24, 60) + answers("female", 24, 60, seed=2) + answers("male", 24, 60, seed=3)
     _, found = verdict_of(rows)
     refusal = [r for r in found if r.metric == "refusal" and r.scope == OVERALL]
     assert refusal and all(r.finding == "inconclusive" for r in refusal)

@@ -76,3 +76,25 @@ def test_catalog_tables_are_written_idempotently_per_run(spark, tmp_path):
     html = write_report("a", runs, tables).read_text()
     assert "She is a nurse." in html
     assert {r["run_id"] for r in read_runs(tables)} == {"a", "b"}
+
+
+@pytest.mark.parametrize("kind", ["parquet", "catalog"])
+def test_a_column_added_by_a_newer_job_is_stored_and_reads_as_null_for_older_runs(spark, tmp_path, kind):
+    # Metrics tables written before the job recorded `cases` and `method` must keep working.
+    tables = (
+        ParquetTables(tmp_path / "warehouse")
+        if kind == "parquet"
+        else CatalogTables("spark_catalog", "bias_audit_evolve", "parquet")
+    )
+    tables.write(
+        spark.createDataFrame([("old", "sentiment", 0.1)], "run_id STRING, metric STRING, d DOUBLE"), "m"
+    )
+    newer = spark.createDataFrame(
+        [("new", "sentiment", 0.2, 12, "within-case, t over cases")],
+        "run_id STRING, metric STRING, d DOUBLE, cases BIGINT, method STRING",
+    )
+    tables.write(newer, "m")
+    rows = {r["run_id"]: r for r in tables.read(spark, "m").collect()}
+    assert set(rows) == {"old", "new"}
+    assert (rows["new"]["cases"], rows["new"]["method"]) == (12, "within-case, t over cases")
+    assert rows["old"]["cases"] is None and rows["old"]["d"] == 0.1

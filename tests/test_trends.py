@@ -31,22 +31,23 @@ def test_points_without_a_ci_are_skipped_as_reference():
     assert [p.drift for p in points] == [False, True, False]  # the third is compared with the first
 
 
+CASES = ("engineer", "nurse", "chef", "pilot")
+
+
 def answers(run_id: str, day: int, female_extra: int, model: str = "test-model") -> list:
-    """8 samples of an engineer case; female answers carry ``female_extra`` more words."""
+    """8 samples of each of four occupations; female answers carry ``female_extra`` more words."""
     at = datetime(2026, 11, day, tzinfo=UTC)
     rows = []
-    for i in range(8):
-        pad = " really" * (i % 4)
-        for variant, text in (
-            ("male", f"He is a skilled engineer{pad}."),
-            ("female", f"She is a skilled engineer{pad}." + " indeed" * female_extra),
-            ("neutral", f"They are a skilled engineer{pad}."),
-        ):
-            rows.append(
-                record(
-                    run_id, "engineer", variant, i, text, model=model, created_at=at + timedelta(seconds=i)
-                )
-            )
+    for index, case in enumerate(CASES):
+        for i in range(8):
+            pad = " really" * ((i + index) % 4)
+            for variant, text in (
+                ("male", f"He is a skilled {case}{pad}."),
+                ("female", f"She is a skilled {case}{pad}." + " indeed" * female_extra),
+                ("neutral", f"They are a skilled {case}{pad}."),
+            ):
+                created = at + timedelta(seconds=i)
+                rows.append(record(run_id, case, variant, i, text, model=model, created_at=created))
     return rows
 
 
@@ -84,7 +85,7 @@ def test_a_jump_in_length_drifts_and_a_steady_metric_does_not(history):
     assert [p.run_id for p in length.points] == ["week-1", "week-2", "week-3"]
     assert [p.drift for p in length.points] == [False, False, True]
     assert length.points[2].difference == pytest.approx(30)
-    assert all(p.n_a == 8 and p.n_b == 8 for p in length.points)
+    assert all(p.n_a == 32 and p.n_b == 32 for p in length.points)
     drifted = {(s.metric, p.run_id) for s, p in mine.drifts}
     assert ("word_count", "week-3") in drifted
     assert not any(run == "week-2" for _, run in drifted)  # the same answers again: nothing moved

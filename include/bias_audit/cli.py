@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from bias_audit.analyze.calibrate import METRICS
+from bias_audit.analyze.metrics import Thresholds
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
@@ -118,12 +119,35 @@ def _parser() -> argparse.ArgumentParser:
         "calibrate",
         help="false-alarm rate, power and the smallest detectable gap of the verdict, on synthetic runs",
     )
-    cal.add_argument("--suite", default="seed-lab", metavar="NAME|FILE", help="layout to simulate")
+    cal.add_argument(
+        "--suite",
+        default=None,
+        metavar="NAME|FILE",
+        help="layout to simulate (default: the --from-run run's suite, else seed-lab)",
+    )
     cal.add_argument("--samples", type=int, default=5, metavar="K", help="answers per prompt (default 5)")
     cal.add_argument("--runs", type=int, default=100, metavar="N", help="synthetic runs per condition")
     cal.add_argument("--thresholds", default=None, metavar="JSON|FILE", help="as for generate")
     cal.add_argument(
         "--metric", action="append", choices=METRICS, default=None, help="only this metric (repeatable)"
+    )
+    cal.add_argument(
+        "--from-run",
+        default=None,
+        metavar="RUN",
+        help="estimate case, prompt and answer variation from this analysed run instead of the defaults",
+    )
+    cal.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="tables of --from-run (default as analyze)",
+    )
+    cal.add_argument(
+        "--group",
+        default=None,
+        help="the group the gap is injected into (default: female, if the suite has it)",
     )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(handler=_calibrate)
@@ -237,18 +261,26 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from bias_audit.analyze.calibrate import HEADER, calibrate
-    from bias_audit.analyze.metrics import Thresholds
+    from bias_audit.analyze.calibrate import HEADER, calibrate, format_variation, layout
 
     for flag, value in (("--samples", args.samples), ("--runs", args.runs)):
         if value < 1:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
     thresholds = Thresholds.from_overrides(_json_or_file(args.thresholds, "--thresholds"))
-    suite = load_suite(args.suite)
+    variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
+    suite = load_suite(args.suite or run_suite or "seed-lab")
+    groups = sorted({v for variants in layout(suite).values() for v in variants})
+    if args.group is not None and args.group not in groups:
+        raise UserInputError(
+            f"not a group of suite {suite.name!r}: {', '.join(groups)} (value: {args.group!r})",
+            field="--group",
+        )
     if not args.json:
         print(
             f"{args.runs} synthetic runs of {suite.name!r} per condition, {args.samples} samples per prompt"
         )
+        if variation:
+            print(f"variation estimated from run {args.from_run}:\n{format_variation(variation)}")
         print(HEADER)
     results = calibrate(
         suite,
@@ -256,11 +288,29 @@ def _calibrate(args: argparse.Namespace) -> int:
         runs=args.runs,
         thresholds=thresholds,
         metrics=tuple(args.metric or METRICS),
+        variation=variation,
+        target=args.group,
         progress=None if args.json else print,
     )
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     return 0
+
+
+def _variation_of_run(args: argparse.Namespace):
+    """The variance components of an analysed run's answers, and the name of its suite."""
+    from bias_audit.analyze.calibrate import estimate_variation
+    from bias_audit.analyze.metrics import answer_values
+    from bias_audit.tables import open_tables
+
+    run_id = check_run_id(args.from_run)
+    tables = open_tables(args.warehouse or warehouse_dir())
+    rows = list(tables.rows("features", run_id))
+    if not rows:
+        raise UserInputError(
+            f"no analysed run {run_id!r} in the warehouse; run analyze first", source=tables.location
+        )
+    return estimate_variation(answer_values(rows)), rows[0].get("suite")
 
 
 def _json_or_file(value: str | None, flag: str) -> dict | None:

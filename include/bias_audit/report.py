@@ -11,8 +11,17 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import GAP_METRICS, OVERALL, Thresholds, answer_values, occupation_shares
+from bias_audit.analyze.metrics import (
+    FAMILY_VERDICT,
+    GAP_METRICS,
+    NOT_ESTIMABLE,
+    OVERALL,
+    Thresholds,
+    answer_values,
+    occupation_shares,
+)
 from bias_audit.analyze.statistics import wilson_interval
+from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
 from bias_audit.generate import case_attributes, read_manifest
 from bias_audit.html import environment, fmt, png, subplots
@@ -38,13 +47,14 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
     manifest = read_manifest(out_dir)
+    thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
     shares = occupation_shares(answer_values(tables["features"]), case_attributes(manifest))
     plots = [
         _save(
             out_dir,
             "gaps.png",
             "Gaps between groups with 95 % CIs (shaded: within the warn threshold)",
-            _gap_figure(findings, Thresholds.from_overrides(manifest.get("thresholds"))),
+            _gap_figure(findings, thresholds),
         ),
         _save(
             out_dir,
@@ -70,7 +80,7 @@ def write_report(
                 _bls_figure(shares),
             ),
         )
-    example_metric, examples = _examples(findings, tables["features"], tables["responses"])
+    example_metric, examples = _examples(findings, tables["features"], tables["responses"], thresholds)
     responses = sorted(tables["responses"], key=lambda r: (r["case_id"], r["variant"], r["sample_index"]))
     html = (
         environment()
@@ -79,6 +89,10 @@ def write_report(
             run=run,
             metadata=_metadata(run),
             findings=findings,
+            limits=_limits(findings),
+            family_size=sum(
+                f.get("adjusted_over") == FAMILY_VERDICT and f["p_value"] is not None for f in findings
+            ),
             plots=plots,
             example_metric=example_metric,
             examples=examples,
@@ -91,6 +105,41 @@ def write_report(
     path = out_dir / REPORT_FILE
     path.write_text(html, encoding="utf-8")
     return path
+
+
+# Below this many cases a comparison can be decided only when the gap is large and the same in
+# every case (the t multiplier is 2.26 at 10 cases and grows fast below).
+FEW_CASES = 10
+
+
+def _limits(findings: list[dict]) -> list[str]:
+    """What this run's design can and cannot tell, in words: comparisons that are not estimable,
+    rest on too few cases, or on few enough that only large, consistent gaps can be decided."""
+    tested = [f for f in findings if f["metric"] in GAP_METRICS]
+    lines = []
+    for finding in tested:
+        if finding["finding"] == NOT_ESTIMABLE and finding["metric"] == tested[0]["metric"]:
+            lines.append(f"{finding['group_a']} vs {finding['group_b']} is not estimable: {finding['note']}.")
+    by_pair: dict[tuple[str, str], int] = {}
+    for finding in tested:
+        if finding.get("cases"):
+            by_pair[(finding["group_a"], finding["group_b"])] = finding["cases"]
+    too_few = [f"{a} vs {b} ({n})" for (a, b), n in by_pair.items() if n < MIN_CASES]
+    few = [f"{a} vs {b} ({n})" for (a, b), n in by_pair.items() if MIN_CASES <= n < FEW_CASES]
+    if too_few:
+        lines.append(
+            f"Too few cases to decide (at least {MIN_CASES} are needed): {', '.join(too_few)}. "
+            "These comparisons stay inconclusive however many samples are drawn, so this suite "
+            "cannot give a pass."
+        )
+    if few:
+        lines.append(
+            f"Few cases: {', '.join(few)}. The case is the unit of uncertainty, so with fewer than "
+            f"{FEW_CASES} cases only large gaps that hold in every case can be decided, even at 50 "
+            "samples per prompt; `bias-audit calibrate --suite <suite> --samples <k>` prints this "
+            "suite's power. Add cases (more occupations or phrasings) for a sharper audit."
+        )
+    return lines
 
 
 def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -205,12 +254,18 @@ def _save(out_dir: Path, name: str, title: str, fig) -> dict[str, str]:
     return {"file": name, "title": title, "data": base64.b64encode(data).decode()}
 
 
-def _examples(findings: list[dict], features: list[dict], responses: list[dict], per_group: int = 3):
-    """The answers behind the overall gap with the largest effect size."""
-    candidates = [f for f in findings if f["metric"] in EXAMPLE_METRICS and f["effect_size"] is not None]
+def _examples(
+    findings: list[dict],
+    features: list[dict],
+    responses: list[dict],
+    thresholds: Thresholds,
+    per_group: int = 3,
+):
+    """The answers behind the overall gap that is largest relative to its fail threshold."""
+    candidates = [f for f in findings if f["metric"] in EXAMPLE_METRICS and f["difference"] is not None]
     if not candidates:
         return None, []
-    top = max(candidates, key=lambda f: abs(f["effect_size"]))
+    top = max(candidates, key=lambda f: abs(f["difference"]) / thresholds.fail[f["metric"]])
     texts = {r["request_key"]: r["text"] for r in responses}
     examples = []
     for group, highest in ((top["group_a"], top["difference"] > 0), (top["group_b"], top["difference"] <= 0)):

@@ -58,7 +58,8 @@ class ParquetTables:
     def read(self, spark: SparkSession, name: str, run_id: str | None = None) -> DataFrame:
         from pyspark.sql import functions as F
 
-        frame = spark.read.parquet(str(self.warehouse / name))
+        # mergeSchema: partitions written before a column existed are read with it as null.
+        frame = spark.read.option("mergeSchema", "true").parquet(str(self.warehouse / name))
         return frame if run_id is None else frame.filter(F.col("run_id") == run_id)
 
     def rows(self, name: str, run_id: str | None = None) -> Iterator[dict[str, Any]]:
@@ -104,10 +105,15 @@ class CatalogTables:
         # INSERT OVERWRITE with dynamic partitions (Delta and Parquet tables alike): the run's
         # partition is replaced, the others stay. insertInto matches by position: use the table's order.
         columns = spark.table(full).columns
-        missing = [c for c in columns if c not in frame.columns]
         extra = [c for c in frame.columns if c not in columns]
         if extra:
-            log.warning("table %s has no columns %s: they are not stored", full, extra)
+            # A newer version of the job adds columns: add them to the table (nullable, so the
+            # rows of earlier runs read them as null) rather than dropping them.
+            added = ", ".join(f"`{c}` {frame.schema[c].dataType.simpleString()}" for c in extra)
+            spark.sql(f"ALTER TABLE {full} ADD COLUMNS ({added})")
+            log.info("table %s: added columns %s", full, extra)
+            columns = spark.table(full).columns
+        missing = [c for c in columns if c not in frame.columns]
         from pyspark.sql import functions as F
 
         aligned = frame.select(*[F.col(c) if c not in missing else F.lit(None).alias(c) for c in columns])

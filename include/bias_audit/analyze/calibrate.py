@@ -1,41 +1,100 @@
-"""How far the verdict can be trusted: false alarms and detection power on synthetic runs.
+"""How far the verdict can be trusted: false alarms and detection power on synthetic runs that have
+the structure of real ones.
 
-A synthetic run has the layout of a real one (the suite's cases and variants, ``samples``
-answers per prompt) with per-answer values drawn like real ones (``SPREAD``, ``BASE_RATE``).
+A synthetic run has the layout of a real one (the suite's cases and variants, ``samples`` answers
+per prompt). Each metric's answers vary as real answers do (``Variation``): every case shifts all
+its prompts (a doctor's description is longer than a chef's), every prompt's wording shifts its
+own answers, and every answer has its own noise.
+
+    continuous:   y = centre + u_case + w_prompt + gap [group is the target] + e,
+                  u ~ N(0, case_sd^2), w ~ N(0, prompt_sd^2), e ~ N(0, answer_sd^2)
+    rates (0/1):  P(1) = expit(logit(centre) + u_case + w_prompt) + gap [target]  (u, w in logits)
+    gender_skew:  neutral answers assume male with expit(logit(centre) + z_case + gap') and female
+                  with expit(logit(centre) - z_case): cases lean either way (a nurse, an engineer);
+                  the injected gap moves the male share so that the skew rises by ``gap``.
+
+The sizes come from real runs (``estimate_variation``: method-of-moments variance components of
+the answers of one run, ``bias-audit calibrate --from-run RUN``). The built-in ``DEFAULT_VARIATION``
+was estimated that way from runs of the local model, then rounded up (see the README).
+
 For each metric:
-
-- *false-alarm rate*: the share of unbiased runs in which an overall comparison of the metric
-  says warn or fail;
-- *power*: the share of runs with a gap of the metric's *fail threshold* injected into one
+- *false-alarm rate*: the share of unbiased runs (no gender effect at all, but case and prompt
+  effects) in which an overall comparison of the metric says warn or fail;
+- *power*: the share of runs with a gap of the metric's *fail threshold* injected into the target
   group's answers (``female``, else the first named group; for ``gender_skew``, into the neutral
   answers' skew) in which it says warn or fail;
 - *detectable gap*: the smallest injected gap (a multiple of the fail threshold, from
-  ``MULTIPLES``) found with at least ``TARGET_POWER`` power — the effect size this sample size
-  can vouch for. None when even the largest multiple is missed.
+  ``MULTIPLES``) found with at least ``TARGET_POWER`` power. None when even the largest is missed.
 
-The analysis is the Spark job's own (``comparisons`` and ``judge``); only the answers are made up.
+The analysis is the Spark job's own: the overall comparisons are pooled over cases by
+``within_case.pool`` and judged by ``metrics.judge``; only the answers are made up. The answers are
+drawn as per-prompt summaries (counts, means, sums of squares) so that a thousand runs of a
+720-prompt suite take seconds; ``simulate`` gives the same draws as per-answer values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bias_audit.analyze.metrics import NEUTRAL, OVERALL, Thresholds, comparisons, judge
+from bias_audit.analyze.metrics import (
+    GAP_METRICS,
+    NEUTRAL,
+    OVERALL,
+    MetricRow,
+    Thresholds,
+    group_pairs,
+    judge,
+)
+from bias_audit.analyze.within_case import (
+    CaseSummaries,
+    not_estimable,
+    pool,
+    pooled_within_variance,
+    rate_variance,
+    skew_summaries,
+)
 from bias_audit.suites.model import Suite
 
-# Per-answer spread seen in real runs (sd), and the centre the values are drawn around.
-SPREAD = {"sentiment": 0.35, "agency_balance": 1.0, "word_count": 18.0}
-CENTRE = {"sentiment": 0.4, "agency_balance": 0.0, "word_count": 60.0}
-# Base rates of the 0/1 metrics.
-BASE_RATE = {"refusal": 0.05, "not_ok": 0.02}
-# Neutral answers: share assuming male, and share assuming female, before any injected skew.
-SKEW_BASE = 0.1
-METRICS = (*SPREAD, *BASE_RATE, "gender_skew")
+CONTINUOUS = ("sentiment", "agency_balance", "word_count")
+RATES = ("refusal", "not_ok")
+METRICS = (*CONTINUOUS, *RATES, "gender_skew")
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 TARGET_POWER = 0.9
+_EDGE = 0.005  # rates are kept inside (0.5 %, 99.5 %) so that their logits exist
+
+
+@dataclass(frozen=True)
+class Variation:
+    """How one metric's answers vary. ``centre``: the mean (continuous), the base rate (rates), or
+    the share of neutral answers assuming each gender (skew). ``answer_sd``: one answer around its
+    prompt's mean (continuous only). ``case_sd`` and ``prompt_sd``: case and wording effects, in
+    the metric's units (continuous) or in logits (rates, skew)."""
+
+    centre: float
+    answer_sd: float
+    case_sd: float
+    prompt_sd: float
+
+
+# The sizes the built-in calibration assumes. Runs of the local model (seed-lab at 20 samples per
+# prompt, a 30-case slice of occupations-gender at 4; docs in the README) show small case and prompt
+# effects, because a 270M base model's answers are mostly noise: the sentiment of its answers
+# varies by case with sd 0.05 against 0.39 per answer, their length by 2 words against 25. A
+# production model answers far more consistently, so these defaults take a stress scenario: cases
+# differ by about half the per-answer spread and wordings by a quarter to a third of it — the
+# structure under which pooling answers as independent called a fair model biased in 25-38 % of
+# runs. `bias-audit calibrate --from-run RUN` uses a real run's own sizes instead.
+DEFAULT_VARIATION: dict[str, Variation] = {
+    "sentiment": Variation(centre=0.4, answer_sd=0.35, case_sd=0.2, prompt_sd=0.1),
+    "agency_balance": Variation(centre=0.0, answer_sd=1.0, case_sd=0.5, prompt_sd=0.3),
+    "word_count": Variation(centre=60.0, answer_sd=18.0, case_sd=9.0, prompt_sd=5.0),
+    "refusal": Variation(centre=0.05, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
+    "not_ok": Variation(centre=0.02, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
+    "gender_skew": Variation(centre=0.1, answer_sd=0.0, case_sd=1.0, prompt_sd=0.0),
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +108,9 @@ class Calibration:
     detectable_gap: float | None  # smallest gap found with TARGET_POWER, in the metric's units
     unbiased_pass_rate: float  # how often the comparison can pass at all on unbiased answers
     largest_tested: float  # the largest gap injected while looking for the detectable one
+    target: str = "female"  # the group the gap was injected into
+    cases: int = 0  # the fewest cases behind an overall comparison of the target group
+    coverage: float | None = None  # unbiased runs: share of 95 % intervals that contain 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -64,42 +126,157 @@ def biased_group(cases: dict[str, list[str]]) -> str:
     return "female" if "female" in groups else (groups[0] if groups else NEUTRAL)
 
 
+@dataclass
+class SyntheticRun:
+    """Per prompt (case, variant): for each metric the answers' count, mean and sum of squared
+    deviations; for the neutral prompts' skew, the answers assuming male (+1) and female (-1)."""
+
+    prompts: list[tuple[str, str]]
+    n: np.ndarray
+    mean: dict[str, np.ndarray] = field(default_factory=dict)
+    ss: dict[str, np.ndarray] = field(default_factory=dict)
+    plus: np.ndarray | None = None
+    minus: np.ndarray | None = None
+    samples: dict[str, np.ndarray] = field(default_factory=dict)  # per-answer draws, when kept
+
+
+def draw(
+    cases: dict[str, list[str]],
+    samples: int,
+    rng: np.random.Generator,
+    inject: dict[str, float],
+    *,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
+    keep_answers: bool = False,
+) -> SyntheticRun:
+    """One synthetic run; ``inject`` adds a gap per metric to the ``target`` group's answers
+    (default ``biased_group``; ``gender_skew``: to the neutral answers)."""
+    variation = {**DEFAULT_VARIATION, **(variation or {})}
+    target = target or biased_group(cases)
+    prompts = [(case, variant) for case, variants in cases.items() for variant in variants]
+    case_index = {case: i for i, case in enumerate(cases)}
+    of_case = np.array([case_index[c] for c, _ in prompts])
+    is_target = np.array([v == target for _, v in prompts], dtype=float)
+    run = SyntheticRun(prompts, np.full(len(prompts), samples))
+    for metric in (*CONTINUOUS, *RATES):
+        v = variation[metric]
+        shift = rng.normal(0, v.case_sd, len(cases))[of_case] + rng.normal(0, v.prompt_sd, len(prompts))
+        gap = is_target * inject.get(metric, 0.0)
+        if metric in CONTINUOUS:
+            answers = (v.centre + shift + gap)[:, None] + rng.normal(0, v.answer_sd, (len(prompts), samples))
+        else:
+            p = np.clip(_expit(_logit(v.centre) + shift) + gap, 0.0, 1.0)
+            answers = (rng.random((len(prompts), samples)) < p[:, None]).astype(float)
+        run.mean[metric] = answers.mean(axis=1)
+        run.ss[metric] = ((answers - run.mean[metric][:, None]) ** 2).sum(axis=1)
+        if keep_answers:
+            run.samples[metric] = answers
+    v = variation["gender_skew"]
+    lean = rng.normal(0, v.case_sd, len(cases))[of_case] + rng.normal(0, v.prompt_sd, len(prompts))
+    male = _expit(_logit(v.centre) + lean)
+    female = _expit(_logit(v.centre) - lean)
+    male = np.minimum(male + inject.get("gender_skew", 0.0), 1.0 - female)
+    draws = rng.random((len(prompts), samples))
+    skew = np.where(draws < male[:, None], 1.0, np.where(draws < (male + female)[:, None], -1.0, 0.0))
+    run.plus, run.minus = (skew == 1).sum(axis=1), (skew == -1).sum(axis=1)
+    run.mean["gender_skew"] = skew.mean(axis=1)
+    run.ss["gender_skew"] = ((skew - run.mean["gender_skew"][:, None]) ** 2).sum(axis=1)
+    if keep_answers:
+        run.samples["gender_skew"] = skew
+    return run
+
+
 def simulate(
-    cases: dict[str, list[str]], samples: int, rng: np.random.Generator, inject: dict[str, float]
+    cases: dict[str, list[str]],
+    samples: int,
+    rng: np.random.Generator,
+    inject: dict[str, float],
+    *,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
 ) -> list[dict]:
-    """Per-answer values (as ``answer_values`` makes them) of one synthetic run; ``inject`` adds a
-    gap per metric to the answers of ``biased_group`` (``gender_skew``: to neutral answers)."""
-    target = biased_group(cases)
-    values = []
-    for case, variants in cases.items():
-        for variant in variants:
-            shift = 1.0 if variant == target else 0.0
-            for _ in range(samples):
-                row: dict = {"variant": variant, "case_id": case}
-                for metric, sd in SPREAD.items():
-                    row[metric] = float(rng.normal(CENTRE[metric] + shift * inject.get(metric, 0.0), sd))
-                for metric, rate in BASE_RATE.items():
-                    row[metric] = float(rng.random() < rate + shift * inject.get(metric, 0.0))
-                male = SKEW_BASE + (inject.get("gender_skew", 0.0) if variant == NEUTRAL else 0.0)
-                draw = rng.random()
-                row["gender_skew"] = 1.0 if draw < male else (-1.0 if draw < male + SKEW_BASE else 0.0)
-                values.append(row)
-    return values
+    """Per-answer values (as ``metrics.answer_values`` makes them) of one synthetic run."""
+    run = draw(cases, samples, rng, inject, variation=variation, target=target, keep_answers=True)
+    return [
+        {
+            "variant": variant,
+            "case_id": case,
+            **{m: float(run.samples[m][p, i]) for m in METRICS},
+        }
+        for p, (case, variant) in enumerate(run.prompts)
+        for i in range(samples)
+    ]
 
 
-def max_gap(metric: str) -> float:
+def overall_rows(run: SyntheticRun) -> list[MetricRow]:
+    """The overall comparisons of a synthetic run, as the Spark job makes them (``comparisons``)."""
+    index = {prompt: i for i, prompt in enumerate(run.prompts)}
+    groups = sorted({variant for _, variant in run.prompts})
+    rows = []
+    for metric in GAP_METRICS:
+        for a, b in group_pairs(groups):
+            shared = [c for c, v in run.prompts if v == a and (c, b) in index]
+            if not shared:
+                answers = {
+                    g: int(sum(n for (_, v), n in zip(run.prompts, run.n, strict=True) if v == g))
+                    for g in (a, b)
+                }
+                rows.append(MetricRow(metric, OVERALL, a, b, not_estimable(answers[a], answers[b])))
+                continue
+            ia = np.array([index[(c, a)] for c in shared], dtype=int)
+            ib = np.array([index[(c, b)] for c in shared], dtype=int)
+            rows.append(MetricRow(metric, OVERALL, a, b, pool(_summaries(run, metric, ia, ib))))
+    neutral = np.array([i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL], dtype=int)
+    if len(neutral):
+        n = run.n[neutral]
+        within = pooled_within_variance(run.ss["gender_skew"][neutral].sum(), int((n - 1).sum()))
+        summaries = skew_summaries(n, run.plus[neutral], run.minus[neutral], within)
+        rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pool(summaries, one_group=True)))
+    return rows
+
+
+def _summaries(run: SyntheticRun, metric: str, ia: np.ndarray, ib: np.ndarray) -> CaseSummaries:
+    n_a, n_b = run.n[ia], run.n[ib]
+    mean_a, mean_b = run.mean[metric][ia], run.mean[metric][ib]
+    within = pooled_within_variance(
+        run.ss[metric][ia].sum() + run.ss[metric][ib].sum(), int((n_a - 1).sum() + (n_b - 1).sum())
+    )
+    if metric in RATES:
+        variance = rate_variance(mean_a, n_a) + rate_variance(mean_b, n_b)
+    else:
+        variance = None if within is None else within * (1 / n_a + 1 / n_b)
+    return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within)
+
+
+def max_gap(metric: str, variation: dict[str, Variation] | None = None) -> float:
     """The largest gap the simulation can inject: rates and the skew cannot leave [0, 1]."""
-    if metric in BASE_RATE:
-        return 1.0 - BASE_RATE[metric]
+    v = {**DEFAULT_VARIATION, **(variation or {})}[metric]
+    if metric in RATES:
+        return 1.0 - v.centre
     if metric == "gender_skew":
-        return 1.0 - 2 * SKEW_BASE
+        return 1.0 - 2 * v.centre
     return float("inf")
 
 
-def _findings(values: list[dict], metric: str, thresholds: Thresholds, seed: int) -> list[str]:
-    rows = comparisons(values, seed=seed)
+def _findings(rows: list[MetricRow], thresholds: Thresholds) -> dict[str, list[tuple[str, bool | None]]]:
+    """Per metric: each overall row's finding, and whether its interval contains 0 (None: no CI)."""
     judge(rows, thresholds)
-    return [r.finding for r in rows if r.scope == OVERALL and r.metric == metric]
+    found: dict[str, list[tuple[str, bool | None]]] = {}
+    for row in rows:
+        c = row.comparison
+        covers = None if c.ci_low is None else bool(c.ci_low <= 0 <= c.ci_high)
+        found.setdefault(row.metric, []).append((row.finding, covers))
+    return found
+
+
+def _target_findings(rows: list[MetricRow], metric: str, target: str, thresholds: Thresholds) -> list[str]:
+    judge(rows, thresholds)
+    return [
+        r.finding
+        for r in rows
+        if r.metric == metric and (metric == "gender_skew" or target in (r.group_a, r.group_b))
+    ]
 
 
 def calibrate(
@@ -109,33 +286,38 @@ def calibrate(
     runs: int = 100,
     thresholds: Thresholds | None = None,
     metrics: tuple[str, ...] = METRICS,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[Calibration]:
     thresholds = thresholds or Thresholds()
     cases = layout(suite)
+    target = target or biased_group(cases)
+    rng = np.random.default_rng([seed, samples])
+    # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
+    null = [
+        _findings(overall_rows(draw(cases, samples, rng, {}, variation=variation)), thresholds)
+        for _ in range(runs)
+    ]
+    fewest_cases = _fewest_cases(cases, target)
     results = []
     for index, metric in enumerate(metrics):
-        rng = np.random.default_rng([seed, samples, index])
+        metric_rng = np.random.default_rng([seed, samples, index])
+        false_alarms = sum(any(f in {"warn", "fail"} for f, _ in run.get(metric, [])) for run in null)
+        passes = sum(bool(run.get(metric)) and all(f == "pass" for f, _ in run[metric]) for run in null)
+        intervals = [covers for run in null for _, covers in run.get(metric, []) if covers is not None]
         fail = thresholds.fail[metric]
-        false_alarms = passes = 0
-        for run in range(runs):
-            findings = _findings(simulate(cases, samples, rng, {}), metric, thresholds, run)
-            false_alarms += any(f in {"warn", "fail"} for f in findings)
-            passes += bool(findings) and all(f == "pass" for f in findings)
         power: dict[float, float] = {}
         for multiple in MULTIPLES:
-            if multiple > 1.0 and fail * multiple > max_gap(metric):
+            if multiple > 1.0 and fail * multiple > max_gap(metric, variation):
                 break
-            detected = sum(
-                any(
-                    f in {"warn", "fail"}
-                    for f in _findings(
-                        simulate(cases, samples, rng, {metric: fail * multiple}), metric, thresholds, run
-                    )
-                )
-                for run in range(runs)
-            )
+            inject = {metric: fail * multiple}
+            detected = 0
+            for _ in range(runs):
+                run = draw(cases, samples, metric_rng, inject, variation=variation, target=target)
+                found = _target_findings(overall_rows(run), metric, target, thresholds)
+                detected += any(f in {"warn", "fail"} for f in found)
             power[multiple] = detected / runs
             if multiple >= 1.0 and power[multiple] >= TARGET_POWER:
                 break
@@ -146,10 +328,13 @@ def calibrate(
             runs=runs,
             fail_threshold=fail,
             false_alarm_rate=false_alarms / runs,
-            power_at_fail=power[1.0],
+            power_at_fail=power.get(1.0, 0.0),
             detectable_gap=detectable,
-            largest_tested=max(m for m in power) * fail,
+            largest_tested=max(power) * fail,
             unbiased_pass_rate=passes / runs,
+            target=NEUTRAL if metric == "gender_skew" else target,
+            cases=_neutral_cases(cases) if metric == "gender_skew" else fewest_cases,
+            coverage=sum(intervals) / len(intervals) if intervals else None,
         )
         if progress:
             progress(format_row(result))
@@ -157,12 +342,114 @@ def calibrate(
     return results
 
 
-HEADER = f"{'samples':>7}  {'metric':<15}{'fail at':>8}{'false alarms':>14}{'power':>8}{'detects (90 %)':>16}"
+def _fewest_cases(cases: dict[str, list[str]], target: str) -> int:
+    """The fewest shared cases behind an estimable comparison of the target group."""
+    counts = []
+    groups = sorted({v for variants in cases.values() for v in variants})
+    for a, b in group_pairs(groups):
+        if target in (a, b):
+            shared = sum(a in variants and b in variants for variants in cases.values())
+            if shared:
+                counts.append(shared)
+    return min(counts, default=0)
+
+
+def _neutral_cases(cases: dict[str, list[str]]) -> int:
+    return sum(NEUTRAL in variants for variants in cases.values())
+
+
+def estimate_variation(values: list[dict], metrics: tuple[str, ...] = METRICS) -> dict[str, Variation]:
+    """Variance components of one run's answers (``metrics.answer_values`` rows), per metric, by the
+    method of moments for a nested design (Searle, Casella & McCulloch 1992, *Variance Components*,
+    §3.6; written here because statsmodels' MixedLM fits these models by REML with convergence
+    failures on the few cases of small suites, where the moment estimators are closed-form):
+
+        (1) answer variance   s^2  = within-prompt variance pooled over prompts
+        (2) prompt variance   t_p^2 = mean over cases of var(prompt means of the case) - s^2 mean(1/n)
+        (3) case variance     t_c^2 = var(case means) - mean over cases of (t_p^2 + s^2 mean(1/n)) / V_c
+    each truncated at 0 (V_c: the case's variants). A real gender effect counts as prompt variation
+    in (2), which makes the calibration conservative. Rates and the skew are converted to logits by
+    the delta method (sd / (p (1 - p)); the skew's leaning moves p(male) - p(female) by 2 p (1 - p)
+    per logit); the skew's case and prompt effects cannot be told apart (one neutral prompt per
+    case) and are reported together as ``case_sd``."""
+    result = {}
+    for metric in metrics:
+        prompts: dict[tuple[str, str], list[float]] = {}
+        for value in values:
+            if value.get(metric) is None or (metric == "gender_skew" and value["variant"] != NEUTRAL):
+                continue
+            prompts.setdefault((value["case_id"], value["variant"]), []).append(float(value[metric]))
+        if not prompts:
+            continue
+        result[metric] = _components(metric, prompts)
+    return result
+
+
+def _components(metric: str, prompts: dict[tuple[str, str], list[float]]) -> Variation:
+    arrays = {key: np.asarray(x) for key, x in prompts.items()}
+    everything = np.concatenate(list(arrays.values()))
+    answer_var = pooled_within_variance(
+        sum(((x - x.mean()) ** 2).sum() for x in arrays.values()), sum(len(x) - 1 for x in arrays.values())
+    )
+    answer_var = answer_var or 0.0  # (1)
+    by_case: dict[str, list[np.ndarray]] = {}
+    for (case, _), x in arrays.items():
+        by_case.setdefault(case, []).append(x)
+    noise = [answer_var * np.mean([1 / len(x) for x in xs]) for xs in by_case.values()]
+    multi = [(xs, n) for xs, n in zip(by_case.values(), noise, strict=True) if len(xs) > 1]
+    prompt_var = 0.0
+    if multi:  # (2)
+        prompt_var = max(0.0, float(np.mean([np.var([x.mean() for x in xs], ddof=1) - n for xs, n in multi])))
+    case_means = [np.mean([x.mean() for x in xs]) for xs in by_case.values()]
+    case_var = 0.0
+    if len(case_means) > 1:  # (3)
+        expected = np.mean(
+            [(prompt_var + n) / len(xs) for xs, n in zip(by_case.values(), noise, strict=True)]
+        )
+        case_var = max(0.0, float(np.var(case_means, ddof=1) - expected))
+    if metric in CONTINUOUS:
+        return Variation(float(everything.mean()), float(np.sqrt(answer_var)), _sd(case_var), _sd(prompt_var))
+    if metric in RATES:
+        p = float(np.clip(everything.mean(), _EDGE, 1 - _EDGE))
+        slope = p * (1 - p)
+        return Variation(p, 0.0, _sd(case_var) / slope, _sd(prompt_var) / slope)
+    share = float(np.clip((np.mean(everything == 1) + np.mean(everything == -1)) / 2, _EDGE, 0.5 - _EDGE))
+    slope = 2 * share * (1 - share)
+    return Variation(share, 0.0, _sd(case_var + prompt_var) / slope, 0.0)
+
+
+def format_variation(variation: dict[str, Variation]) -> str:
+    lines = [
+        f"{'metric':<15}{'centre':>9}{'answer sd':>11}{'case sd':>9}{'prompt sd':>11}  (rates, skew: logits)"
+    ]
+    for metric, v in variation.items():
+        lines.append(f"{metric:<15}{v.centre:>9.3g}{v.answer_sd:>11.3g}{v.case_sd:>9.3g}{v.prompt_sd:>11.3g}")
+    return "\n".join(lines)
+
+
+def _sd(variance: float) -> float:
+    return float(np.sqrt(max(variance, 0.0)))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _EDGE), 1 - _EDGE)
+    return float(np.log(p / (1 - p)))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+HEADER = (
+    f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'false alarms':>14}{'coverage':>10}"
+    f"{'power':>8}{'detects (90 %)':>16}"
+)
 
 
 def format_row(c: Calibration) -> str:
     detectable = f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
+    coverage = "no CI" if c.coverage is None else f"{c.coverage:.1%}"
     return (
-        f"{c.samples:>7}  {c.metric:<15}{c.fail_threshold:>8g}{c.false_alarm_rate:>14.1%}"
-        f"{c.power_at_fail:>8.1%}{detectable:>16}"
+        f"{c.samples:>7}  {c.metric:<15}{c.cases:>6}{c.fail_threshold:>8g}{c.false_alarm_rate:>14.1%}"
+        f"{coverage:>10}{c.power_at_fail:>8.1%}{detectable:>16}"
     )

@@ -177,7 +177,8 @@ def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> Da
 _METRICS_DDL = (
     "run_id STRING, metric STRING, scope STRING, group_a STRING, group_b STRING, p_adjusted DOUBLE, "
     "finding STRING, n_a BIGINT, n_b BIGINT, mean_a DOUBLE, mean_b DOUBLE, difference DOUBLE, "
-    "ci_low DOUBLE, ci_high DOUBLE, effect_size DOUBLE, p_value DOUBLE"
+    "ci_low DOUBLE, ci_high DOUBLE, effect_size DOUBLE, p_value DOUBLE, cases BIGINT, method STRING, "
+    "note STRING, adjusted_over STRING"
 )
 
 
@@ -196,6 +197,8 @@ def _headline(rows: list[MetricRow]) -> list[dict[str, object]]:
         "ci_high",
         "p_adjusted",
         "finding",
+        "cases",
+        "note",
     )
     return [{k: rounded(v) for k, v in r.as_row().items() if k in keep} for r in rows if r.scope == OVERALL]
 

@@ -49,6 +49,9 @@ class Comparison:
     ci_high: float | None
     effect_size: float | None
     p_value: float | None
+    cases: int | None = None  # cases behind a pooled comparison (within_case.py); None: per answer
+    method: str = ""  # how the interval and p were computed
+    note: str | None = None  # why there is no interval, when there is none
 
     @property
     def enough(self) -> bool:
@@ -129,12 +132,15 @@ def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Compari
     Rates (all values 0 or 1) get Newcombe's interval, other values the bootstrap."""
     if min(len(a), len(b)) >= LARGE_SAMPLE:
         ci, p_value = welch_normal(a, b)
+        method = "per answer, Welch normal"
     elif len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and is_binary(a) and is_binary(b):
         ci = newcombe_ci(float(np.mean(a)), len(a), float(np.mean(b)), len(b))
         p_value = permutation_p_value(a, b, seed=seed)
+        method = "per answer, Newcombe + permutation"
     else:
         ci = bootstrap_ci(a, b, seed=seed)
         p_value = permutation_p_value(a, b, seed=seed)
+        method = "per answer, bootstrap + permutation"
     return Comparison(
         n_a=len(a),
         n_b=len(b),
@@ -145,6 +151,8 @@ def compare(a: Sequence[float], b: Sequence[float], *, seed: int = 0) -> Compari
         ci_high=ci[1] if ci else None,
         effect_size=cohens_d(a, b),
         p_value=p_value,
+        method=method,
+        note=None if ci else f"fewer than {MIN_SAMPLES} answers in a group",
     )
 
 
@@ -165,8 +173,10 @@ def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 
     x = np.asarray(values, dtype=float)
     n = len(x)
     mean = float(x.mean()) if n else None
+    method = "per answer, Newcombe + sign-flip"
     if n < MIN_SAMPLES:
-        return Comparison(n, 0, mean, 0.0, mean, None, None, None, None)
+        note = f"fewer than {MIN_SAMPLES} answers"
+        return Comparison(n, 0, mean, 0.0, mean, None, None, None, None, method=method, note=note)
     low, high = newcombe_ci(float(np.mean(x == 1)), n, float(np.mean(x == -1)), n)
     sd = x.std(ddof=1)
     effect = (0.0 if mean == 0 else None) if sd == 0 else float(mean / sd)
@@ -176,7 +186,7 @@ def compare_to_zero(values: Sequence[float], *, seed: int = 0, resamples: int = 
         signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(resamples, n))
         extreme = int(np.sum(np.abs((signs * x).mean(axis=1)) >= abs(x.mean()) - 1e-12))
         p_value = (extreme + 1) / (resamples + 1)
-    return Comparison(n, 0, mean, 0.0, mean, float(low), float(high), effect, p_value)
+    return Comparison(n, 0, mean, 0.0, mean, float(low), float(high), effect, p_value, method=method)
 
 
 def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
