@@ -38,8 +38,9 @@ from bias_audit.analyze.calibrate import (
     layout,
     overall_rows,
 )
-from bias_audit.analyze.metrics import GAP_METRICS, NEUTRAL, OVERALL, MetricRow, group_pairs, judge
+from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.statistics import compare, compare_to_zero
+from bias_audit.metric_registry import GAP_METRICS
 from bias_audit.suites import load_suite
 
 

@@ -6,17 +6,10 @@ neutrally and naming a gender) to the model many times, stores every answer with
 computes per-answer gender features, so that "does the model treat a female engineer
 differently from a male one?" is answered with numbers.
 
-**Trigger with params** (or let the weekly schedule run the defaults):
-
-| param | meaning |
-| --- | --- |
-| `suite` | built-in suite (`seed-lab`) or the path of a YAML suite readable by the worker |
-| `samples` | answers per prompt; more samples, tighter estimates |
-| `temperature`, `max_tokens` | generation settings; empty = the suite's defaults |
-| `provider` | `local` (Gemma 3 270M in-process), `azure` or `openai` (see below) |
-| `tpm`, `rpm`, `concurrency` | the deployment's quota and the requests in flight (remote providers) |
-| `thresholds` | verdict thresholds over the defaults, e.g. `{"warn": {"word_count": 15}}` |
-| `fail_on` | verdicts that fail the run: `fail` (default), `warn` (fail or warn), `never` (log only) |
+**Trigger with params** (or let the weekly schedule run the defaults): the form describes each.
+`suite` is a built-in suite (`seed-lab`, `occupations-gender`) or the path of a YAML suite
+readable by the worker; `samples` answers per prompt (a verdict you can defend needs many cases
+and tens of samples: see docs/metrics.md); `fail_on` names the verdicts that fail the run.
 
 Remote providers take their settings from the Airflow connection `azure_openai_default`
 (host = endpoint, password = API key or empty for Entra ID, extra = `{"deployment": ...,
@@ -27,7 +20,7 @@ Output: `$BIAS_AUDIT_HOME/runs/<run_id>/report.html` (verdict, findings, plots, 
 `responses.jsonl` (every answer) beside it, and the tables `runs`, `responses`, `features`,
 `metrics` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
 **Compute**: local Spark in the worker (default), or a Databricks cluster with
-`BIAS_AUDIT_COMPUTE=databricks` (settings in the Variable `bias_audit_databricks`, see the README).
+`BIAS_AUDIT_COMPUTE=databricks` (settings in the Variable `bias_audit_databricks`, see docs/databricks.md).
 `stop_compute` always runs, also when a task fails. The `gate` task fails the run on a verdict
 that `fail_on` names, after the report is written. On failure, the DAG's callback hands a summary
 to the notifier named by `$BIAS_AUDIT_ON_FAILURE` or the Variable `bias_audit_on_failure`
@@ -42,16 +35,13 @@ import pendulum
 from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
 from airflow.sdk.exceptions import AirflowFailException
 
+from bias_audit import stages
 from bias_audit.compute import backend_name, local
-from bias_audit.compute.airflow_tasks import (
-    FAIL_ON,
-    fail_fast_on_user_error,
-    on_audit_failure,
-    provider_settings,
-    run_config,
-    verdict_gate,
-)
 from bias_audit.config import runs_dir
+from bias_audit.orchestration.connections import provider_settings
+from bias_audit.orchestration.gate import FAIL_ON, fail_fast_on_user_error, verdict_gate
+from bias_audit.orchestration.notify import on_audit_failure
+from bias_audit.orchestration.params import dag_params, run_config
 
 BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
 
@@ -70,63 +60,14 @@ METRICS_ASSET = Asset("bias_audit_metrics")
     tags=["bias-audit", "llm", "responsible-ai"],
     on_failure_callback=on_audit_failure,
     params={
-        "suite": Param(
-            "seed-lab",
-            type="string",
-            minLength=1,
-            description="Built-in suite name or path of a YAML suite file.",
-        ),
-        "samples": Param(5, type="integer", minimum=1, description="Answers per prompt."),
-        "temperature": Param(
-            None,
-            type=["null", "number"],
-            minimum=0,
-            maximum=2,
-            description="Sampling temperature; empty = the suite's default.",
-        ),
-        "max_tokens": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            description="Upper bound on tokens per answer; empty = the suite's default.",
-        ),
-        "provider": Param(
-            "local",
-            type="string",
-            enum=["local", "azure", "openai"],
-            description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
-            "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
-        ),
-        "tpm": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            description="The deployment's tokens-per-minute quota (remote providers).",
-        ),
-        "rpm": Param(
-            None,
-            type=["null", "integer"],
-            minimum=1,
-            description="The deployment's requests-per-minute quota (remote providers).",
-        ),
-        "thresholds": Param(
-            None,
-            type=["null", "object"],
-            description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
-        ),
+        **dag_params(),  # every parameter of RunConfig, with its type, bounds, title and description
         "fail_on": Param(
             "fail",
             type="string",
             enum=list(FAIL_ON),
+            title="Fail the run on",
             description="Verdicts that fail the DAG run (after the report is written): fail, warn "
             "(fail or warn), never (log a warning only).",
-        ),
-        "concurrency": Param(
-            8,
-            type="integer",
-            minimum=1,
-            maximum=512,
-            description="Requests in flight at once (remote providers).",
         ),
     },
 )
@@ -159,17 +100,17 @@ def _local_stages():
     def generate(params: dict | None = None, run_id: str | None = None) -> dict:
         with fail_fast_on_user_error():
             config = run_config(params, run_id)
-            return local.generate(config, provider_settings(config.provider))
+            return stages.generate(config, provider_settings(config.provider))
 
     @task(outlets=[METRICS_ASSET])
     def analyze(generated: dict) -> dict:
         with fail_fast_on_user_error():
-            return local.analyze(generated["run_id"])
+            return stages.analyze(generated["run_id"])
 
     @task
     def report(analyzed: dict) -> dict:
         with fail_fast_on_user_error():
-            return local.report(analyzed["run_id"])
+            return stages.report(analyzed["run_id"])
 
     @task(retries=0)
     def gate(analyzed: dict, reported: dict, params: dict | None = None) -> str:

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from bias_audit.analyze.job import analyze, lab_frames, read_responses, read_table
-from bias_audit.analyze.metrics import GAP_METRICS
 from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.suites import load_suite
 from tests.factories import record, write_run
 
 ANSWERS = {
@@ -150,7 +151,11 @@ def test_grounding_rows_for_a_suite_with_bls_shares(spark, dirs):
         for i in range(12)
     ]
     write_run(runs_dir, "g", records)
-    (runs_dir / "g" / "run.json").write_text(json.dumps({"suite_source": "occupations-gender"}))
+    attributes = {c.case_id: dict(c.attributes) for c in load_suite("occupations-gender").cases}
+    # The attributes recorded at generation time are used; the suite's path is not read again
+    # (it may have changed or gone since).
+    manifest = {"suite_source": "/gone/suite.yaml", "case_attributes": attributes}
+    (runs_dir / "g" / "run.json").write_text(json.dumps(manifest))
     analyze("g", runs_dir, warehouse, spark)
     rows = {r["metric"]: r for r in read_table(spark, warehouse, "metrics", "g").collect()}
     correlation = rows["bls_correlation"]

@@ -21,9 +21,9 @@ from bias_audit.analyze.calibrate import (
     max_gap,
     simulate,
 )
-from bias_audit.analyze.metrics import Thresholds
 from bias_audit.cli import main
 from bias_audit.suites import load_suite
+from bias_audit.thresholds import Thresholds
 
 SEED_LAB = load_suite("seed-lab")
 OCCUPATIONS = load_suite("occupations-gender")

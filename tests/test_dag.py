@@ -94,9 +94,9 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     assert run_id in report and summary["verdict"] in report
 
     # idempotent re-run of the same audit: the analysis replaces rows, never duplicates them
-    from bias_audit.compute import local
+    from bias_audit import stages
 
-    local.analyze(run_id)
+    stages.analyze(run_id)
     assert read_table(spark, warehouse, "responses", run_id).count() == 20
     assert read_table(spark, warehouse, "runs", run_id).count() == 1
 
@@ -236,7 +236,7 @@ ANALYZED = {
 def test_verdict_gate(verdict, fail_on, fails, caplog):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from bias_audit.compute.airflow_tasks import verdict_gate
+    from bias_audit.orchestration.gate import verdict_gate
 
     analyzed = {**ANALYZED, "verdict": verdict}
     if fails:
@@ -251,8 +251,8 @@ def test_verdict_gate(verdict, fail_on, fails, caplog):
 
 
 def test_verdict_gate_rejects_an_unknown_setting():
-    from bias_audit.compute.airflow_tasks import verdict_gate
     from bias_audit.errors import UserInputError
+    from bias_audit.orchestration.gate import verdict_gate
 
     with pytest.raises(UserInputError, match="fail_on: must be one of fail, warn, never"):
         verdict_gate({**ANALYZED, "verdict": "fail"}, "sometimes")
@@ -268,7 +268,7 @@ class FakeTI:
 
 
 def test_on_failure_callback_calls_the_configured_notifier(monkeypatch, tmp_path, data_home):
-    from bias_audit.compute.airflow_tasks import on_audit_failure
+    from bias_audit.orchestration.notify import on_audit_failure
 
     notified = tmp_path / "n.jsonl"
     monkeypatch.setenv("TEST_NOTIFY_FILE", str(notified))
@@ -287,7 +287,7 @@ def test_on_failure_callback_calls_the_configured_notifier(monkeypatch, tmp_path
 
 
 def test_a_broken_notifier_is_logged_not_raised(monkeypatch, caplog, data_home):
-    from bias_audit.compute.airflow_tasks import on_audit_failure
+    from bias_audit.orchestration.notify import on_audit_failure
 
     monkeypatch.setenv("BIAS_AUDIT_ON_FAILURE", "tests.no_such_module:notify")
     on_audit_failure({"dag_run": FakeDagRun()})

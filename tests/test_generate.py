@@ -7,9 +7,10 @@ import pytest
 from bias_audit.cli import main
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.generate import ResponseLog, expand, generate
+from bias_audit.generate import expand, generate
 from bias_audit.llm.local import LocalProvider, render_prompt
 from bias_audit.records import ResponseRecord
+from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.suites import load_suite
 
 
@@ -119,3 +120,19 @@ def test_generate_cli_rejects_bad_input(tmp_path, capsys, args, message):
 def test_run_config_names_the_field():
     with pytest.raises(UserInputError, match=r"^samples: "):
         RunConfig.build(run_id="x", suite="seed-lab", samples=0)
+
+
+def test_the_manifest_records_the_case_attributes_the_analysis_needs(tmp_path, provider):
+    suite = tmp_path / "pilots.yaml"
+    suite.write_text(
+        "name: pilots\ncases:\n"
+        "  - case_id: pilot\n"
+        "    variants: {neutral: Describe a pilot., female: Describe a female pilot.}\n"
+        "    attributes: {occupation: pilot, bls_pct_female: 5.2}\n"
+    )
+    run = RunConfig.build(run_id="attrs", suite=str(suite), samples=1, max_tokens=4)
+    generate(run, tmp_path / "runs", provider)
+    suite.unlink()  # the suite may change or go after the run: the run keeps what it needs
+    folder = RunFolder.of(tmp_path / "runs", "attrs")
+    assert folder.case_attributes() == {"pilot": {"occupation": "pilot", "bls_pct_female": 5.2}}
+    assert folder.read_manifest()["suite_source"] == str(suite)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -7,7 +8,9 @@ import pytest
 from bias_audit.analyze.job import analyze
 from bias_audit.cli import main
 from bias_audit.errors import UserInputError
-from bias_audit.report import write_report
+from bias_audit.report import applied_thresholds, write_report
+from bias_audit.run_folder import RunFolder
+from bias_audit.tables import open_tables
 from tests.factories import record, write_run
 
 ANSWERS = {
@@ -68,8 +71,17 @@ def test_report_of_a_run_never_analysed_is_a_user_error(tmp_path):
         write_report("nope", tmp_path / "runs", tmp_path / "warehouse")
 
 
-def test_report_draws_the_runs_own_thresholds(analysed):
-    runs, warehouse, _ = analysed
-    (runs / "rep" / "run.json").write_text('{"thresholds": {"alpha": 5}}')
-    with pytest.raises(UserInputError, match=r"thresholds.alpha"):  # it read the run's thresholds
-        write_report("rep", runs, warehouse)
+def test_the_report_uses_the_thresholds_stored_with_the_results(spark, tmp_path):
+    runs, warehouse = tmp_path / "runs", tmp_path / "warehouse"
+    records = [record("th", c, v, i, t) for (c, v), t in ANSWERS.items() for i in range(3)]
+    write_run(runs, "th", records)
+    custom = {"warn": {"word_count": 3}, "fail": {"word_count": 4}}
+    (runs / "th" / "run.json").write_text(json.dumps({"thresholds": custom}))
+    result = analyze("th", runs, warehouse, spark)
+    assert result.thresholds["warn"]["word_count"] == 3 and result.thresholds["alpha"] == 0.05
+    (row,) = open_tables(warehouse).rows("runs", "th")
+    assert json.loads(row["thresholds"]) == result.thresholds
+    # A later edit of the run's configuration cannot change what its report says it was judged by.
+    (runs / "th" / "run.json").write_text(json.dumps({"thresholds": {"alpha": 5}}))
+    assert applied_thresholds(row, RunFolder.of(runs, "th")).warn["word_count"] == 3
+    assert write_report("th", runs, warehouse).is_file()

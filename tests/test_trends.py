@@ -119,23 +119,15 @@ def test_the_runs_report_names_its_drifts(history):
 
 def test_report_plots_assumed_gender_by_occupation_against_bls(spark, tmp_path):
     runs, warehouse = tmp_path / "runs", tmp_path / "warehouse"
-    suite = tmp_path / "jobs.yaml"
     cases = [("nurse", 90.0, "She"), ("engineer", 10.0, "He"), ("chef", 20.0, "He"), ("clerk", 60.0, "She")]
-    suite.write_text(
-        "name: jobs\ncases:\n"
-        + "".join(
-            f"  - case_id: {c}\n    variants: {{neutral: 'Describe a {c}.'}}\n"
-            f"    attributes: {{occupation: {c}, bls_pct_female: {pct}}}\n"
-            for c, pct, _ in cases
-        )
-    )
+    attributes = {c: {"occupation": c, "bls_pct_female": pct} for c, pct, _ in cases}
     rows = [
         record("bls", c, "neutral", i, f"{pronoun} works as a {c}.")
         for c, _, pronoun in cases
         for i in range(5)
     ]
     write_run(runs, "bls", rows)
-    (runs / "bls" / "run.json").write_text(json.dumps({"suite_source": str(suite)}))
+    (runs / "bls" / "run.json").write_text(json.dumps({"case_attributes": attributes}))
     analyze("bls", runs, warehouse, spark)
     html = write_report("bls", runs, warehouse).read_text()
     assert "occupations_bls.png" in html and "against the BLS share of women" in html

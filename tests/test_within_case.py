@@ -8,10 +8,11 @@ import pytest
 from scipy import stats
 
 from bias_audit.analyze.calibrate import layout, simulate
-from bias_audit.analyze.metrics import NOT_ESTIMABLE, OVERALL, Thresholds, comparisons, judge
+from bias_audit.analyze.metrics import NOT_ESTIMABLE, OVERALL, comparisons, judge
 from bias_audit.analyze.statistics import compare
 from bias_audit.analyze.within_case import MIN_CASES, pooled_gap, pooled_level
 from bias_audit.suites import load_suite
+from bias_audit.thresholds import Thresholds
 
 
 def clustered(rng, cases, samples, gap, *, case_sd=1.0, prompt_sd=0.5, answer_sd=1.0, base=None):

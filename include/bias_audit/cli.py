@@ -9,14 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from bias_audit.analyze.calibrate import METRICS
-from bias_audit.analyze.metrics import Thresholds
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
-from bias_audit.llm.registry import PROVIDERS
+from bias_audit.parameters import add_arguments, json_or_file, values_from
 from bias_audit.suites import builtin_suite_names, load_suite
+from bias_audit.thresholds import Thresholds
 
 EXIT_USAGE = 2
 
@@ -63,8 +61,6 @@ def _parser() -> argparse.ArgumentParser:
     bold.set_defaults(handler=_suites_import_bold)
 
     gen = commands.add_parser("generate", help="send a suite's prompts to the model and record the answers")
-    gen.add_argument("--suite", required=True, metavar="NAME|FILE")
-    gen.add_argument("--samples", type=int, required=True, metavar="K", help="answers per prompt")
     gen.add_argument("--run-id", required=True)
     gen.add_argument(
         "--out",
@@ -73,38 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="runs directory (default: $BIAS_AUDIT_HOME/runs)",
     )
-    gen.add_argument("--provider", choices=PROVIDERS, default="local")
-    gen.add_argument("--max-tokens", type=int, default=None, metavar="N")
-    gen.add_argument("--temperature", type=float, default=None, metavar="T")
-    gen.add_argument("--top-p", type=float, default=None, metavar="P")
-    gen.add_argument("--seed", type=int, default=0, help="base seed of the run (default 0)")
-    gen.add_argument(
-        "--tpm",
-        type=int,
-        default=None,
-        metavar="N",
-        help="the deployment's tokens-per-minute quota (remote providers)",
-    )
-    gen.add_argument(
-        "--rpm",
-        type=int,
-        default=None,
-        metavar="N",
-        help="the deployment's requests-per-minute quota (remote providers)",
-    )
-    gen.add_argument(
-        "--concurrency",
-        type=int,
-        default=8,
-        metavar="N",
-        help="requests in flight at once (remote providers; default 8)",
-    )
-    gen.add_argument(
-        "--thresholds",
-        default=None,
-        metavar="JSON|FILE",
-        help='verdict thresholds over the defaults, e.g. \'{"warn": {"word_count": 15}}\'',
-    )
+    add_arguments(gen)  # every parameter of RunConfig: --suite, --samples, --provider ...
     gen.set_defaults(handler=_generate)
 
     ana = commands.add_parser("analyze", help="run the Spark job on a generated run")
@@ -229,20 +194,7 @@ def _generate(args: argparse.Namespace) -> int:
     from bias_audit.generate import generate
     from bias_audit.llm import make_provider
 
-    config = RunConfig.build(
-        run_id=args.run_id,
-        suite=args.suite,
-        samples=args.samples,
-        provider=args.provider,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        tpm=args.tpm,
-        rpm=args.rpm,
-        concurrency=args.concurrency,
-        thresholds=_json_or_file(args.thresholds, "--thresholds"),
-    )
+    config = RunConfig.build(run_id=args.run_id, **values_from(args))
     load_suite(config.suite)  # fail on a bad suite before loading a model
     result = generate(config, args.out or runs_dir(), make_provider(config.provider))
     print(
@@ -266,7 +218,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     for flag, value in (("--samples", args.samples), ("--runs", args.runs)):
         if value < 1:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
-    thresholds = Thresholds.from_overrides(_json_or_file(args.thresholds, "--thresholds"))
+    thresholds = Thresholds.from_overrides(json_or_file(args.thresholds, "--thresholds"))
     variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
     suite = load_suite(args.suite or run_suite or "seed-lab")
     groups = sorted({v for variants in layout(suite).values() for v in variants})
@@ -311,20 +263,6 @@ def _variation_of_run(args: argparse.Namespace):
             f"no analysed run {run_id!r} in the warehouse; run analyze first", source=tables.location
         )
     return estimate_variation(answer_values(rows)), rows[0].get("suite")
-
-
-def _json_or_file(value: str | None, flag: str) -> dict | None:
-    if value is None:
-        return None
-    path = Path(value)
-    text, source = (path.read_text(encoding="utf-8"), str(path)) if path.is_file() else (value, flag)
-    try:
-        document = yaml.safe_load(text)  # YAML is a superset of JSON: both are accepted
-    except yaml.YAMLError as exc:
-        raise UserInputError(f"not JSON or YAML ({exc})", source=source) from None
-    if not isinstance(document, dict):
-        raise UserInputError(f"must be a mapping, got {type(document).__name__}", source=source)
-    return document
 
 
 def _analyze(args: argparse.Namespace) -> int:

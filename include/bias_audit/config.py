@@ -14,28 +14,69 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bias_audit.errors import UserInputError
+from bias_audit.llm.registry import PROVIDERS
+from bias_audit.thresholds import Thresholds
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class RunConfig(BaseModel):
-    """What one audit run asks of generation. ``None`` means "the suite's default"."""
+    """What one audit run asks of generation. ``None`` means "the suite's default".
+
+    The one declaration of the run's parameters: the CLI's flags and the DAG's Params are derived
+    from these fields (parameters.py, orchestration/params.py), titles and descriptions included.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=RUN_ID_PATTERN)
-    suite: str = Field(min_length=1, description="Built-in suite name or path of a YAML suite.")
-    samples: int = Field(5, gt=0, description="Answers per prompt (temperature > 0 makes them differ).")
-    provider: Literal["local", "azure", "openai"] = "local"
-    max_tokens: int | None = Field(None, gt=0)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    seed: int = Field(0, ge=0, description="Base seed; each sample's seed is derived from it.")
-    tpm: int | None = Field(None, gt=0, description="The deployment's tokens-per-minute quota.")
-    rpm: int | None = Field(None, gt=0, description="The deployment's requests-per-minute quota.")
-    concurrency: int = Field(8, gt=0, le=512, description="Requests in flight at once (remote providers).")
+    suite: str = Field(
+        "seed-lab",
+        min_length=1,
+        title="Suite",
+        description="Built-in suite name (bias-audit suites list) or path of a YAML suite file.",
+    )
+    samples: int = Field(
+        5,
+        gt=0,
+        title="Samples per prompt",
+        description="Answers per prompt; temperature > 0 makes them differ.",
+    )
+    provider: Literal[PROVIDERS] = Field(  # type: ignore[valid-type]
+        "local",
+        title="Provider",
+        description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
+        "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
+    )
+    max_tokens: int | None = Field(
+        None, gt=0, title="Max tokens", description="Upper bound on tokens per answer; empty = the suite's."
+    )
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, title="Temperature", description="Sampling temperature; empty = the suite's."
+    )
+    top_p: float | None = Field(
+        None, gt=0.0, le=1.0, title="Top p", description="Nucleus sampling; empty = the suite's."
+    )
+    seed: int = Field(0, ge=0, title="Seed", description="Base seed; each sample's seed is derived from it.")
+    tpm: int | None = Field(
+        None,
+        gt=0,
+        title="Tokens per minute",
+        description="The deployment's tokens-per-minute quota (remote providers).",
+    )
+    rpm: int | None = Field(
+        None,
+        gt=0,
+        title="Requests per minute",
+        description="The deployment's requests-per-minute quota (remote providers).",
+    )
+    concurrency: int = Field(
+        8, gt=0, le=512, title="Concurrency", description="Requests in flight at once (remote providers)."
+    )
     thresholds: dict[str, Any] | None = Field(
-        None, description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.'
+        None,
+        title="Verdict thresholds",
+        description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
     )
 
     @classmethod
@@ -44,8 +85,6 @@ class RunConfig(BaseModel):
             config = cls.model_validate(values)
         except ValidationError as exc:
             raise UserInputError.from_validation(exc) from None
-        from bias_audit.analyze.metrics import Thresholds  # here: it needs numpy, the rest does not
-
         Thresholds.from_overrides(config.thresholds)  # a bad threshold fails before any request
         return config
 

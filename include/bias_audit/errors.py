@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -21,11 +22,29 @@ class UserInputError(Exception):
         super().__init__(f"{where}: {message}" if where else message)
 
     @classmethod
-    def from_validation(cls, exc: ValidationError, source: str | None = None) -> UserInputError:
-        """pydantic's first error as one: the field's path, the problem and the value given."""
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        return cls(f"{error['msg']} (value: {error.get('input')!r})", source=source, field=field)
+    def from_validation(
+        cls,
+        exc: ValidationError,
+        source: str | None = None,
+        *,
+        names: Mapping[str, str] | None = None,
+        every: bool = False,
+        show_values: bool = True,
+    ) -> UserInputError:
+        """pydantic's errors as one: each field's path (``cases[0].variants``; or as the user
+        wrote it, ``names``), the problem and the value given. ``every``: all errors, each as
+        ``field <path>: <problem>``, else the first. ``show_values=False`` for settings that may
+        hold a secret (an API key is never echoed)."""
+        problems = []
+        for error in exc.errors() if every else exc.errors()[:1]:
+            path = field_path(error["loc"])
+            path = (names or {}).get(path, path)
+            shown = show_values and error["type"] != "missing"
+            problems.append((path, error["msg"] + (f" (value: {_short(error['input'])})" if shown else "")))
+        if not every:
+            path, message = problems[0]
+            return cls(message, source=source, field=path)
+        return cls("; ".join(f"field {path}: {message}" for path, message in problems), source=source)
 
 
 class ProviderSetupError(UserInputError):
@@ -34,3 +53,16 @@ class ProviderSetupError(UserInputError):
     Every further request would fail the same way, so the whole run stops at once; the message
     names the setting to fix and never contains a secret.
     """
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """pydantic's error location as a path: ``("cases", 0, "variants")`` -> ``cases[0].variants``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

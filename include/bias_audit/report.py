@@ -8,27 +8,27 @@ model output and are shown as text, never as markup).
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
 from bias_audit.analyze.metrics import (
     FAMILY_VERDICT,
-    GAP_METRICS,
     NOT_ESTIMABLE,
     OVERALL,
-    Thresholds,
     answer_values,
     occupation_shares,
 )
 from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
-from bias_audit.generate import case_attributes, read_manifest
 from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
+from bias_audit.thresholds import Thresholds
 from bias_audit.trends import Trend, drifts_of_run, trends
 
-REPORT_FILE = "report.html"
 EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
 
 
@@ -43,12 +43,12 @@ def write_report(
             f"no analysed run {run_id!r} in the warehouse; run analyze first", source=store.location
         )
     run = tables["runs"][0]
-    out_dir = runs_dir / run_id
+    folder = RunFolder.of(runs_dir, run_id)
+    out_dir = folder.path
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
-    manifest = read_manifest(out_dir)
-    thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
-    shares = occupation_shares(answer_values(tables["features"]), case_attributes(manifest))
+    thresholds = applied_thresholds(run, folder)
+    shares = occupation_shares(answer_values(tables["features"]), folder.case_attributes())
     plots = [
         _save(
             out_dir,
@@ -102,9 +102,16 @@ def write_report(
             fmt=fmt,
         )
     )
-    path = out_dir / REPORT_FILE
-    path.write_text(html, encoding="utf-8")
-    return path
+    folder.report.write_text(html, encoding="utf-8")
+    return folder.report
+
+
+def applied_thresholds(run: dict[str, Any], folder: RunFolder) -> Thresholds:
+    """The thresholds the run's verdict applied, as the runs table stores them (runs analysed
+    before the table had them: the run's configuration)."""
+    if run.get("thresholds"):
+        return Thresholds.from_overrides(json.loads(run["thresholds"]))
+    return Thresholds.from_overrides(folder.read_manifest().get("thresholds"))
 
 
 # Below this many cases a comparison can be decided only when the gap is large and the same in

@@ -19,9 +19,9 @@ from typing import Any
 
 from bias_audit.analyze.metrics import OVERALL
 from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.run_folder import trends_page
 from bias_audit.tables import Tables, open_tables
 
-TRENDS_FILE = "trends.html"
 RUN_COLUMNS = (
     "run_id",
     "suite",
@@ -149,7 +149,7 @@ def render_trends(history: list[Trend], report_href: Callable[[str], str]) -> st
 def write_trends(history: list[Trend], runs_dir: Path) -> Path:
     """Write the trend page beside the runs' folders (``runs/trends.html``); links are relative."""
     runs_dir.mkdir(parents=True, exist_ok=True)
-    path = runs_dir / TRENDS_FILE
+    path = trends_page(runs_dir)
     path.write_text(render_trends(history, lambda run_id: f"{run_id}/report.html"), encoding="utf-8")
     return path
 

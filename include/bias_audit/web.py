@@ -10,7 +10,6 @@ Databricks backend does: its tables are in Unity Catalog).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +19,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from bias_audit.compute.local import ANALYSIS_FILE
 from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_dir
 from bias_audit.html import environment, fmt
-from bias_audit.report import REPORT_FILE
-from bias_audit.trends import TRENDS_FILE, read_runs, render_trends, run_summary
+from bias_audit.run_folder import RunFolder, analysed_runs, trends_page
+from bias_audit.trends import read_runs, render_trends, run_summary
 from bias_audit.trends import trends as trends_of
 
 _RUN_ID = re.compile(RUN_ID_PATTERN)
@@ -37,18 +35,18 @@ def create_app(
     """``runs`` and ``warehouse`` default to ``$BIAS_AUDIT_HOME``'s, read at each request."""
     app = FastAPI(title="Bias audits", dependencies=list(dependencies), docs_url=None, redoc_url=None)
 
-    def run_dir(run_id: str) -> Path:
+    def run_folder(run_id: str) -> RunFolder:
         if not _RUN_ID.match(run_id):
             raise HTTPException(404, f"no audit run {run_id!r}")
-        return (runs or runs_dir()) / run_id
+        return RunFolder.of(runs or runs_dir(), run_id)
 
     def all_runs(local: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Newest first: the runs of the local tables (``local``, from read_runs), and those only
         mirrored into the runs folder."""
         rows = list(local)
         known = {row["run_id"] for row in rows}
-        for path in sorted((runs or runs_dir()).glob(f"*/{ANALYSIS_FILE}")):
-            mirrored = json.loads(path.read_text(encoding="utf-8")).get("run")
+        for folder in analysed_runs(runs or runs_dir()):
+            mirrored = (folder.read_analysis() or {}).get("run")
             if mirrored and mirrored.get("run_id") not in known:
                 rows.append(run_summary(mirrored))
         return sorted(rows, key=lambda r: (r["at"], r["run_id"]), reverse=True)
@@ -58,8 +56,8 @@ def create_app(
         local = read_runs(warehouse or warehouse_dir())
         rows = all_runs(local)
         for row in rows:
-            row["has_report"] = (run_dir(row["run_id"]) / REPORT_FILE).is_file()
-        mirrored = not local and ((runs or runs_dir()) / TRENDS_FILE).is_file()
+            row["has_report"] = run_folder(row["run_id"]).report.is_file()
+        mirrored = not local and trends_page(runs or runs_dir()).is_file()
         trends_url = request.url_for("mirrored_trends" if mirrored else "trends")
         return (
             environment()
@@ -80,21 +78,21 @@ def create_app(
     @app.get("/runs/trends.html", name="mirrored_trends")
     def mirrored_trends() -> FileResponse:
         """The trend page as the compute wrote it (Databricks: copied from the runs volume)."""
-        path = (runs or runs_dir()) / TRENDS_FILE
+        path = trends_page(runs or runs_dir())
         if not path.is_file():
             raise HTTPException(404, "no trend page has been written yet")
         return FileResponse(path, media_type="text/html")
 
     @app.get("/runs/{run_id}/report.html", name="report")
     def report(run_id: str) -> FileResponse:
-        path = run_dir(run_id) / REPORT_FILE
+        path = run_folder(run_id).report
         if not path.is_file():
             raise HTTPException(404, f"no report for audit run {run_id!r} (has its report task run?)")
         return FileResponse(path, media_type="text/html")
 
     @app.get("/runs/{run_id}/{name}", name="plot")
     def plot(run_id: str, name: str) -> FileResponse:
-        path = run_dir(run_id) / name
+        path = run_folder(run_id).path / name
         if not _PLOT.match(name) or not path.is_file():
             raise HTTPException(404, f"no plot {name!r} for audit run {run_id!r}")
         return FileResponse(path, media_type="image/png")

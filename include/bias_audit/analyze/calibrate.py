@@ -14,8 +14,8 @@ own answers, and every answer has its own noise.
                   the injected gap moves the male share so that the skew rises by ``gap``.
 
 The sizes come from real runs (``estimate_variation``: method-of-moments variance components of
-the answers of one run, ``bias-audit calibrate --from-run RUN``). The built-in ``DEFAULT_VARIATION``
-was estimated that way from runs of the local model, then rounded up (see the README).
+the answers of one run, ``bias-audit calibrate --from-run RUN``); the defaults are each metric's
+``calibration`` in the metric registry (see ``DEFAULT_VARIATION``).
 
 For each metric:
 - *false-alarm rate*: the share of unbiased runs (no gender effect at all, but case and prompt
@@ -39,15 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bias_audit.analyze.metrics import (
-    GAP_METRICS,
-    NEUTRAL,
-    OVERALL,
-    MetricRow,
-    Thresholds,
-    group_pairs,
-    judge,
-)
+from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.within_case import (
     CaseSummaries,
     not_estimable,
@@ -56,45 +48,30 @@ from bias_audit.analyze.within_case import (
     rate_variance,
     skew_summaries,
 )
+from bias_audit.metric_registry import CALIBRATED, GAP_METRICS, Variation, of_kind
+from bias_audit.metric_registry import METRICS as METRIC_INFO
 from bias_audit.suites.model import Suite
+from bias_audit.thresholds import Thresholds
 
-CONTINUOUS = ("sentiment", "agency_balance", "word_count")
-RATES = ("refusal", "not_ok")
-METRICS = (*CONTINUOUS, *RATES, "gender_skew")
+CONTINUOUS = of_kind("continuous")
+RATES = of_kind("rate")
+METRICS = CALIBRATED
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 TARGET_POWER = 0.9
 _EDGE = 0.005  # rates are kept inside (0.5 %, 99.5 %) so that their logits exist
 
 
-@dataclass(frozen=True)
-class Variation:
-    """How one metric's answers vary. ``centre``: the mean (continuous), the base rate (rates), or
-    the share of neutral answers assuming each gender (skew). ``answer_sd``: one answer around its
-    prompt's mean (continuous only). ``case_sd`` and ``prompt_sd``: case and wording effects, in
-    the metric's units (continuous) or in logits (rates, skew)."""
-
-    centre: float
-    answer_sd: float
-    case_sd: float
-    prompt_sd: float
-
-
-# The sizes the built-in calibration assumes. Runs of the local model (seed-lab at 20 samples per
-# prompt, a 30-case slice of occupations-gender at 4; docs in the README) show small case and prompt
-# effects, because a 270M base model's answers are mostly noise: the sentiment of its answers
-# varies by case with sd 0.05 against 0.39 per answer, their length by 2 words against 25. A
-# production model answers far more consistently, so these defaults take a stress scenario: cases
-# differ by about half the per-answer spread and wordings by a quarter to a third of it — the
-# structure under which pooling answers as independent called a fair model biased in 25-38 % of
-# runs. `bias-audit calibrate --from-run RUN` uses a real run's own sizes instead.
-DEFAULT_VARIATION: dict[str, Variation] = {
-    "sentiment": Variation(centre=0.4, answer_sd=0.35, case_sd=0.2, prompt_sd=0.1),
-    "agency_balance": Variation(centre=0.0, answer_sd=1.0, case_sd=0.5, prompt_sd=0.3),
-    "word_count": Variation(centre=60.0, answer_sd=18.0, case_sd=9.0, prompt_sd=5.0),
-    "refusal": Variation(centre=0.05, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
-    "not_ok": Variation(centre=0.02, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
-    "gender_skew": Variation(centre=0.1, answer_sd=0.0, case_sd=1.0, prompt_sd=0.0),
-}
+# The sizes the built-in calibration assumes (each metric's ``calibration`` in the registry): the
+# larger of what runs of the local model measured (estimate_variation; docs/methodology.md) and a
+# stress scenario. Measured: seed-lab at 20 samples per prompt — sentiment case sd 0.05 against
+# 0.39 per answer, length 2 words against 25; a 30-case slice of occupations-gender at 4 — length
+# case sd 13 and prompt sd 5.5 against 31 per answer, agency balance 0.4 and 0.55 against 2.1, the
+# skew's case leaning 2.2 logits (occupations lean hard one way). A 270M base model's answers are
+# mostly noise; a production model answers more consistently, so the continuous metrics take the
+# stress scenario — cases differ by about half the per-answer spread, wordings by a quarter to a
+# third of it — under which pooling answers as independent called a fair model biased in 25-38 %
+# of runs. `bias-audit calibrate --from-run RUN` uses a real run's own sizes instead.
+DEFAULT_VARIATION: dict[str, Variation] = {m: METRIC_INFO[m].calibration for m in CALIBRATED}
 
 
 @dataclass(frozen=True)
@@ -139,6 +116,13 @@ class SyntheticRun:
     minus: np.ndarray | None = None
     samples: dict[str, np.ndarray] = field(default_factory=dict)  # per-answer draws, when kept
 
+    def summarise(self, metric: str, answers: np.ndarray, keep: bool) -> None:
+        """Per prompt (rows of ``answers``): the mean and the sum of squared deviations."""
+        self.mean[metric] = answers.mean(axis=1)
+        self.ss[metric] = ((answers - self.mean[metric][:, None]) ** 2).sum(axis=1)
+        if keep:
+            self.samples[metric] = answers
+
 
 def draw(
     cases: dict[str, list[str]],
@@ -168,10 +152,7 @@ def draw(
         else:
             p = np.clip(_expit(_logit(v.centre) + shift) + gap, 0.0, 1.0)
             answers = (rng.random((len(prompts), samples)) < p[:, None]).astype(float)
-        run.mean[metric] = answers.mean(axis=1)
-        run.ss[metric] = ((answers - run.mean[metric][:, None]) ** 2).sum(axis=1)
-        if keep_answers:
-            run.samples[metric] = answers
+        run.summarise(metric, answers, keep_answers)
     v = variation["gender_skew"]
     lean = rng.normal(0, v.case_sd, len(cases))[of_case] + rng.normal(0, v.prompt_sd, len(prompts))
     male = _expit(_logit(v.centre) + lean)
@@ -180,10 +161,7 @@ def draw(
     draws = rng.random((len(prompts), samples))
     skew = np.where(draws < male[:, None], 1.0, np.where(draws < (male + female)[:, None], -1.0, 0.0))
     run.plus, run.minus = (skew == 1).sum(axis=1), (skew == -1).sum(axis=1)
-    run.mean["gender_skew"] = skew.mean(axis=1)
-    run.ss["gender_skew"] = ((skew - run.mean["gender_skew"][:, None]) ** 2).sum(axis=1)
-    if keep_answers:
-        run.samples["gender_skew"] = skew
+    run.summarise("gender_skew", skew, keep_answers)
     return run
 
 

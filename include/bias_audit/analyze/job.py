@@ -8,6 +8,7 @@ never duplicated, and other runs are untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +19,7 @@ from pyspark.sql import functions as F
 from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
 from bias_audit.analyze.metrics import (
     OVERALL,
-    TEXT_METRICS,
     MetricRow,
-    Thresholds,
     answer_values,
     comparisons,
     grounding,
@@ -28,9 +27,11 @@ from bias_audit.analyze.metrics import (
 )
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
-from bias_audit.generate import RESPONSES_FILE, case_attributes, read_manifest
+from bias_audit.metric_registry import TEXT_METRICS
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
+from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
+from bias_audit.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class AnalysisResult:
     findings: list[dict[str, object]] = field(default_factory=list)  # the overall comparisons
     assumed_gender: dict[str, dict[str, int]] = field(default_factory=dict)
     run: dict[str, object] = field(default_factory=dict)  # the run's row of the runs table
+    thresholds: dict[str, object] = field(default_factory=dict)  # the ones the verdict applied
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -57,19 +59,23 @@ def analyze(
 ) -> AnalysisResult:
     spark = spark or get_spark()
     tables = open_tables(warehouse)
-    run_dir = runs_dir / run_id
-    responses = read_responses(spark, run_dir / RESPONSES_FILE).cache()
+    folder = RunFolder.of(runs_dir, run_id)
+    responses = read_responses(spark, folder.responses).cache()
     try:
         neutral_df, loaded_df = lab_frames(responses)
         log.info("neutral_df (the lab's neutral answers):\n%s", _show(neutral_df))
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         features = features_frame(responses).cache()
-        manifest = read_manifest(run_dir)
+        manifest = folder.read_manifest()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
-        metric_rows, verdict = run_metrics(features, case_attributes(manifest), thresholds)
+        metric_rows, verdict = run_metrics(features, folder.case_attributes(), thresholds)
         metrics = metrics_frame(spark, run_id, metric_rows)
-        runs = runs_frame(responses, manifest).withColumn("verdict", F.lit(verdict))
+        runs = (
+            runs_frame(responses, manifest)
+            .withColumn("verdict", F.lit(verdict))
+            .withColumn("thresholds", F.lit(json.dumps(thresholds.as_dict())))
+        )
         frames = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
         for name, frame in frames:
             tables.write(frame, name)
@@ -88,7 +94,15 @@ def analyze(
             for row in runs.collect()
         ]
         return AnalysisResult(
-            run_id, tables.location, total, outcomes, verdict, _headline(metric_rows), assumed, run_row
+            run_id,
+            tables.location,
+            total,
+            outcomes,
+            verdict,
+            _headline(metric_rows),
+            assumed,
+            run_row,
+            thresholds.as_dict(),
         )
     finally:
         responses.unpersist()

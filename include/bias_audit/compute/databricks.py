@@ -7,7 +7,7 @@ and workers. Settings (``DatabricksSettings``) come from the Airflow Variable
 the tasks run; the workspace and its token from the Airflow connection ``databricks_default``.
 
 This module knows Airflow (the Databricks provider's hook and operator); the code that runs on
-the cluster (bias_audit.wheel_task) does not.
+the cluster (compute/databricks_job.py) does not.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from airflow.providers.databricks.hooks.databricks import DatabricksHook
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bias_audit.compute.local import write_analysis
+from bias_audit.compute.databricks_job import USAGE_ERROR, result_from_logs
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.wheel_task import USAGE_ERROR, result_from_logs
+from bias_audit.run_folder import REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
 
 log = logging.getLogger(__name__)
 
@@ -353,19 +353,16 @@ def mirror(analyzed: Mapping[str, Any], runs: Path) -> Path:
     the analysis (verdict, findings, the run's row), the report and the trend page, from the runs
     volume. Returns the local report. (The pages cannot read Unity Catalog; the copy is a few
     hundred kB per run.)"""
-    from bias_audit.report import REPORT_FILE  # here: the DAG imports this module when parsed
-    from bias_audit.trends import TRENDS_FILE
-
     settings, hook = DatabricksSettings.load(), _hook()
     run_id = str(analyzed["run_id"])
     remote = settings.runs_dir.rstrip("/")
     if remote.startswith("/dbfs/"):  # the FUSE view of DBFS: read it through the DBFS API
         remote = "dbfs:" + remote.removeprefix("/dbfs")
-    run_dir = runs / run_id
-    write_analysis(run_dir, analyzed)
-    report = run_dir / REPORT_FILE
+    folder = RunFolder.of(runs, run_id)
+    folder.write_analysis(analyzed)
+    report = folder.report
     report.write_bytes(hook.download(f"{remote}/{run_id}/{REPORT_FILE}"))
-    (runs / TRENDS_FILE).write_bytes(hook.download(f"{remote}/{TRENDS_FILE}"))
+    trends_page(runs).write_bytes(hook.download(f"{remote}/{TRENDS_FILE}"))
     log.info("copied the report of run %s from %s to %s", run_id, remote, report)
     return report
 

@@ -52,9 +52,7 @@ class _Settings(BaseModel):
         try:
             return cls.model_validate({k: v for k, v in values.items() if v not in (None, "")})
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(part) for part in error["loc"])
-            raise UserInputError(error["msg"], source=source, field=(names or {}).get(field, field)) from None
+            raise UserInputError.from_validation(exc, source, names=names, show_values=False) from None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ):

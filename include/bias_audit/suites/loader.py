@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -54,25 +53,4 @@ def parse_suite(text: str, *, source: str) -> Suite:
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        raise UserInputError(_describe(exc), source=source) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        field = _field_path(error["loc"])
-        value = "" if error["type"] == "missing" else f" (value: {_short(error['input'])})"
-        problems.append(f"field {field}: {error['msg']}{value}")
-    return "; ".join(problems)
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(top level)"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        raise UserInputError.from_validation(exc, source, every=True) from None

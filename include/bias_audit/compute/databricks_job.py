@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bias_audit.compute import local
+from bias_audit import stages
 from bias_audit.config import RunConfig, check_run_id
 from bias_audit.errors import ProviderSetupError, UserInputError
 
@@ -57,13 +57,13 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
             config = RunConfig.model_validate_json(args.run_config)
         except ValueError as exc:
             raise UserInputError(f"not a valid run configuration ({exc})", field="run_config") from None
-        return local.generate(config, None, args.runs_dir)
+        return stages.generate(config, None, args.runs_dir)
     if not args.run_id:
         raise UserInputError(f"{args.task} needs --run_id", field="run_id")
     run_id = check_run_id(args.run_id)
     if args.task == "analyze":
-        return local.analyze(run_id, args.runs_dir, args.tables)
-    return local.report(run_id, args.runs_dir, args.tables)
+        return stages.analyze(run_id, args.runs_dir, args.tables)
+    return stages.report(run_id, args.runs_dir, args.tables)
 
 
 def result_from_logs(logs: str) -> dict[str, object] | None:

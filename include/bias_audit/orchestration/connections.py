@@ -1,0 +1,61 @@
+"""A remote provider's settings from its Airflow connection."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Airflow connections that hold a remote provider's settings; the ids can be changed by environment.
+CONNECTION_IDS = {
+    "azure": ("BIAS_AUDIT_AZURE_CONN_ID", "azure_openai_default"),
+    "openai": ("BIAS_AUDIT_OPENAI_CONN_ID", "openai_default"),
+}
+
+
+def provider_settings(provider: str) -> dict[str, Any] | None:
+    """A remote provider's settings from its Airflow connection; None (use the environment) when
+    the provider is local or the connection is not defined.
+
+    azure:  host = endpoint (https://<resource>.openai.azure.com), password = API key (empty for
+            Entra ID), extra = {"deployment": ..., "api_version": ...}
+    openai: host = base URL, password = API key, extra = {"model": ...}
+    """
+    if provider not in CONNECTION_IDS:
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    variable, default = CONNECTION_IDS[provider]
+    conn_id = os.environ.get(variable, default)
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        log.info("no Airflow connection %r: %s settings come from the environment", conn_id, provider)
+        return None
+    url = _url(conn.host, conn.port, conn.schema)
+    extra = conn.extra_dejson
+    if provider == "azure":
+        settings = {
+            "endpoint": url,
+            "deployment": extra.get("deployment"),
+            "api_version": extra.get("api_version"),
+        }
+    else:
+        settings = {"base_url": url, "model": extra.get("model")}
+    log.info("%s settings from Airflow connection %r: %s", provider, conn_id, settings)
+    return {**settings, "api_key": conn.password or None}
+
+
+def _url(host: str | None, port: int | None, path: str | None) -> str | None:
+    """Connections store the endpoint in ``host``, with or without its scheme."""
+    if not host:
+        return None
+    url = host if "://" in host else f"https://{host}"
+    if port and "://" not in host:
+        url += f":{port}"
+    if path and "://" not in host:
+        url += "/" + path.strip("/")
+    return url

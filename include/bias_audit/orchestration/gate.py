@@ -1,0 +1,52 @@
+"""The verdict gate (the DAG param ``fail_on``), and failing a task without retries on bad input."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from bias_audit.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def fail_fast_on_user_error() -> Iterator[None]:
+    """A bad param or suite will not get better on retry: fail the task without retrying."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except UserInputError as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+# The verdicts at which the gate fails the DAG run, per value of the DAG param ``fail_on``.
+FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
+
+
+def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None = None) -> str:
+    """Fail the task (and so the DAG run) when the audit's verdict is one ``fail_on`` names; else
+    log a warning for a fail or warn verdict. The report is written before the gate runs."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if fail_on not in FAIL_ON:
+        raise UserInputError(f"must be one of {', '.join(FAIL_ON)} (value: {fail_on!r})", field="fail_on")
+    verdict = str(analyzed["verdict"])
+    failing = [
+        f"{f['metric']} {f['group_a']} vs {f['group_b']}: {f['difference']} ({f['finding']})"
+        for f in analyzed.get("findings", [])
+        if f.get("finding") in ("fail", "warn")
+    ]
+    message = f"audit {analyzed['run_id']}: verdict {verdict}; {'; '.join(failing) or 'no failing finding'}"
+    if report:
+        message += f"; report: {report}"
+    if verdict in FAIL_ON[fail_on]:
+        raise AirflowFailException(f"{message} (the DAG param fail_on={fail_on!r} fails the run on it)")
+    if verdict in ("fail", "warn"):
+        log.warning("%s (fail_on=%r: the run still succeeds)", message, fail_on)
+    else:
+        log.info("%s", message)
+    return verdict

@@ -1,0 +1,31 @@
+"""The DAG's Params, derived from ``RunConfig`` (the one declaration of a run's parameters; see
+parameters.py), and the ``RunConfig`` of a DAG run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import Param
+from pydantic import BaseModel
+
+from bias_audit.config import RunConfig, safe_run_id
+from bias_audit.parameters import field_schemas
+
+
+def dag_params(model: type[BaseModel] = RunConfig) -> dict[str, Param]:
+    """One Param per parameter of ``model``, with its JSON schema: type, bounds, choices, title,
+    description. The trigger form renders them; Airflow validates a triggered run against them."""
+    params = {}
+    for name, spec in field_schemas(model).items():
+        schema = {k: v for k, v in spec.items() if k not in ("default", "required")}
+        params[name] = Param(spec.get("default"), **schema)
+    return params
+
+
+def run_config(
+    params: Mapping[str, Any], airflow_run_id: str, model: type[RunConfig] = RunConfig
+) -> RunConfig:
+    """The audit's RunConfig from the DAG run's params; its run_id from Airflow's, made path-safe."""
+    given = {name: params[name] for name in field_schemas(model) if name in params}
+    return model.build(run_id=safe_run_id(airflow_run_id), **given)

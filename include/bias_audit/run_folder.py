@@ -1,0 +1,141 @@
+"""The run folder: the one owner of the files of an audit run, which every stage and the UI use.
+
+    <runs>/<run_id>/responses.jsonl   every answer, appended as it arrives          (generate)
+    <runs>/<run_id>/run.json          the manifest: configuration, suite hash, case
+                                      attributes, thresholds                         (generate)
+    <runs>/<run_id>/analysis.json     the Spark job's summary: verdict, findings      (analyze)
+    <runs>/<run_id>/report.html       the report, its PNGs beside it                  (report)
+    <runs>/trends.html                the trend page of every audit                   (report)
+
+The manifest carries what later stages need of the suite (its cases' attributes), so analysis and
+report never reload the suite from its path, which may have changed since the run (its content
+hash is recorded beside them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bias_audit.records import ResponseRecord
+
+log = logging.getLogger(__name__)
+
+RESPONSES_FILE = "responses.jsonl"
+MANIFEST_FILE = "run.json"
+ANALYSIS_FILE = "analysis.json"
+REPORT_FILE = "report.html"
+TRENDS_FILE = "trends.html"  # in the runs directory, not in a run's folder
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @classmethod
+    def of(cls, runs: Path, run_id: str) -> RunFolder:
+        return cls(Path(runs) / run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def responses(self) -> Path:
+        return self.path / RESPONSES_FILE
+
+    @property
+    def analysis(self) -> Path:
+        return self.path / ANALYSIS_FILE
+
+    @property
+    def report(self) -> Path:
+        return self.path / REPORT_FILE
+
+    def response_log(self) -> ResponseLog:
+        return ResponseLog(self.responses)
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The run's ``run.json`` (empty when it is missing, e.g. for answers written by hand)."""
+        path = self.path / MANIFEST_FILE
+        if not path.is_file():
+            log.warning("%s is missing; the run's settings (suite hash, thresholds ...) are unknown", path)
+            return {}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Atomically: a reader never sees half a manifest."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        partial = self.path / f".{MANIFEST_FILE}.partial"
+        partial.write_text(json.dumps(dict(manifest), indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, self.path / MANIFEST_FILE)
+
+    def case_attributes(self) -> dict[str, dict]:
+        """The cases' attributes (occupation, BLS share) recorded at generation time."""
+        return dict(self.read_manifest().get("case_attributes") or {})
+
+    def write_analysis(self, summary: Mapping[str, Any]) -> Path:
+        """The analysis summary beside the run's answers (what the pages and the demo read)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.analysis.write_text(json.dumps(dict(summary), indent=2, default=str) + "\n", encoding="utf-8")
+        return self.analysis
+
+    def read_analysis(self) -> dict[str, Any] | None:
+        return json.loads(self.analysis.read_text(encoding="utf-8")) if self.analysis.is_file() else None
+
+
+def trends_page(runs: Path) -> Path:
+    return Path(runs) / TRENDS_FILE
+
+
+def analysed_runs(runs: Path) -> Iterator[RunFolder]:
+    """Every run folder under ``runs`` that holds an analysis summary, in name order."""
+    for path in sorted(Path(runs).glob(f"*/{ANALYSIS_FILE}")):
+        yield RunFolder(path.parent)
+
+
+class ResponseLog:
+    """Append-only JSONL of response records; tolerant of a torn last line after a crash."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def recorded_keys(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        return {record["request_key"] for record in self._read()}
+
+    def _read(self) -> Iterator[dict[str, object]]:
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.endswith("\n"):
+                    yield json.loads(line)
+
+    def _drop_torn_tail(self) -> None:
+        """A line without its newline was cut by a crash mid-write; its request is sent again."""
+        if not self.path.exists():
+            return
+        with self.path.open("rb+") as file:
+            data = file.read()
+            if data and not data.endswith(b"\n"):
+                file.truncate(data.rfind(b"\n") + 1)
+                log.warning("%s: dropped a partial last line left by an interrupted run", self.path)
+
+    def open(self) -> ResponseLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._drop_torn_tail()
+        self._file = self.path.open("a", encoding="utf-8")
+        return self
+
+    def append(self, record: ResponseRecord) -> None:
+        self._file.write(record.model_dump_json() + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,62 @@
+"""The stages of an audit run in this process: generate, analyze, report. Each returns a small
+JSON-able summary, which the DAG passes on as XCom and the Databricks job prints as its result.
+
+The local backend runs them in the Airflow worker; on Databricks, the project's wheel runs them on
+the cluster (compute/databricks_job.py). No Airflow here: the same code runs in the CLI, a worker
+and a cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bias_audit.config import RunConfig, runs_dir, warehouse_dir
+from bias_audit.run_folder import RunFolder
+
+log = logging.getLogger(__name__)
+
+
+def generate(
+    config: RunConfig, provider_settings: Mapping[str, Any] | None = None, runs: Path | None = None
+) -> dict[str, object]:
+    """Run generation here; ``provider_settings`` (from an Airflow connection) override the environment."""
+    from bias_audit.generate import generate as run_generation
+    from bias_audit.llm import make_provider
+
+    result = run_generation(config, runs or runs_dir(), make_provider(config.provider, provider_settings))
+    return {
+        "run_id": config.run_id,
+        "run_dir": str(result.run_dir),
+        "requests": result.total,
+        "sent": result.sent,
+        "already_recorded": result.already_recorded,
+        "outcomes": result.outcomes,
+    }
+
+
+def analyze(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
+    """``runs`` and ``tables`` (a location, see tables.py) default to $BIAS_AUDIT_HOME's."""
+    from bias_audit.analyze.job import analyze as run_analysis
+
+    runs = runs or runs_dir()
+    summary = run_analysis(run_id, runs, tables or warehouse_dir()).as_dict()
+    path = RunFolder.of(runs, run_id).write_analysis(summary)
+    log.info("analysis of run %s: tables in %s, summary in %s", run_id, summary["warehouse"], path)
+    return {**summary, "summary_file": str(path)}
+
+
+def report(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
+    from bias_audit.report import write_report
+    from bias_audit.tables import open_tables
+    from bias_audit.trends import trends as read_trends
+    from bias_audit.trends import write_trends
+
+    runs, store = runs or runs_dir(), open_tables(tables or warehouse_dir())
+    history = read_trends(store)  # once, for the report's drift section and the trend page
+    path = write_report(run_id, runs, store, history)
+    trends = write_trends(history, runs)
+    log.info("report of run %s: %s; trends of every audited suite and model: %s", run_id, path, trends)
+    return {"run_id": run_id, "report": str(path), "trends": str(trends)}

@@ -1,0 +1,35 @@
+"""The metric registry is the one place a metric is declared: the thresholds, the comparisons,
+calibrate and the docs' table all follow it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bias_audit.analyze.calibrate import DEFAULT_VARIATION, METRICS
+from bias_audit.metric_registry import GAP_METRICS, REGISTRY, VERDICT_METRICS, markdown_table
+from bias_audit.thresholds import Thresholds
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+
+
+def test_the_docs_table_is_the_registrys():
+    assert markdown_table() in DOCS.read_text(encoding="utf-8")
+
+
+def test_thresholds_and_calibration_come_from_the_registry():
+    defaults = Thresholds()
+    for metric in REGISTRY:
+        if metric.in_verdict:
+            assert (defaults.warn[metric.name], defaults.fail[metric.name]) == (metric.warn, metric.fail)
+        else:
+            assert metric.name not in defaults.warn
+        if metric.calibration:
+            assert DEFAULT_VARIATION[metric.name] == metric.calibration
+    assert set(METRICS) == set(DEFAULT_VARIATION) == set(VERDICT_METRICS)
+    assert GAP_METRICS == ("sentiment", "agency_balance", "refusal", "word_count", "not_ok")
+
+
+def test_every_metric_says_what_it_measures_and_how_to_read_it():
+    for metric in REGISTRY:
+        assert metric.measures and metric.unit and metric.direction and metric.formula, metric.name
+        assert metric.warn is None or metric.warn < metric.fail, metric.name

@@ -1,0 +1,87 @@
+"""One declaration of the run's parameters (RunConfig): the CLI's flags and the DAG's Params are
+derived from it, so a new parameter needs one edit. And the layering: job code has no Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from bias_audit.config import RunConfig
+from bias_audit.errors import UserInputError
+from bias_audit.orchestration.params import dag_params, run_config
+from bias_audit.parameters import add_arguments, field_schemas, values_from
+
+
+class WithLanguage(RunConfig):
+    """A configuration with one more parameter, as a future feature would add it."""
+
+    language: Literal["en", "de"] = Field("en", title="Language", description="Language of the prompts.")
+    rounds: int | None = Field(None, gt=0, le=10, title="Rounds", description="Sampling rounds.")
+
+
+def parse(model, argv):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, model)
+    return values_from(parser.parse_args(argv), model)
+
+
+def test_a_parameter_added_to_the_model_appears_in_the_dag_form_and_the_cli():
+    params = dag_params(WithLanguage)
+    assert set(params) == set(field_schemas(RunConfig)) | {"language", "rounds"}
+    language = params["language"]
+    assert language.value == "en"
+    assert language.schema["enum"] == ["en", "de"] and language.schema["title"] == "Language"
+    assert params["rounds"].schema["type"] == ["null", "integer"] and params["rounds"].schema["maximum"] == 10
+    assert parse(WithLanguage, ["--language", "de", "--rounds", "3"]) == {"language": "de", "rounds": 3}
+    with pytest.raises(SystemExit):
+        parse(WithLanguage, ["--language", "fr"])  # the choices come from the model too
+    config = run_config({"language": "de", "samples": 2}, "manual__2026-11-29T10:00:00+00:00", WithLanguage)
+    assert (config.language, config.samples, config.run_id) == ("de", 2, "manual__2026-11-29T10_00_00_00_00")
+
+
+def test_the_dags_params_are_the_configurations_with_titles_and_descriptions():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["llm_bias_audit"]
+    derived = dag_params()
+    assert set(dag.params) == set(derived) | {"fail_on"}
+    assert {"top_p", "seed"} <= set(dag.params)  # once read by the tasks but missing from the form
+    for name in derived:
+        param = dag.params.get_param(name)
+        assert param.schema["title"] and param.description, name
+    assert dag.params.get_param("samples").schema["exclusiveMinimum"] == 0
+    assert dag.params.get_param("provider").schema["enum"] == ["local", "azure", "openai"]
+
+
+def test_cli_values_are_only_those_given_and_objects_are_parsed(tmp_path):
+    assert parse(RunConfig, []) == {}
+    thresholds = tmp_path / "t.yaml"
+    thresholds.write_text("warn: {word_count: 15}\n")
+    given = parse(RunConfig, ["--samples", "3", "--thresholds", str(thresholds), "--top-p", "0.9"])
+    assert given == {"samples": 3, "thresholds": {"warn": {"word_count": 15}}, "top_p": 0.9}
+    with pytest.raises(UserInputError, match="--thresholds: must be a mapping"):
+        parse(RunConfig, ["--thresholds", "[1, 2]"])
+
+
+def test_a_bad_param_is_named_by_its_field():
+    with pytest.raises(UserInputError, match=r"samples: Input should be greater than 0 \(value: 0\)"):
+        run_config({"samples": 0}, "manual__x")
+
+
+def test_job_code_does_not_import_airflow():
+    code = (
+        "import sys\n"
+        "import bias_audit.generate, bias_audit.analyze.job, bias_audit.report, bias_audit.stages\n"
+        "import bias_audit.compute.databricks_job, bias_audit.cli, bias_audit.run_folder\n"
+        "loaded = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "print(loaded)\n"
+        "sys.exit(1 if loaded else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
