@@ -85,3 +85,29 @@ def test_the_report_uses_the_thresholds_stored_with_the_results(spark, tmp_path)
     (runs / "th" / "run.json").write_text(json.dumps({"thresholds": {"alpha": 5}}))
     assert applied_thresholds(row, RunFolder.of(runs, "th")).warn["word_count"] == 3
     assert write_report("th", runs, warehouse).is_file()
+
+
+def test_the_report_says_what_a_design_with_few_cases_can_tell():
+    from bias_audit.report import _limits
+
+    def row(a, b, cases, finding="inconclusive", note=None):
+        return {
+            "metric": "word_count",
+            "group_a": a,
+            "group_b": b,
+            "cases": cases,
+            "finding": finding,
+            "note": note,
+        }
+
+    findings = [
+        row("female", "male", 0, "not estimable", "the groups share no case (female: doctor; male: chef)"),
+        row("female", "neutral", 2),
+        row("male", "neutral", 3),
+    ]
+    lines = _limits(findings, {"suite": "seed-lab", "suite_source": "seed-lab", "samples": 20})
+    assert lines[0].startswith("female vs male is not estimable: the groups share no case (female: doctor")
+    assert "female vs neutral (2)" in lines[1] and "cannot give a pass" in lines[1]
+    assert "male vs neutral (3)" in lines[2]
+    assert "bias-audit calibrate --suite seed-lab --samples 20 --group male" in lines[2]
+    assert _limits([row("female", "male", 180)], {"suite": "occupations-gender"}) == []

@@ -89,7 +89,7 @@ def write_report(
             run=run,
             metadata=_metadata(run),
             findings=findings,
-            limits=_limits(findings),
+            limits=_limits(findings, run),
             family_size=sum(
                 f.get("adjusted_over") == FAMILY_VERDICT and f["p_value"] is not None for f in findings
             ),
@@ -119,7 +119,7 @@ def applied_thresholds(run: dict[str, Any], folder: RunFolder) -> Thresholds:
 FEW_CASES = 10
 
 
-def _limits(findings: list[dict]) -> list[str]:
+def _limits(findings: list[dict], run: dict[str, Any]) -> list[str]:
     """What this run's design can and cannot tell, in words: comparisons that are not estimable,
     rest on too few cases, or on few enough that only large, consistent gaps can be decided."""
     tested = [f for f in findings if f["metric"] in GAP_METRICS]
@@ -132,7 +132,8 @@ def _limits(findings: list[dict]) -> list[str]:
         if finding.get("cases"):
             by_pair[(finding["group_a"], finding["group_b"])] = finding["cases"]
     too_few = [f"{a} vs {b} ({n})" for (a, b), n in by_pair.items() if n < MIN_CASES]
-    few = [f"{a} vs {b} ({n})" for (a, b), n in by_pair.items() if MIN_CASES <= n < FEW_CASES]
+    few_pairs = [(a, b, n) for (a, b), n in by_pair.items() if MIN_CASES <= n < FEW_CASES]
+    few = [f"{a} vs {b} ({n})" for a, b, n in few_pairs]
     if too_few:
         lines.append(
             f"Too few cases to decide (at least {MIN_CASES} are needed): {', '.join(too_few)}. "
@@ -143,8 +144,9 @@ def _limits(findings: list[dict]) -> list[str]:
         lines.append(
             f"Few cases: {', '.join(few)}. The case is the unit of uncertainty, so with fewer than "
             f"{FEW_CASES} cases only large gaps that hold in every case can be decided, even at 50 "
-            "samples per prompt; `bias-audit calibrate --suite <suite> --samples <k>` prints this "
-            "suite's power. Add cases (more occupations or phrasings) for a sharper audit."
+            f"samples per prompt; bias-audit calibrate --suite {run.get('suite_source') or run['suite']} "
+            f"--samples {run.get('samples') or 5} --group {few_pairs[0][0]} prints the power of this design. "
+            "Add cases (more occupations or phrasings) for a sharper audit."
         )
     return lines
 

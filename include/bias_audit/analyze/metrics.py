@@ -120,7 +120,7 @@ def comparisons(values: list[dict], *, seed: int = 0, per_case: bool = True) -> 
     groups = sorted({v["variant"] for v in values})
     for metric in GAP_METRICS:
         for a, b in group_pairs(groups):
-            pooled = pooled_gap(_by_case(by_case, a, metric), _by_case(by_case, b, metric))
+            pooled = pooled_gap(_by_case(by_case, a, metric), _by_case(by_case, b, metric), labels=(a, b))
             rows.append(MetricRow(metric, OVERALL, a, b, pooled))
     skew = _by_case(by_case, NEUTRAL, "gender_skew")
     if any(skew.values()):

@@ -80,11 +80,13 @@ def pooled_gap(
     b_by_case: Mapping[str, Sequence[float]],
     *,
     alpha: float = 0.05,
+    labels: tuple[str, str] = ("a", "b"),
 ) -> Comparison:
-    """Group a against group b, within each shared case and pooled over cases (formulas 1-6)."""
+    """Group a against group b, within each shared case and pooled over cases (formulas 1-6).
+    ``labels``: the groups' names, for the reason when they share no case."""
     shared = sorted(c for c in a_by_case if len(a_by_case[c]) and len(b_by_case.get(c, ())))
     if not shared:
-        return _not_estimable(a_by_case, b_by_case)
+        return _not_estimable(a_by_case, b_by_case, labels)
     a = [np.asarray(a_by_case[c], dtype=float) for c in shared]
     b = [np.asarray(b_by_case[c], dtype=float) for c in shared]
     n_a, n_b = np.array([len(x) for x in a]), np.array([len(x) for x in b])
@@ -157,7 +159,11 @@ def pool(summaries: CaseSummaries, *, alpha: float = 0.05, one_group: bool = Fal
     return Comparison(ci_low=ci[0], ci_high=ci[1], p_value=p_value, **base)
 
 
-def _not_estimable(a_by_case: Mapping[str, Sequence[float]], b_by_case: Mapping[str, Sequence[float]]):
+def _not_estimable(
+    a_by_case: Mapping[str, Sequence[float]],
+    b_by_case: Mapping[str, Sequence[float]],
+    labels: tuple[str, str],
+):
     def where(by_case: Mapping[str, Sequence[float]]) -> str:
         names = [c for c in sorted(by_case) if len(by_case[c])]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -165,7 +171,8 @@ def _not_estimable(a_by_case: Mapping[str, Sequence[float]], b_by_case: Mapping[
 
     n_a = sum(len(v) for v in a_by_case.values())
     n_b = sum(len(v) for v in b_by_case.values())
-    return not_estimable(n_a, n_b, f"(one is in {where(a_by_case)}; the other in {where(b_by_case)})")
+    a, b = labels
+    return not_estimable(n_a, n_b, f"({a}: {where(a_by_case)}; {b}: {where(b_by_case)})")
 
 
 def not_estimable(n_a: int, n_b: int, where: str = "") -> Comparison:
