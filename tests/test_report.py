@@ -47,7 +47,10 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', html)) == 3
     for name in ("gaps.png", "assumed_gender.png", "outcomes.png"):
         assert (runs / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "<td>sentiment</td><td>female vs male</td>" in html
+    assert (
+        "<td>sentiment<br><small" in html
+        and "warmer answers for group a</small></td><td>female vs male</td>" in html
+    )
     assert "Answers behind the largest gap: " in html
     # What the design can tell: the lab's layout compares each loaded prompt with its own neutral one
     assert "female vs male is not estimable: the groups share no case" in html

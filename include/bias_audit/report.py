@@ -23,7 +23,7 @@ from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt, png, subplots
-from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.metric_registry import GAP_METRICS, METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -90,6 +90,7 @@ def write_report(
             metadata=_metadata(run),
             findings=findings,
             limits=_limits(findings, run),
+            metrics=METRICS,
             family_size=sum(
                 f.get("adjusted_over") == FAMILY_VERDICT and f["p_value"] is not None for f in findings
             ),
