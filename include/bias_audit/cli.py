@@ -80,6 +80,19 @@ def _parser() -> argparse.ArgumentParser:
     _run_location_arguments(rep)
     rep.set_defaults(handler=_report)
 
+    cmp = commands.add_parser(
+        "compare",
+        help="did the gaps change between two audits of the same suite? (writes comparison.json/.html)",
+    )
+    cmp.add_argument(
+        "--baseline", required=True, metavar="RUN", help="the earlier audit, e.g. before a mitigation"
+    )
+    cmp.add_argument("--candidate", required=True, metavar="RUN", help="the audit to judge against it")
+    cmp.add_argument("--out", type=Path, default=None, metavar="DIR", help="runs directory (as for report)")
+    cmp.add_argument("--warehouse", type=Path, default=None, metavar="PATH", help="tables (as for report)")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.set_defaults(handler=_compare)
+
     cal = commands.add_parser(
         "calibrate",
         help="false-alarm rate, power and the smallest detectable gap of the verdict, on synthetic runs",
@@ -209,6 +222,24 @@ def _report(args: argparse.Namespace) -> int:
 
     path = write_report(check_run_id(args.run_id), args.out or runs_dir(), args.warehouse or warehouse_dir())
     print(path)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from bias_audit.compare import compare_audits, store_comparison, write_comparison
+
+    baseline, candidate = check_run_id(args.baseline), check_run_id(args.candidate)
+    warehouse = args.warehouse or warehouse_dir()
+    result = compare_audits(baseline, candidate, warehouse)  # a bad pair fails here, nothing written
+    data, page = write_comparison(result, args.out or runs_dir())
+    store_comparison(result, warehouse)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    else:
+        print(f"{candidate} against {baseline}: {result.conclusion}")
+        for name, before, after in result.differences:
+            print(f"  differs: {name}: {before!r} -> {after!r}")
+        print(f"comparison: {data}\npage: {page}")
     return 0
 
 

@@ -5,6 +5,8 @@
                                       attributes, thresholds                         (generate)
     <runs>/<run_id>/analysis.json     the Spark job's summary: verdict, findings      (analyze)
     <runs>/<run_id>/report.html       the report, its PNGs beside it                  (report)
+    <runs>/<run_id>/comparison.json   this run against a baseline audit, and its page
+                    comparison.html   (compare)
     <runs>/trends.html                the trend page of every audit                   (report)
 
 The manifest carries what later stages need of the suite (its cases' attributes), so analysis and
@@ -30,6 +32,8 @@ RESPONSES_FILE = "responses.jsonl"
 MANIFEST_FILE = "run.json"
 ANALYSIS_FILE = "analysis.json"
 REPORT_FILE = "report.html"
+COMPARISON_FILE = "comparison.json"
+COMPARISON_PAGE = "comparison.html"
 TRENDS_FILE = "trends.html"  # in the runs directory, not in a run's folder
 
 
@@ -56,6 +60,14 @@ class RunFolder:
     @property
     def report(self) -> Path:
         return self.path / REPORT_FILE
+
+    @property
+    def comparison(self) -> Path:
+        return self.path / COMPARISON_FILE
+
+    @property
+    def comparison_page(self) -> Path:
+        return self.path / COMPARISON_PAGE
 
     def response_log(self) -> ResponseLog:
         return ResponseLog(self.responses)

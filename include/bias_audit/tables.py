@@ -34,7 +34,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class Tables(Protocol):
     location: str
 
-    def write(self, frame: DataFrame, name: str) -> None: ...
+    def write(self, frame: DataFrame, name: str, partition_by: tuple[str, ...] = ("run_id",)) -> None: ...
 
     def read(self, spark: SparkSession, name: str, run_id: str | None = None) -> DataFrame: ...
 
@@ -51,9 +51,9 @@ class ParquetTables:
     def location(self) -> str:
         return str(self.warehouse)
 
-    def write(self, frame: DataFrame, name: str) -> None:
+    def write(self, frame: DataFrame, name: str, partition_by: tuple[str, ...] = ("run_id",)) -> None:
         # spark.sql.sources.partitionOverwriteMode=dynamic (analyze/spark.py): only this run's partition
-        frame.write.mode("overwrite").partitionBy("run_id").parquet(str(self.warehouse / name))
+        frame.write.mode("overwrite").partitionBy(*partition_by).parquet(str(self.warehouse / name))
 
     def read(self, spark: SparkSession, name: str, run_id: str | None = None) -> DataFrame:
         from pyspark.sql import functions as F
@@ -94,12 +94,12 @@ class CatalogTables:
     def table_name(self, name: str) -> str:
         return f"`{self.catalog}`.`{self.schema}`.`{name}`"
 
-    def write(self, frame: DataFrame, name: str) -> None:
+    def write(self, frame: DataFrame, name: str, partition_by: tuple[str, ...] = ("run_id",)) -> None:
         spark = frame.sparkSession
         full = self.table_name(name)
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{self.catalog}`.`{self.schema}`")
         if not spark.catalog.tableExists(f"{self.catalog}.{self.schema}.{name}"):
-            frame.write.format(self.format).partitionBy("run_id").saveAsTable(full)
+            frame.write.format(self.format).partitionBy(*partition_by).saveAsTable(full)
             log.info("created table %s (%s)", full, self.format)
             return
         # INSERT OVERWRITE with dynamic partitions (Delta and Parquet tables alike): the run's

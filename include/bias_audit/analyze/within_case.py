@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -73,6 +73,15 @@ class CaseSummaries:
     mean_b: np.ndarray
     variance: np.ndarray | None
     within_variance: float | None  # pooled within-prompt variance, for the effect size
+    case_ids: tuple[str, ...] = ()
+
+    def gaps(self) -> dict[str, tuple[float, float | None]]:
+        """Per case: its gap (mean_a - mean_b) and the gap's sampling variance."""
+        variance = [None] * len(self.n_a) if self.variance is None else list(self.variance)
+        return {
+            case: (float(a - b), None if v is None else float(v))
+            for case, a, b, v in zip(self.case_ids, self.mean_a, self.mean_b, variance, strict=True)
+        }
 
 
 def pooled_gap(
@@ -84,9 +93,20 @@ def pooled_gap(
 ) -> Comparison:
     """Group a against group b, within each shared case and pooled over cases (formulas 1-6).
     ``labels``: the groups' names, for the reason when they share no case."""
+    summaries = case_summaries(a_by_case, b_by_case)
+    if summaries is None:
+        return _not_estimable(a_by_case, b_by_case, labels)
+    return pool(summaries, alpha=alpha)
+
+
+def case_summaries(
+    a_by_case: Mapping[str, Sequence[float]], b_by_case: Mapping[str, Sequence[float]]
+) -> CaseSummaries | None:
+    """Per case both groups share: answers, means and the gap's sampling variance (formula 4's
+    v_c); None when they share no case."""
     shared = sorted(c for c in a_by_case if len(a_by_case[c]) and len(b_by_case.get(c, ())))
     if not shared:
-        return _not_estimable(a_by_case, b_by_case, labels)
+        return None
     a = [np.asarray(a_by_case[c], dtype=float) for c in shared]
     b = [np.asarray(b_by_case[c], dtype=float) for c in shared]
     n_a, n_b = np.array([len(x) for x in a]), np.array([len(x) for x in b])
@@ -98,20 +118,28 @@ def pooled_gap(
         variance = rate_variance(mean_a, n_a) + rate_variance(mean_b, n_b)
     else:
         variance = None if within is None else within * (1 / n_a + 1 / n_b)
-    return pool(CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within), alpha=alpha)
+    return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within, tuple(shared))
 
 
 def pooled_level(by_case: Mapping[str, Sequence[float]], *, alpha: float = 0.05) -> Comparison:
     """One group's values in {-1, 0, +1} (the skew) against 0, per case and pooled over cases."""
+    summaries = level_summaries(by_case)
+    if summaries is None:
+        return Comparison(0, 0, None, 0.0, None, None, None, None, None, cases=0, method=METHOD)
+    return pool(summaries, alpha=alpha, one_group=True)
+
+
+def level_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | None:
+    """Per case: the skew's level p(+1) - p(-1) as the case's "gap" against 0; None without answers."""
     cases = sorted(c for c in by_case if len(by_case[c]))
     if not cases:
-        return Comparison(0, 0, None, 0.0, None, None, None, None, None, cases=0, method=METHOD)
+        return None
     x = [np.asarray(by_case[c], dtype=float) for c in cases]
     n = np.array([len(v) for v in x])
     plus = np.array([np.sum(v == 1) for v in x])
     minus = np.array([np.sum(v == -1) for v in x])
     within = pooled_within_variance(sum(((v - v.mean()) ** 2).sum() for v in x), int((n - 1).sum()))
-    return pool(skew_summaries(n, plus, minus, within), alpha=alpha, one_group=True)
+    return replace(skew_summaries(n, plus, minus, within), case_ids=tuple(cases))
 
 
 def skew_summaries(n: np.ndarray, plus: np.ndarray, minus: np.ndarray, within: float | None) -> CaseSummaries:
@@ -157,6 +185,33 @@ def pool(summaries: CaseSummaries, *, alpha: float = 0.05, one_group: bool = Fal
         ci = (estimate - half, estimate + half)
         p_value = float(2 * stats.t.sf(abs(estimate) / se, df))
     return Comparison(ci_low=ci[0], ci_high=ci[1], p_value=p_value, **base)
+
+
+def paired_change(
+    baseline: CaseSummaries, candidate: CaseSummaries, *, alpha: float = 0.05
+) -> Comparison | None:
+    """The change of a gap between two audits of the same cases: per case, the candidate's gap
+    minus the baseline's, pooled over the cases both audits have (formulas 2-6, the case as the
+    unit; each case's sampling variance is the sum of its two). Effects a case carries in both
+    audits cancel. None when the audits share no case."""
+    before, after = baseline.gaps(), candidate.gaps()
+    shared = [c for c in after if c in before]
+    if not shared:
+        return None
+    variances = [after[c][1] for c in shared], [before[c][1] for c in shared]
+    known = all(v is not None for v in (*variances[0], *variances[1]))
+    count = dict(zip(candidate.case_ids, candidate.n_a + candidate.n_b, strict=True))
+    count_before = dict(zip(baseline.case_ids, baseline.n_a + baseline.n_b, strict=True))
+    change = CaseSummaries(
+        n_a=np.array([count[c] for c in shared]),
+        n_b=np.array([count_before[c] for c in shared]),
+        mean_a=np.array([after[c][0] for c in shared]),
+        mean_b=np.array([before[c][0] for c in shared]),
+        variance=np.array([a + b for a, b in zip(*variances, strict=True)]) if known else None,
+        within_variance=None,
+        case_ids=tuple(shared),
+    )
+    return pool(change, alpha=alpha)
 
 
 def _not_estimable(

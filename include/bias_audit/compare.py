@@ -1,0 +1,264 @@
+"""Compare two audits of the same suite: did the gaps shrink (a mitigation, a new model version),
+or is this audit worse than the last?
+
+For every overall comparison both audits have (a metric, a pair of groups), the change of the gap
+is estimated case by case — the candidate's within-case gap minus the baseline's, in every case
+both audits asked — and pooled over those cases with the case as the unit
+(``within_case.paired_change``: a t interval over cases, never narrower than the answers' own
+noise). Each case's own effects, which both audits carry, cancel.
+
+Per row (Benjamini-Hochberg adjusted over the rows of the comparison, the p-value two-sided):
+
+- ``reduced``: the change is significant and the candidate's gap is smaller in size than the
+  baseline's;
+- ``increased``: the change is significant and the candidate's gap is larger;
+- ``unchanged``: the whole interval of the change lies within +- the metric's warn threshold
+  (the equivalence band: a change too small to move a finding from pass to warn);
+- ``inconclusive``: otherwise.
+
+Runs of different suites are not comparable; anything else may differ between the two — that is
+the point — and is listed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bias_audit.analyze.metrics import NEUTRAL, answer_values, group_pairs
+from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
+from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
+from bias_audit.errors import UserInputError
+from bias_audit.html import environment, fmt
+from bias_audit.metric_registry import GAP_METRICS, METRICS
+from bias_audit.run_folder import RunFolder
+from bias_audit.tables import Tables, open_tables
+from bias_audit.thresholds import Thresholds
+
+log = logging.getLogger(__name__)
+
+FINDINGS = ("reduced", "increased", "unchanged", "inconclusive")
+# The run settings listed when they differ between the two audits.
+SETTINGS = (
+    "suite_hash",
+    "suite_source",
+    "provider",
+    "model",
+    "api_version",
+    "samples",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+)
+
+
+@dataclass
+class Change:
+    metric: str
+    group_a: str
+    group_b: str
+    baseline_gap: float | None
+    candidate_gap: float | None
+    change: Comparison
+    p_adjusted: float | None = None
+    finding: str = "inconclusive"
+
+    def as_row(self) -> dict[str, Any]:
+        row = {k: v for k, v in asdict(self).items() if k != "change"}
+        return {**row, **{f"change_{k}": v for k, v in asdict(self.change).items()}}
+
+
+@dataclass
+class AuditComparison:
+    baseline: str
+    candidate: str
+    suite: str
+    changes: list[Change]
+    differences: list[tuple[str, Any, Any]]  # settings that differ: (name, baseline, candidate)
+    conclusion: str
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "suite": self.suite,
+            "conclusion": self.conclusion,
+            "differences": [{"setting": n, "baseline": b, "candidate": c} for n, b, c in self.differences],
+            "changes": [c.as_row() for c in self.changes],
+            "thresholds": self.thresholds,
+        }
+
+
+def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables) -> AuditComparison:
+    """The comparison of two analysed runs; a bad pair is a UserInputError that names it."""
+    if baseline == candidate:
+        raise UserInputError(f"baseline and candidate are the same run ({baseline!r})", field="--candidate")
+    tables = open_tables(warehouse)
+    runs = {}
+    for flag, run_id in (("--baseline", baseline), ("--candidate", candidate)):
+        rows = list(tables.rows("runs", run_id))
+        if not rows:
+            raise UserInputError(
+                f"no analysed run {run_id!r} in the warehouse {tables.location}; run analyze first",
+                field=flag,
+            )
+        runs[run_id] = rows[0]
+    if runs[baseline]["suite"] != runs[candidate]["suite"]:
+        raise UserInputError(
+            f"runs of different suites cannot be compared: {baseline!r} audited "
+            f"{runs[baseline]['suite']!r}, {candidate!r} audited {runs[candidate]['suite']!r}",
+            field="--candidate",
+        )
+    values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in runs}
+    thresholds = _thresholds(runs[candidate])
+    changes = _changes(values[baseline], values[candidate])
+    judge_changes(changes, thresholds)
+    differences = [
+        (name, runs[baseline].get(name), runs[candidate].get(name))
+        for name in SETTINGS
+        if runs[baseline].get(name) != runs[candidate].get(name)
+    ]
+    prompts = {run_id: _system_prompts(tables, run_id) for run_id in runs}
+    if prompts[baseline] != prompts[candidate]:
+        differences.append(("system_prompt", prompts[baseline], prompts[candidate]))
+    return AuditComparison(
+        baseline,
+        candidate,
+        str(runs[candidate]["suite"]),
+        changes,
+        differences,
+        conclusion(changes),
+        thresholds.as_dict(),
+    )
+
+
+def _thresholds(run: dict[str, Any]) -> Thresholds:
+    stored = run.get("thresholds")
+    return Thresholds.from_overrides(json.loads(stored) if stored else None)
+
+
+def _system_prompts(tables: Tables, run_id: str) -> str | None:
+    prompts = sorted({str(r["system_prompt"]) for r in tables.rows("responses", run_id)})
+    return " | ".join(prompts) if prompts else None
+
+
+def _changes(baseline: list[dict], candidate: list[dict]) -> list[Change]:
+    groups = sorted({v["variant"] for v in baseline} & {v["variant"] for v in candidate})
+    changes = []
+    for metric in GAP_METRICS:
+        for a, b in group_pairs(groups):
+            before = case_summaries(_by_case(baseline, a, metric), _by_case(baseline, b, metric))
+            after = case_summaries(_by_case(candidate, a, metric), _by_case(candidate, b, metric))
+            change = paired_change(before, after) if before and after else None
+            if change is not None:
+                changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
+    before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
+    after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
+    if before and after and (change := paired_change(before, after)) is not None:
+        changes.append(Change("gender_skew", NEUTRAL, "zero", _mean_gap(before), _mean_gap(after), change))
+    return changes
+
+
+def _mean_gap(summaries) -> float:
+    return float((summaries.mean_a - summaries.mean_b).mean())
+
+
+def _by_case(values: list[dict], variant: str, metric: str) -> dict[str, list[float]]:
+    by_case: dict[str, list[float]] = {}
+    for value in values:
+        if value["variant"] == variant and value[metric] is not None:
+            by_case.setdefault(value["case_id"], []).append(value[metric])
+    return by_case
+
+
+def judge_changes(changes: list[Change], thresholds: Thresholds) -> None:
+    """BH over the comparison's rows, then each row's finding (see the module docstring)."""
+    adjusted = benjamini_hochberg([c.change.p_value for c in changes])
+    for change, p_adjusted in zip(changes, adjusted, strict=True):
+        change.p_adjusted = p_adjusted
+        change.finding = _finding(change, thresholds)
+
+
+def _finding(change: Change, thresholds: Thresholds) -> str:
+    c = change.change
+    if c.ci_low is None or change.p_adjusted is None:
+        return "inconclusive"
+    if change.p_adjusted < thresholds.alpha:
+        smaller = abs(change.candidate_gap or 0.0) < abs(change.baseline_gap or 0.0)
+        return "reduced" if smaller else "increased"
+    band = thresholds.warn.get(change.metric)
+    if band is not None and -band < c.ci_low and c.ci_high < band:
+        return "unchanged"
+    return "inconclusive"
+
+
+def conclusion(changes: list[Change]) -> str:
+    """The comparison in one line of words."""
+    if not changes:
+        return "no comparison of the two audits is estimable (they share no case and group pair)"
+    by = {f: [c for c in changes if c.finding == f] for f in FINDINGS}
+
+    def names(items: list[Change]) -> str:
+        return ", ".join(f"{c.metric} ({c.group_a} vs {c.group_b})" for c in items)
+
+    parts = []
+    if by["increased"]:
+        parts.append(f"{len(by['increased'])} gap(s) increased: {names(by['increased'])}")
+    if by["reduced"]:
+        parts.append(f"{len(by['reduced'])} reduced: {names(by['reduced'])}")
+    if by["unchanged"]:
+        parts.append(f"{len(by['unchanged'])} unchanged")
+    if by["inconclusive"]:
+        parts.append(f"{len(by['inconclusive'])} inconclusive (too few cases or answers to tell)")
+    return "; ".join(parts) + "."
+
+
+def write_comparison(result: AuditComparison, runs: Path) -> tuple[Path, Path]:
+    """comparison.json and comparison.html in the candidate's run folder."""
+    folder = RunFolder.of(runs, result.candidate)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.comparison.write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+    html = environment().get_template("comparison.html.j2").render(result=result, metrics=METRICS, fmt=fmt)
+    folder.comparison_page.write_text(html, encoding="utf-8")
+    return folder.comparison, folder.comparison_page
+
+
+COMPARISONS_DDL = (
+    "run_id STRING, baseline STRING, metric STRING, group_a STRING, group_b STRING, "
+    "baseline_gap DOUBLE, candidate_gap DOUBLE, change DOUBLE, ci_low DOUBLE, ci_high DOUBLE, "
+    "p_value DOUBLE, p_adjusted DOUBLE, cases BIGINT, finding STRING"
+)
+
+
+def store_comparison(result: AuditComparison, warehouse: Path | str | Tables, spark=None) -> None:
+    """The ``comparisons`` table: one row per change, partitioned by the candidate (``run_id``) and
+    the baseline, so comparing the same pair again replaces its rows and nothing else."""
+    from bias_audit.analyze.spark import get_spark
+
+    spark = spark or get_spark()
+    rows = [
+        {
+            "run_id": result.candidate,
+            "baseline": result.baseline,
+            "metric": c.metric,
+            "group_a": c.group_a,
+            "group_b": c.group_b,
+            "baseline_gap": c.baseline_gap,
+            "candidate_gap": c.candidate_gap,
+            "change": c.change.difference,
+            "ci_low": c.change.ci_low,
+            "ci_high": c.change.ci_high,
+            "p_value": c.change.p_value,
+            "p_adjusted": c.p_adjusted,
+            "cases": c.change.cases,
+            "finding": c.finding,
+        }
+        for c in result.changes
+    ]
+    frame = spark.createDataFrame(rows, COMPARISONS_DDL)
+    open_tables(warehouse).write(frame, "comparisons", partition_by=("run_id", "baseline"))

@@ -1,0 +1,128 @@
+"""Comparing two audits of the same suite: a known reduction, a known increase and no change are
+found as such, differences of configuration are listed, and a bad pair writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bias_audit.analyze.job import analyze
+from bias_audit.cli import main
+from bias_audit.compare import compare_audits
+from bias_audit.errors import UserInputError
+from bias_audit.tables import open_tables
+from tests.factories import record, write_run
+
+CASES = ("engineer", "nurse", "chef", "pilot", "teacher", "doctor")
+
+
+def audit(run_id: str, female_extra: int, *, model: str = "test-model", suite: str = "test-suite") -> list:
+    """6 occupations x 3 variants x 6 samples; female answers carry ``female_extra`` more words."""
+    rows = []
+    for index, case in enumerate(CASES):
+        for i in range(6):
+            pad = " really" * ((i + index) % 4)
+            for variant, text in (
+                ("male", f"He is a skilled {case}{pad}."),
+                ("female", f"She is a skilled {case}{pad}." + " indeed" * female_extra),
+                ("neutral", f"They are a skilled {case}{pad}."),
+            ):
+                rows.append(record(run_id, case, variant, i, text, model=model, suite=suite))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def audits(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("compare")
+    runs, warehouse = base / "runs", base / "warehouse"
+    for run_id, extra, model, suite_hash in (
+        ("before", 30, "test-model", "h1"),
+        ("mitigated", 0, "test-model", "h2"),
+        ("worse", 60, "test-model", "h1"),
+        ("again", 30, "test-model-v2", "h1"),
+    ):
+        write_run(runs, run_id, audit(run_id, extra, model=model))
+        (runs / run_id / "run.json").write_text(json.dumps({"suite_hash": suite_hash, "samples": 6}))
+        analyze(run_id, runs, warehouse, spark)
+    write_run(runs, "other", audit("other", 0, suite="other-suite"))
+    analyze("other", runs, warehouse, spark)
+    return runs, warehouse
+
+
+def length_gap(result, a="female", b="male"):
+    return next(c for c in result.changes if (c.metric, c.group_a, c.group_b) == ("word_count", a, b))
+
+
+def test_a_mitigation_that_closes_the_gap_is_reduced(audits):
+    _, warehouse = audits
+    result = compare_audits("before", "mitigated", warehouse)
+    gap = length_gap(result)
+    assert gap.finding == "reduced" and gap.change.difference == pytest.approx(-30)
+    assert gap.baseline_gap == pytest.approx(30) and gap.candidate_gap == pytest.approx(0)
+    assert gap.change.cases == 6 and gap.change.ci_high < 0 and gap.p_adjusted < 0.05
+    assert "reduced: word_count (female vs male)" in result.conclusion
+    assert ("suite_hash", "h1", "h2") in result.differences
+
+
+def test_a_wider_gap_is_increased(audits):
+    _, warehouse = audits
+    result = compare_audits("before", "worse", warehouse)
+    assert length_gap(result).finding == "increased"
+    assert result.conclusion.startswith(
+        "2 gap(s) increased: word_count (female vs male), word_count (female vs neutral)"
+    )
+    assert length_gap(result, "male", "neutral").finding == "unchanged"  # men's answers did not move
+
+
+def test_the_same_answers_from_another_model_are_unchanged(audits):
+    _, warehouse = audits
+    result = compare_audits("before", "again", warehouse)
+    gap = length_gap(result)
+    assert gap.finding == "unchanged" and gap.change.difference == pytest.approx(0)
+    assert gap.change.ci_low > -10 and gap.change.ci_high < 10  # within the warn threshold
+    assert result.differences == [("model", "test-model", "test-model-v2")]
+    assert "increased" not in result.conclusion and "reduced" not in result.conclusion
+
+
+def test_compare_cli_writes_the_comparison_its_page_and_the_table_once_per_pair(audits, capsys):
+    runs, warehouse = audits
+    argv = ["compare", "--baseline", "before", "--candidate", "mitigated", "--out", str(runs)]
+    argv += ["--warehouse", str(warehouse)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "mitigated against before:" in out and "differs: suite_hash: 'h1' -> 'h2'" in out
+    saved = json.loads((runs / "mitigated" / "comparison.json").read_text())
+    assert saved["baseline"] == "before" and saved["conclusion"].startswith("2 reduced")
+    page = (runs / "mitigated" / "comparison.html").read_text()
+    assert '<span class="finding reduced">reduced</span>' in page and "suite_hash" in page
+    rows = list(open_tables(warehouse).rows("comparisons", "mitigated"))
+    assert main(argv) == 0  # the same pair again replaces its rows
+    again = list(open_tables(warehouse).rows("comparisons", "mitigated"))
+    assert len(again) == len(rows) == len(saved["changes"])
+    assert {r["baseline"] for r in again} == {"before"}
+
+
+@pytest.mark.parametrize(
+    ("baseline", "candidate", "message"),
+    [
+        ("before", "before", "--candidate: baseline and candidate are the same run ('before')"),
+        ("nope", "mitigated", "--baseline: no analysed run 'nope' in the warehouse"),
+        ("before", "other", "runs of different suites cannot be compared"),
+    ],
+)
+def test_a_bad_pair_is_named_and_nothing_is_written(audits, capsys, baseline, candidate, message):
+    runs, warehouse = audits
+
+    def written():
+        return {p: p.read_bytes() for p in runs.rglob("comparison.*")} | {
+            p: p.stat().st_mtime_ns for p in (warehouse / "comparisons").rglob("*.parquet")
+        }
+
+    before = written()
+    argv = ["compare", "--baseline", baseline, "--candidate", candidate, "--out", str(runs)]
+    assert main([*argv, "--warehouse", str(warehouse)]) == 2
+    assert message in capsys.readouterr().err
+    assert written() == before
+    with pytest.raises(UserInputError):
+        compare_audits(baseline, candidate, warehouse)
