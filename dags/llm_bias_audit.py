@@ -39,9 +39,9 @@ from bias_audit import stages
 from bias_audit.compute import backend_name, local
 from bias_audit.config import runs_dir
 from bias_audit.orchestration.connections import provider_settings
-from bias_audit.orchestration.gate import FAIL_ON, fail_fast_on_user_error, verdict_gate
+from bias_audit.orchestration.gate import FAIL_ON, comparison_gate, fail_fast_on_user_error, verdict_gate
 from bias_audit.orchestration.notify import on_audit_failure
-from bias_audit.orchestration.params import dag_params, run_config
+from bias_audit.orchestration.params import BASELINES, baseline_spec, dag_params, run_config
 
 BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
 
@@ -61,6 +61,21 @@ METRICS_ASSET = Asset("bias_audit_metrics")
     on_failure_callback=on_audit_failure,
     params={
         **dag_params(),  # every parameter of RunConfig, with its type, bounds, title and description
+        "baseline": Param(
+            "auto",
+            type="string",
+            minLength=1,
+            title="Compare with",
+            description="The audit to compare this one with: auto (the previous audit of the same suite, "
+            "provider and model for scheduled runs; none for manual ones), previous, none, or a run id.",
+            examples=list(BASELINES),
+        ),
+        "fail_on_increase": Param(
+            False,
+            type="boolean",
+            title="Fail when a gap increased",
+            description="Fail the DAG run when a gap increased significantly against the baseline audit.",
+        ),
         "fail_on": Param(
             "fail",
             type="string",
@@ -108,14 +123,17 @@ def _local_stages():
             return stages.analyze(generated["run_id"])
 
     @task
-    def report(analyzed: dict) -> dict:
+    def report(analyzed: dict, params: dict | None = None, run_id: str | None = None) -> dict:
         with fail_fast_on_user_error():
-            return stages.report(analyzed["run_id"])
+            baseline = baseline_spec(params.get("baseline"), scheduled=run_id.startswith("scheduled__"))
+            return stages.report(analyzed["run_id"], baseline=baseline)
 
     @task(retries=0)
     def gate(analyzed: dict, reported: dict, params: dict | None = None) -> str:
         with fail_fast_on_user_error():
-            return verdict_gate(analyzed, params["fail_on"], reported["report"])
+            verdict = verdict_gate(analyzed, params["fail_on"], reported["report"])
+            comparison_gate(reported.get("comparison"), params.get("fail_on_increase", False))
+            return verdict
 
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:
@@ -137,15 +155,19 @@ def _databricks_stages():
     def start_compute(params: dict | None = None, run_id: str | None = None) -> dict:
         with fail_fast_on_user_error():
             config = run_config(params, run_id)  # a bad param fails here, before a cluster exists
-            return databricks.start(config, provider_settings(config.provider))
+            baseline = baseline_spec(params.get("baseline"), scheduled=run_id.startswith("scheduled__"))
+            return databricks.start(config, provider_settings(config.provider), baseline)
 
     @task(retries=0)
     def gate(params: dict | None = None, ti=None) -> str:
         """Reads analyze's result, copies the report to the UI's runs folder, applies fail_on."""
         with fail_fast_on_user_error():
             analyzed = databricks.stage_result(ti.xcom_pull(task_ids="analyze", key="run_id"))
-            report = databricks.mirror(analyzed, runs_dir())
-            return verdict_gate(analyzed, params["fail_on"], str(report))
+            reported = databricks.stage_result(ti.xcom_pull(task_ids="report", key="run_id"))
+            report = databricks.mirror(analyzed, runs_dir(), compared=bool(reported.get("comparison")))
+            verdict = verdict_gate(analyzed, params["fail_on"], str(report))
+            comparison_gate(reported.get("comparison"), params.get("fail_on_increase", False))
+            return verdict
 
     @teardown(on_failure_fail_dagrun=True)
     def stop_compute(handle: dict) -> None:

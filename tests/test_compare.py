@@ -126,3 +126,17 @@ def test_a_bad_pair_is_named_and_nothing_is_written(audits, capsys, baseline, ca
     assert written() == before
     with pytest.raises(UserInputError):
         compare_audits(baseline, candidate, warehouse)
+
+
+def test_the_previous_audit_is_of_the_same_suite_provider_and_model(audits):
+    from bias_audit.compare import previous_audit, resolve_baseline
+
+    _, warehouse = audits
+    # the runs were generated at the same time: their order is by run id
+    assert previous_audit("worse", warehouse) == "mitigated"
+    assert previous_audit("before", warehouse) is None  # the first audit
+    assert previous_audit("again", warehouse) is None  # another model
+    assert resolve_baseline("previous", "worse", warehouse) == "mitigated"
+    assert resolve_baseline("none", "worse", warehouse) is None
+    with pytest.raises(UserInputError, match="run_id"):
+        resolve_baseline("../etc", "worse", warehouse)

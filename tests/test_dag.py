@@ -319,3 +319,46 @@ def test_an_unknown_backend_is_named(monkeypatch):
     monkeypatch.setenv("BIAS_AUDIT_COMPUTE", "kubernetes")
     with pytest.raises(UserInputError, match="BIAS_AUDIT_COMPUTE: unknown compute backend 'kubernetes'"):
         backend_name()
+
+
+@pytest.mark.slow
+def test_each_audit_is_compared_with_the_previous_and_an_increase_can_fail_the_run(
+    airflow_db, data_home, monkeypatch
+):
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    model = {"extra_words_for_women": 0}
+
+    def answer(prompt: str) -> str:
+        extra = " indeed" * model["extra_words_for_women"] if "female" in prompt else ""
+        return f"They are a skilled professional who works hard.{extra}"
+
+    conf = {"provider": "azure", "samples": 3, "suite": SIX_OCCUPATIONS, "baseline": "previous"}
+    with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
+        use_azure_connection(monkeypatch, server)
+        first, states = _run(conf)
+        assert first.state == "success", states
+        model["extra_words_for_women"] = 40  # the new model version writes longer about women
+        second, states = _run({**conf, "fail_on_increase": True})
+    runs = data_home / "runs"
+    first_id, second_id = safe_run_id(first.run_id), safe_run_id(second.run_id)
+    assert (
+        "Against the baseline audit" not in (runs / first_id / "report.html").read_text()
+    )  # no earlier audit
+    assert second.state == "failed" and states["gate"] == "failed", states
+    assert states["report"] == states["stop_compute"] == "success"
+    comparison = json.loads((runs / second_id / "comparison.json").read_text())
+    assert comparison["baseline"] == first_id and comparison["candidate"] == second_id
+    assert "increased: word_count (female vs male)" in comparison["conclusion"]
+    report = (runs / second_id / "report.html").read_text()
+    assert (
+        f"Against the baseline audit <code>{first_id}</code>" in report and 'href="comparison.html"' in report
+    )
+
+
+def test_auto_baseline_compares_scheduled_audits_with_the_previous_one_only():
+    from bias_audit.orchestration.params import baseline_spec
+
+    assert baseline_spec("auto", scheduled=True) == "previous"
+    assert baseline_spec("auto", scheduled=False) == baseline_spec(None, scheduled=False) == "none"
+    assert baseline_spec("week-1", scheduled=True) == "week-1"

@@ -136,3 +136,18 @@ def test_the_manifest_records_the_case_attributes_the_analysis_needs(tmp_path, p
     folder = RunFolder.of(tmp_path / "runs", "attrs")
     assert folder.case_attributes() == {"pilot": {"occupation": "pilot", "bls_pct_female": 5.2}}
     assert folder.read_manifest()["suite_source"] == str(suite)
+
+
+def test_a_runs_system_prompt_replaces_the_suites_and_changes_the_keys(tmp_path):
+    suite = load_suite("seed-lab")
+    lab = expand(suite, config())
+    mitigation = tmp_path / "mitigation.txt"
+    mitigation.write_text("Treat every person the same, whatever their gender.\n")
+    mitigated = expand(suite, config(system_prompt=str(mitigation)))
+    none = expand(suite, config(system_prompt=""))
+    assert {r.system_prompt for r in lab} == {suite.system_prompt}
+    assert {r.system_prompt for r in mitigated} == {"Treat every person the same, whatever their gender."}
+    assert {r.system_prompt for r in none} == {""}
+    keys = [{r.key("local", "m", None) for r in requests} for requests in (lab, mitigated, none)]
+    assert not (keys[0] & keys[1]) and not (keys[0] & keys[2])  # recorded answers are never reused
+    assert config(system_prompt=str(mitigation)).system_prompt.startswith("Treat every person")

@@ -31,6 +31,7 @@ from typing import Any
 from bias_audit.analyze.metrics import NEUTRAL, answer_values, group_pairs
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
+from bias_audit.config import check_run_id
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.metric_registry import GAP_METRICS, METRICS
@@ -66,6 +67,10 @@ class Change:
     change: Comparison
     p_adjusted: float | None = None
     finding: str = "inconclusive"
+
+    @property
+    def label(self) -> str:
+        return f"{self.metric} ({self.group_a} vs {self.group_b})"
 
     def as_row(self) -> dict[str, Any]:
         row = {k: v for k, v in asdict(self).items() if k != "change"}
@@ -204,7 +209,7 @@ def conclusion(changes: list[Change]) -> str:
     by = {f: [c for c in changes if c.finding == f] for f in FINDINGS}
 
     def names(items: list[Change]) -> str:
-        return ", ".join(f"{c.metric} ({c.group_a} vs {c.group_b})" for c in items)
+        return ", ".join(c.label for c in items)
 
     parts = []
     if by["increased"]:
@@ -262,3 +267,41 @@ def store_comparison(result: AuditComparison, warehouse: Path | str | Tables, sp
     ]
     frame = spark.createDataFrame(rows, COMPARISONS_DDL)
     open_tables(warehouse).write(frame, "comparisons", partition_by=("run_id", "baseline"))
+
+
+def resolve_baseline(spec: str | None, run_id: str, warehouse: Path | str | Tables) -> str | None:
+    """The run to compare ``run_id`` with: none, the previous audit of the same suite, provider and
+    model (none if this is the first), or a named run."""
+    if not spec or spec == "none":
+        return None
+    if spec == "previous":
+        return previous_audit(run_id, warehouse)
+    return check_run_id(spec)
+
+
+def previous_audit(run_id: str, warehouse: Path | str | Tables) -> str | None:
+    """The last analysed run of the same suite, provider and model generated before ``run_id``."""
+    from bias_audit.trends import read_runs
+
+    runs = read_runs(warehouse)  # oldest first
+    mine = next((r for r in runs if r["run_id"] == run_id), None)
+    if mine is None:
+        return None
+    key = (mine["suite"], mine["provider"], mine["model"])
+    earlier = [
+        r["run_id"]
+        for r in runs
+        if (r["suite"], r["provider"], r["model"]) == key and (r["at"], r["run_id"]) < (mine["at"], run_id)
+    ]
+    return earlier[-1] if earlier else None
+
+
+def summary(result: AuditComparison, page: Path) -> dict[str, Any]:
+    """What the report, the gate and XCom need of a comparison."""
+    return {
+        "baseline": result.baseline,
+        "conclusion": result.conclusion,
+        "increased": [c.label for c in result.changes if c.finding == "increased"],
+        "reduced": [c.label for c in result.changes if c.finding == "reduced"],
+        "page": str(page),
+    }

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
@@ -73,11 +73,25 @@ class RunConfig(BaseModel):
     concurrency: int = Field(
         8, gt=0, le=512, title="Concurrency", description="Requests in flight at once (remote providers)."
     )
+    system_prompt: str | None = Field(
+        None,
+        title="System prompt",
+        description="Replaces the suite's system prompt, e.g. a mitigation to test: the text, or the "
+        'path of a file holding it; "" for no system prompt at all. Not set: the suite\'s.',
+    )
     thresholds: dict[str, Any] | None = Field(
         None,
         title="Verdict thresholds",
         description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
     )
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _text_or_file(cls, value: str | None) -> str | None:
+        """A path to a readable file stands for the file's text (recorded as text in run.json)."""
+        if value and "\n" not in value and len(value) < 4096 and Path(value).expanduser().is_file():
+            return Path(value).expanduser().read_text(encoding="utf-8").strip()
+        return value
 
     @classmethod
     def build(cls, **values: Any) -> RunConfig:

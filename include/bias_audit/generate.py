@@ -36,19 +36,25 @@ def effective_settings(suite: Suite, config: RunConfig) -> dict[str, float | int
     }
 
 
+def system_prompt(suite: Suite, config: RunConfig) -> str:
+    """The run's system prompt: its own where given (``""``: none), else the suite's."""
+    return suite.system_prompt if config.system_prompt is None else config.system_prompt
+
+
 def expand(suite: Suite, config: RunConfig) -> list[Request]:
     """Every prompt of the suite, ``config.samples`` times, with the run's generation settings."""
     settings = effective_settings(suite, config)
+    system = system_prompt(suite, config)
     return [
         Request(
             suite=suite.name,
             case_id=item.case_id,
             variant=item.variant,
             prompt=item.prompt,
-            system_prompt=suite.system_prompt,
+            system_prompt=system,
             sample_index=index,
             **settings,
-            seed=derive_seed(config.seed, suite.system_prompt, item.prompt, index),
+            seed=derive_seed(config.seed, system, item.prompt, index),
             completion=suite.completion,
         )
         for item in suite.prompts()

@@ -33,9 +33,14 @@ EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
 
 
 def write_report(
-    run_id: str, runs_dir: Path, warehouse: Path | str | Tables, history: list[Trend] | None = None
+    run_id: str,
+    runs_dir: Path,
+    warehouse: Path | str | Tables,
+    history: list[Trend] | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> Path:
-    """``history``: the trends of every audit (trends.trends), if the caller has read them already."""
+    """``history``: the trends of every audit (trends.trends), if the caller has read them already;
+    ``comparison``: the run against its baseline (compare.summary), which the report links."""
     store = open_tables(warehouse)
     tables = {name: list(store.rows(name, run_id)) for name in ("runs", "metrics", "responses", "features")}
     if not tables["runs"]:
@@ -91,6 +96,7 @@ def write_report(
             findings=findings,
             limits=_limits(findings, run),
             metrics=METRICS,
+            comparison=comparison,
             family_size=sum(
                 f.get("adjusted_over") == FAMILY_VERDICT and f["p_value"] is not None for f in findings
             ),

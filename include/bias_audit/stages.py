@@ -48,15 +48,36 @@ def analyze(run_id: str, runs: Path | None = None, tables: str | None = None) ->
     return {**summary, "summary_file": str(path)}
 
 
-def report(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:
+def report(
+    run_id: str, runs: Path | None = None, tables: str | None = None, baseline: str | None = None
+) -> dict[str, object]:
+    """The report and the trend page; with a ``baseline`` (``previous`` or a run id, see
+    compare.resolve_baseline), first the comparison with it, which the report links."""
+    from bias_audit.compare import (
+        compare_audits,
+        resolve_baseline,
+        store_comparison,
+        summary,
+        write_comparison,
+    )
     from bias_audit.report import write_report
     from bias_audit.tables import open_tables
     from bias_audit.trends import trends as read_trends
     from bias_audit.trends import write_trends
 
     runs, store = runs or runs_dir(), open_tables(tables or warehouse_dir())
+    comparison = None
+    against = resolve_baseline(baseline, run_id, store)
+    if against:
+        result = compare_audits(against, run_id, store)
+        _, page = write_comparison(result, runs)
+        store_comparison(result, store)
+        comparison = summary(result, page)
+        log.info("run %s against %s: %s (%s)", run_id, against, result.conclusion, page)
+    elif baseline not in (None, "none"):
+        log.info("run %s: no earlier audit of its suite, provider and model to compare with", run_id)
     history = read_trends(store)  # once, for the report's drift section and the trend page
-    path = write_report(run_id, runs, store, history)
+    path = write_report(run_id, runs, store, history, comparison=comparison)
     trends = write_trends(history, runs)
     log.info("report of run %s: %s; trends of every audited suite and model: %s", run_id, path, trends)
-    return {"run_id": run_id, "report": str(path), "trends": str(trends)}
+    return {"run_id": run_id, "report": str(path), "trends": str(trends), "comparison": comparison}

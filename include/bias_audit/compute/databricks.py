@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bias_audit.compute.databricks_job import USAGE_ERROR, result_from_logs
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.run_folder import REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
+from bias_audit.run_folder import COMPARISON_PAGE, REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +203,11 @@ def cluster_spec(
     return spec
 
 
-def start(config: RunConfig, provider_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def start(
+    config: RunConfig, provider_settings: Mapping[str, Any] | None = None, baseline: str | None = None
+) -> dict[str, Any]:
     """Create (or start) the cluster, wait until it runs, and return the handle: the cluster, and
-    the payload of each stage's run."""
+    the payload of each stage's run (``baseline``: what the report stage compares the run with)."""
     settings = DatabricksSettings.load()
     hook = _hook()
     if settings.upload_wheel_from:
@@ -228,7 +230,7 @@ def start(config: RunConfig, provider_settings: Mapping[str, Any] | None = None)
         raise
     handle: dict[str, Any] = {"backend": "databricks", "cluster_id": cluster_id, "created": created}
     for stage in STAGES:
-        handle[stage] = stage_payload(stage, config, cluster_id, settings)
+        handle[stage] = stage_payload(stage, config, cluster_id, settings, baseline)
     return handle
 
 
@@ -269,7 +271,7 @@ def _wait_running(hook: AuditDatabricksHook, cluster_id: str, settings: Databric
 
 
 def stage_payload(
-    stage: str, config: RunConfig, cluster_id: str, settings: DatabricksSettings
+    stage: str, config: RunConfig, cluster_id: str, settings: DatabricksSettings, baseline: str | None = None
 ) -> dict[str, Any]:
     """The runs/submit payload of one stage (without its idempotency token, set per try)."""
     parameters = {"task": stage, "runs_dir": settings.runs_dir, "tables": settings.tables}
@@ -277,6 +279,8 @@ def stage_payload(
         parameters["run_config"] = config.model_dump_json()
     else:
         parameters["run_id"] = config.run_id
+    if stage == "report" and baseline and baseline != "none":
+        parameters["baseline"] = baseline
     return {
         "run_name": f"bias-audit {config.run_id} {stage}",
         "existing_cluster_id": cluster_id,
@@ -348,7 +352,7 @@ def stage_result(stage_run_id: int) -> dict[str, Any]:
     return result
 
 
-def mirror(analyzed: Mapping[str, Any], runs: Path) -> Path:
+def mirror(analyzed: Mapping[str, Any], runs: Path, compared: bool = False) -> Path:
     """Copy what the Airflow UI shows of a run from the workspace to the api-server's runs folder:
     the analysis (verdict, findings, the run's row), the report and the trend page, from the runs
     volume. Returns the local report. (The pages cannot read Unity Catalog; the copy is a few
@@ -362,6 +366,8 @@ def mirror(analyzed: Mapping[str, Any], runs: Path) -> Path:
     folder.write_analysis(analyzed)
     report = folder.report
     report.write_bytes(hook.download(f"{remote}/{run_id}/{REPORT_FILE}"))
+    if compared:  # the comparison with the baseline audit, which the report links
+        folder.comparison_page.write_bytes(hook.download(f"{remote}/{run_id}/{COMPARISON_PAGE}"))
     trends_page(runs).write_bytes(hook.download(f"{remote}/{TRENDS_FILE}"))
     log.info("copied the report of run %s from %s to %s", run_id, remote, report)
     return report

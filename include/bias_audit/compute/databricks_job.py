@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run_id", help="analyze, report: the run")
     parser.add_argument("--runs_dir", required=True, type=Path, help="where the runs' files are (a volume)")
     parser.add_argument("--tables", required=True, help="catalog:<catalog>.<schema>, or a path")
+    parser.add_argument("--baseline", default=None, help="report: previous, none or a run id to compare with")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -63,7 +64,7 @@ def _run(args: argparse.Namespace) -> dict[str, object]:
     run_id = check_run_id(args.run_id)
     if args.task == "analyze":
         return stages.analyze(run_id, args.runs_dir, args.tables)
-    return stages.report(run_id, args.runs_dir, args.tables)
+    return stages.report(run_id, args.runs_dir, args.tables, args.baseline)
 
 
 def result_from_logs(logs: str) -> dict[str, object] | None:

@@ -23,6 +23,19 @@ def fail_fast_on_user_error() -> Iterator[None]:
         raise AirflowFailException(str(exc)) from None
 
 
+def comparison_gate(comparison: Mapping[str, Any] | None, fail_on_increase: bool) -> None:
+    """With ``fail_on_increase``, fail the task when a gap increased against the baseline audit."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    if not comparison:
+        return
+    increased = comparison.get("increased") or []
+    message = f"against {comparison['baseline']}: {comparison['conclusion']} ({comparison.get('page')})"
+    if increased and fail_on_increase:
+        raise AirflowFailException(f"{message} (the DAG param fail_on_increase fails the run on it)")
+    (log.warning if increased else log.info)("%s", message)
+
+
 # The verdicts at which the gate fails the DAG run, per value of the DAG param ``fail_on``.
 FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
 

@@ -29,3 +29,15 @@ def run_config(
     """The audit's RunConfig from the DAG run's params; its run_id from Airflow's, made path-safe."""
     given = {name: params[name] for name in field_schemas(model) if name in params}
     return model.build(run_id=safe_run_id(airflow_run_id), **given)
+
+
+# The DAG param ``baseline``: what each run is compared with.
+BASELINES = ("auto", "none", "previous")
+
+
+def baseline_spec(param: str | None, scheduled: bool) -> str:
+    """``auto`` (the default) is ``previous`` for scheduled audits and ``none`` for manual ones."""
+    spec = (param or "auto").strip() or "auto"
+    if spec == "auto":
+        return "previous" if scheduled else "none"
+    return spec
