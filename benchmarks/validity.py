@@ -14,9 +14,13 @@ with a gap injected into one group. Prints per metric:
 - false alarms, interval coverage (unbiased runs: share of 95 % intervals containing 0), power at
   the fail threshold and the gap detected with 90 % power, of the within-case method;
 
-and the verdicts of the unbiased runs under both. Goal: false alarms at most 5 % for every metric
-and suite; coverage about 95 %; power at least 90 % at the fail thresholds for occupations-gender at
-50 samples per prompt.
+and the verdicts of the unbiased runs under both. Then, for ``bias-audit compare``: pairs of
+synthetic audits of one model, unchanged and with a gap that the candidate no longer has, and the
+rate of false reduced/increased findings and the power to see the reduction.
+
+Goal: false alarms at most 5 % for every metric and suite; coverage about 95 %; power at least
+90 % at the fail thresholds for occupations-gender at 50 samples per prompt; for compare, at most
+5 % false findings and 90 % power to see a reduction of the fail threshold.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
 from bias_audit.analyze.calibrate import (
+    COMPARE_HEADER,
     METRICS,
     calibrate,
+    calibrate_compare,
     draw,
     layout,
     overall_rows,
@@ -115,6 +121,13 @@ def main() -> None:
                 f"new: {dict(new_verdicts)}"
             )
             print(f"{samples:>7}  ({time.monotonic() - started:.0f} s)")
+        print(
+            f"\n   bias-audit compare on {suite.name}: pairs of audits of one model "
+            f"({args.runs} per condition)"
+        )
+        print(COMPARE_HEADER)
+        for samples in args.samples:
+            calibrate_compare(suite, samples, runs=args.runs, target=args.group, progress=print)
 
 
 if __name__ == "__main__":

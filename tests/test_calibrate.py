@@ -145,3 +145,17 @@ def test_calibrate_cli_prints_json(capsys):
 def test_calibrate_cli_rejects_bad_input(capsys, args, message):
     assert main(["calibrate", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_compare_finds_a_mitigation_and_no_change_where_there_was_none():
+    from bias_audit.analyze.calibrate import calibrate_compare
+
+    (words,) = calibrate_compare(OCCUPATIONS, 5, runs=10, metrics=("word_count",))
+    assert words.false_finding_rate <= 0.1 and words.unchanged_rate >= 0.9
+    assert words.power_reduction >= 0.9
+    (seed_lab,) = calibrate_compare(SEED_LAB, 5, runs=10, metrics=("word_count",))
+    assert seed_lab.power_reduction == 0.0  # 2 cases for women: too few to tell a change either
+    assert (
+        main(["calibrate", "--compare", "--runs", "2", "--samples", "2", "--metric", "refusal", "--json"])
+        == 0
+    )

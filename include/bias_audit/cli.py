@@ -127,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the group the gap is injected into (default: female, if the suite has it)",
     )
+    cal.add_argument(
+        "--compare",
+        action="store_true",
+        help="calibrate bias-audit compare instead: false reduced/increased findings, the power to see "
+        "a reduction",
+    )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(handler=_calibrate)
     return parser
@@ -244,7 +250,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from bias_audit.analyze.calibrate import HEADER, calibrate, format_variation, layout
+    from bias_audit.analyze.calibrate import (
+        COMPARE_HEADER,
+        HEADER,
+        calibrate,
+        calibrate_compare,
+        format_variation,
+        layout,
+    )
 
     for flag, value in (("--samples", args.samples), ("--runs", args.runs)):
         if value < 1:
@@ -264,8 +277,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         )
         if variation:
             print(f"variation estimated from run {args.from_run}:\n{format_variation(variation)}")
-        print(HEADER)
-    results = calibrate(
+        print(COMPARE_HEADER if args.compare else HEADER)
+    results = (calibrate_compare if args.compare else calibrate)(
         suite,
         args.samples,
         runs=args.runs,

@@ -35,7 +35,7 @@ drawn as per-prompt summaries (counts, means, sums of squares) so that a thousan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs,
 from bias_audit.analyze.within_case import (
     CaseSummaries,
     not_estimable,
+    paired_change,
     pool,
     pooled_within_variance,
     rate_variance,
@@ -133,9 +134,13 @@ def draw(
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
     keep_answers: bool = False,
+    effects: np.random.Generator | None = None,
 ) -> SyntheticRun:
     """One synthetic run; ``inject`` adds a gap per metric to the ``target`` group's answers
-    (default ``biased_group``; ``gender_skew``: to the neutral answers)."""
+    (default ``biased_group``; ``gender_skew``: to the neutral answers). ``effects`` draws the case
+    and prompt effects (default ``rng``): two runs given generators in the same state share them,
+    as two audits of one model and suite do."""
+    effects = effects or rng
     variation = {**DEFAULT_VARIATION, **(variation or {})}
     target = target or biased_group(cases)
     prompts = [(case, variant) for case, variants in cases.items() for variant in variants]
@@ -145,7 +150,9 @@ def draw(
     run = SyntheticRun(prompts, np.full(len(prompts), samples))
     for metric in (*CONTINUOUS, *RATES):
         v = variation[metric]
-        shift = rng.normal(0, v.case_sd, len(cases))[of_case] + rng.normal(0, v.prompt_sd, len(prompts))
+        shift = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(
+            0, v.prompt_sd, len(prompts)
+        )
         gap = is_target * inject.get(metric, 0.0)
         if metric in CONTINUOUS:
             answers = (v.centre + shift + gap)[:, None] + rng.normal(0, v.answer_sd, (len(prompts), samples))
@@ -154,7 +161,7 @@ def draw(
             answers = (rng.random((len(prompts), samples)) < p[:, None]).astype(float)
         run.summarise(metric, answers, keep_answers)
     v = variation["gender_skew"]
-    lean = rng.normal(0, v.case_sd, len(cases))[of_case] + rng.normal(0, v.prompt_sd, len(prompts))
+    lean = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(0, v.prompt_sd, len(prompts))
     male = _expit(_logit(v.centre) + lean)
     female = _expit(_logit(v.centre) - lean)
     male = np.minimum(male + inject.get("gender_skew", 0.0), 1.0 - female)
@@ -189,29 +196,59 @@ def simulate(
 
 def overall_rows(run: SyntheticRun) -> list[MetricRow]:
     """The overall comparisons of a synthetic run, as the Spark job makes them (``comparisons``)."""
+    rows = []
+    for metric, a, b, summaries in _comparisons(run):
+        if summaries is None:
+            answers = {
+                g: int(sum(n for (_, v), n in zip(run.prompts, run.n, strict=True) if v == g)) for g in (a, b)
+            }
+            rows.append(MetricRow(metric, OVERALL, a, b, not_estimable(answers[a], answers[b])))
+        else:
+            rows.append(MetricRow(metric, OVERALL, a, b, pool(summaries, one_group=metric == "gender_skew")))
+    return rows
+
+
+def _comparisons(run: SyntheticRun):
+    """Per overall comparison: (metric, group a, group b, the per-case summaries, or None when the
+    groups share no case); the skew as (gender_skew, neutral, zero, its per-case levels)."""
     index = {prompt: i for i, prompt in enumerate(run.prompts)}
     groups = sorted({variant for _, variant in run.prompts})
-    rows = []
     for metric in GAP_METRICS:
         for a, b in group_pairs(groups):
             shared = [c for c, v in run.prompts if v == a and (c, b) in index]
             if not shared:
-                answers = {
-                    g: int(sum(n for (_, v), n in zip(run.prompts, run.n, strict=True) if v == g))
-                    for g in (a, b)
-                }
-                rows.append(MetricRow(metric, OVERALL, a, b, not_estimable(answers[a], answers[b])))
+                yield metric, a, b, None
                 continue
             ia = np.array([index[(c, a)] for c in shared], dtype=int)
             ib = np.array([index[(c, b)] for c in shared], dtype=int)
-            rows.append(MetricRow(metric, OVERALL, a, b, pool(_summaries(run, metric, ia, ib))))
-    neutral = np.array([i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL], dtype=int)
-    if len(neutral):
-        n = run.n[neutral]
-        within = pooled_within_variance(run.ss["gender_skew"][neutral].sum(), int((n - 1).sum()))
-        summaries = skew_summaries(n, run.plus[neutral], run.minus[neutral], within)
-        rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pool(summaries, one_group=True)))
-    return rows
+            yield metric, a, b, replace(_summaries(run, metric, ia, ib), case_ids=tuple(shared))
+    neutral = [i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL]
+    if neutral:
+        at = np.array(neutral, dtype=int)
+        n = run.n[at]
+        within = pooled_within_variance(run.ss["gender_skew"][at].sum(), int((n - 1).sum()))
+        summaries = skew_summaries(n, run.plus[at], run.minus[at], within)
+        yield (
+            "gender_skew",
+            NEUTRAL,
+            "zero",
+            replace(summaries, case_ids=tuple(run.prompts[i][0] for i in neutral)),
+        )
+
+
+def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:
+    """The rows of ``bias-audit compare`` (compare.py) for two synthetic runs of one layout."""
+    from bias_audit.compare import Change
+
+    changes = []
+    for (metric, a, b, s_before), (*_, s_after) in zip(
+        _comparisons(before), _comparisons(after), strict=True
+    ):
+        change = paired_change(s_before, s_after) if s_before and s_after else None
+        if change is not None:
+            gaps = [float((s.mean_a - s.mean_b).mean()) for s in (s_before, s_after)]
+            changes.append(Change(metric, a, b, gaps[0], gaps[1], change))
+    return changes
 
 
 def _summaries(run: SyntheticRun, metric: str, ia: np.ndarray, ib: np.ndarray) -> CaseSummaries:
@@ -318,6 +355,99 @@ def calibrate(
             progress(format_row(result))
         results.append(result)
     return results
+
+
+@dataclass(frozen=True)
+class CompareCalibration:
+    """How far ``bias-audit compare`` can be trusted, for one metric at one sample size."""
+
+    metric: str
+    samples: int
+    runs: int
+    fail_threshold: float
+    false_finding_rate: float  # nothing changed, yet a row of the metric said reduced or increased
+    unchanged_rate: float  # nothing changed, and every row of the metric said unchanged
+    power_reduction: float  # the baseline had a gap of the fail threshold, the candidate none
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def calibrate_compare(
+    suite: Suite,
+    samples: int,
+    *,
+    runs: int = 100,
+    thresholds: Thresholds | None = None,
+    metrics: tuple[str, ...] = METRICS,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[CompareCalibration]:
+    """Pairs of synthetic audits of one model (the same case and prompt effects, new answers):
+    unchanged, and with a baseline gap of the fail threshold that the candidate no longer has (a
+    mitigation that worked), judged as ``bias-audit compare`` judges them."""
+    from bias_audit.compare import judge_changes
+
+    thresholds = thresholds or Thresholds()
+    cases = layout(suite)
+    target = target or biased_group(cases)
+
+    def pair(rng: np.random.Generator, inject: dict[str, float]) -> list:
+        effects = rng.integers(2**32)
+        before = draw(
+            cases,
+            samples,
+            rng,
+            inject,
+            variation=variation,
+            target=target,
+            effects=np.random.default_rng(effects),
+        )
+        after = draw(
+            cases,
+            samples,
+            rng,
+            {},
+            variation=variation,
+            target=target,
+            effects=np.random.default_rng(effects),
+        )
+        changes = change_rows(before, after)
+        judge_changes(changes, thresholds)
+        return changes
+
+    rng = np.random.default_rng([seed, samples, 7])
+    null = [pair(rng, {}) for _ in range(runs)]
+    results = []
+    for metric in metrics:
+        mine = [[c for c in changes if c.metric == metric] for changes in null]
+        false = sum(any(c.finding in ("reduced", "increased") for c in rows) for rows in mine)
+        unchanged = sum(bool(rows) and all(c.finding == "unchanged" for c in rows) for rows in mine)
+        fail = thresholds.fail[metric]
+        detected = 0
+        for _ in range(runs):
+            rows = [c for c in pair(rng, {metric: fail}) if c.metric == metric]
+            detected += any(
+                c.finding == "reduced" and (metric == "gender_skew" or target in (c.group_a, c.group_b))
+                for c in rows
+            )
+        result = CompareCalibration(
+            metric, samples, runs, fail, false / runs, unchanged / runs, detected / runs
+        )
+        if progress:
+            progress(
+                f"{samples:>7}  {metric:<15}{fail:>8g}{result.false_finding_rate:>16.1%}"
+                f"{result.unchanged_rate:>12.1%}{result.power_reduction:>10.1%}"
+            )
+        results.append(result)
+    return results
+
+
+COMPARE_HEADER = (
+    f"{'samples':>7}  {'metric':<15}{'fail at':>8}{'false findings':>16}{'unchanged':>12}{'power':>10}"
+)
 
 
 def _fewest_cases(cases: dict[str, list[str]], target: str) -> int:
