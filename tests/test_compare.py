@@ -101,6 +101,17 @@ def test_compare_cli_writes_the_comparison_its_page_and_the_table_once_per_pair(
     again = list(open_tables(warehouse).rows("comparisons", "mitigated"))
     assert len(again) == len(rows) == len(saved["changes"])
     assert {r["baseline"] for r in again} == {"before"}
+    # the audit pages serve it and link it from the runs list
+    from fastapi.testclient import TestClient
+
+    from bias_audit.web import create_app
+
+    client = TestClient(create_app(runs, warehouse))
+    assert client.get("/runs/mitigated/comparison.html").text == page
+    assert (
+        'href="http://testserver/runs/mitigated/comparison.html">against its baseline</a>'
+        in client.get("/").text
+    )
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,17 @@ def test_plugin_adds_a_nav_entry_and_a_dag_run_tab(airflow_api):
     assert views["Bias audit report"]["destination"] == "dag_run"
     assert views["Bias audit report"]["href"] == "/bias-audit/dag-runs/{RUN_ID}"
     assert mine["fastapi_apps"][0]["url_prefix"] == "/bias-audit"
+
+
+def test_two_runs_can_be_compared_from_the_runs_page(client):
+    index = client.get("/").text
+    assert '<form id="compare" action="http://testserver/compare" method="get">' in index
+    assert f'<option value="{RUN_ID}">' in index
+    page = client.get("/compare", params={"baseline": "not-reported", "candidate": RUN_ID})
+    assert page.status_code == 200 and "Did the gaps change?" in page.text
+    assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">candidate</a>' in page.text
+    same = client.get("/compare", params={"baseline": RUN_ID, "candidate": RUN_ID})
+    assert same.status_code == 400 and "the same run" in same.json()["detail"]
+    assert client.get("/compare", params={"baseline": "../x", "candidate": RUN_ID}).status_code == 404
+    # a run the report task did not compare with a baseline has no stored comparison
+    assert client.get(f"/runs/{RUN_ID}/comparison.html").status_code == 404

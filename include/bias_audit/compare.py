@@ -228,9 +228,25 @@ def write_comparison(result: AuditComparison, runs: Path) -> tuple[Path, Path]:
     folder = RunFolder.of(runs, result.candidate)
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.comparison.write_text(json.dumps(result.as_dict(), indent=2, default=str) + "\n", encoding="utf-8")
-    html = environment().get_template("comparison.html.j2").render(result=result, metrics=METRICS, fmt=fmt)
+    # beside the candidate's report: the baseline's report is in the sibling folder
+    html = render_comparison(result, f"../{result.baseline}/report.html", "report.html")
     folder.comparison_page.write_text(html, encoding="utf-8")
     return folder.comparison, folder.comparison_page
+
+
+def render_comparison(result: AuditComparison, baseline_report: str, candidate_report: str) -> str:
+    """The comparison's page; the two reports' addresses as the page will be served."""
+    return (
+        environment()
+        .get_template("comparison.html.j2")
+        .render(
+            result=result,
+            metrics=METRICS,
+            fmt=fmt,
+            baseline_report=baseline_report,
+            candidate_report=candidate_report,
+        )
+    )
 
 
 COMPARISONS_DDL = (

@@ -20,6 +20,7 @@ from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_dir
+from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.run_folder import RunFolder, analysed_runs, trends_page
 from bias_audit.trends import read_runs, render_trends, run_summary
@@ -57,6 +58,7 @@ def create_app(
         rows = all_runs(local)
         for row in rows:
             row["has_report"] = run_folder(row["run_id"]).report.is_file()
+            row["has_comparison"] = run_folder(row["run_id"]).comparison_page.is_file()
         mirrored = not local and trends_page(runs or runs_dir()).is_file()
         trends_url = request.url_for("mirrored_trends" if mirrored else "trends")
         return (
@@ -89,6 +91,31 @@ def create_app(
         if not path.is_file():
             raise HTTPException(404, f"no report for audit run {run_id!r} (has its report task run?)")
         return FileResponse(path, media_type="text/html")
+
+    @app.get("/runs/{run_id}/comparison.html", name="comparison")
+    def comparison(run_id: str) -> FileResponse:
+        """The run against its baseline audit, as the report task wrote it (the report links it)."""
+        path = run_folder(run_id).comparison_page
+        if not path.is_file():
+            raise HTTPException(404, f"audit run {run_id!r} was not compared with a baseline")
+        return FileResponse(path, media_type="text/html")
+
+    @app.get("/compare", response_class=HTMLResponse, name="compare")
+    def compare(baseline: str, candidate: str, request: Request) -> str:
+        """Any two analysed runs of one suite, compared on the fly (nothing is written)."""
+        from bias_audit.compare import compare_audits, render_comparison
+
+        for run_id in (baseline, candidate):
+            run_folder(run_id)  # a malformed id is a 404 like any unknown run
+        try:
+            result = compare_audits(baseline, candidate, warehouse or warehouse_dir())
+        except UserInputError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return render_comparison(
+            result,
+            str(request.url_for("report", run_id=baseline)),
+            str(request.url_for("report", run_id=candidate)),
+        )
 
     @app.get("/runs/{run_id}/{name}", name="plot")
     def plot(run_id: str, name: str) -> FileResponse:
