@@ -121,7 +121,7 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         )
     values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in runs}
     thresholds = _thresholds(runs[candidate])
-    changes = _changes(values[baseline], values[candidate])
+    changes = changes_between(values[baseline], values[candidate])
     judge_changes(changes, thresholds)
     differences = [
         (name, runs[baseline].get(name), runs[candidate].get(name))
@@ -152,7 +152,9 @@ def _system_prompts(tables: Tables, run_id: str) -> str | None:
     return " | ".join(prompts) if prompts else None
 
 
-def _changes(baseline: list[dict], candidate: list[dict]) -> list[Change]:
+def changes_between(baseline: list[dict], candidate: list[dict]) -> list[Change]:
+    """Every estimable change between two audits' per-answer values (``metrics.answer_values``),
+    before multiple-testing correction."""
     groups = sorted({v["variant"] for v in baseline} & {v["variant"] for v in candidate})
     changes = []
     for metric in GAP_METRICS:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from bias_audit.analyze.metrics import OVERALL
+from bias_audit.analyze.statistics import benjamini_hochberg
 from bias_audit.html import environment, fmt, png, subplots
 from bias_audit.run_folder import trends_page
 from bias_audit.tables import Tables, open_tables
@@ -117,24 +119,41 @@ def trends(warehouse: Path | str | Tables) -> list[Trend]:
                         finding=str(row.get("finding")),
                     )
                 )
-        for s in series.values():
-            flag_drift(s.points)
+        flag_drift([run["run_id"] for run in members], series, tables)
         result.append(Trend(suite, provider, model, members, sorted(series.values(), key=lambda s: s.label)))
     return result
 
 
-def flag_drift(points: list[Point]) -> None:
-    """Mark each point whose estimate lies outside the CI of the previous point that has one."""
-    previous: Point | None = None
-    for point in points:
-        if previous is not None and point.difference is not None:
-            point.drift = not (previous.ci_low <= point.difference <= previous.ci_high)  # type: ignore[operator]
-        if point.ci_low is not None and point.ci_high is not None:
-            previous = point
+def flag_drift(
+    run_ids: list[str], series: Mapping[tuple[str, str, str], Series], tables: Tables, alpha: float = 0.05
+) -> None:
+    """Mark the points whose gap changed significantly since the previous audit of the trend: the
+    case-by-case test of ``bias-audit compare`` for each pair of consecutive audits, with
+    Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
+    and runs: with many of both, some would move by chance)."""
+    from bias_audit.analyze.metrics import answer_values
+    from bias_audit.compare import changes_between
+
+    values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in run_ids}
+    found = [
+        (after, change)
+        for before, after in pairwise(run_ids)
+        for change in changes_between(values[before], values[after])
+    ]
+    drifted = {
+        (change.metric, change.group_a, change.group_b, run_id)
+        for (run_id, change), p in zip(
+            found, benjamini_hochberg([c.change.p_value for _, c in found]), strict=True
+        )
+        if p is not None and p < alpha
+    }
+    for key, s in series.items():
+        for point in s.points:
+            point.drift = (*key, point.run_id) in drifted
 
 
 def drifts_of_run(history: list[Trend], run_id: str) -> list[tuple[Series, Point]]:
-    """The metrics of this run that moved outside the previous run's CI."""
+    """The metrics of this run whose gap changed significantly since the previous audit."""
     return [(s, p) for t in history for s, p in t.drifts if p.run_id == run_id]
 
 
