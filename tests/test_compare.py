@@ -63,6 +63,12 @@ def test_a_mitigation_that_closes_the_gap_is_reduced(audits):
     assert gap.change.cases == 6 and gap.change.ci_high < 0 and gap.p_adjusted < 0.05
     assert "reduced: word_count (female vs male)" in result.conclusion
     assert ("suite_hash", "h1", "h2") in result.differences
+    shown = result.examples
+    assert shown["label"] == "word_count (female vs male)" and shown["group"] == "female"
+    before = [a for a in shown["answers"] if a["run_id"] == "before"]
+    after = [a for a in shown["answers"] if a["run_id"] == "mitigated"]
+    assert len(before) == len(after) == 3 and all("indeed" in a["text"] for a in before)
+    assert not any("indeed" in a["text"] for a in after)
 
 
 def test_a_wider_gap_is_increased(audits):
@@ -96,6 +102,7 @@ def test_compare_cli_writes_the_comparison_its_page_and_the_table_once_per_pair(
     assert saved["baseline"] == "before" and saved["conclusion"].startswith("2 reduced")
     page = (runs / "mitigated" / "comparison.html").read_text()
     assert '<span class="finding reduced">reduced</span>' in page and "suite_hash" in page
+    assert "Answers behind the largest change: word_count (female vs male)" in page
     rows = list(open_tables(warehouse).rows("comparisons", "mitigated"))
     assert main(argv) == 0  # the same pair again replaces its rows
     again = list(open_tables(warehouse).rows("comparisons", "mitigated"))

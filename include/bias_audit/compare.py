@@ -86,6 +86,7 @@ class AuditComparison:
     differences: list[tuple[str, Any, Any]]  # settings that differ: (name, baseline, candidate)
     conclusion: str
     thresholds: dict[str, Any] = field(default_factory=dict)
+    examples: dict[str, Any] = field(default_factory=dict)  # the answers behind the largest change
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +120,8 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
             f"{runs[baseline]['suite']!r}, {candidate!r} audited {runs[candidate]['suite']!r}",
             field="--candidate",
         )
-    values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in runs}
+    features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
+    values = {run_id: answer_values(rows) for run_id, rows in features.items()}
     thresholds = _thresholds(runs[candidate])
     changes = changes_between(values[baseline], values[candidate])
     judge_changes(changes, thresholds)
@@ -139,7 +141,45 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         differences,
         conclusion(changes),
         thresholds.as_dict(),
+        _examples(changes, thresholds, tables, features, (baseline, candidate)),
     )
+
+
+# Metrics whose answers can be shown as the reason for a change (per-answer values with text).
+EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
+
+
+def _examples(
+    changes: list[Change],
+    thresholds: Thresholds,
+    tables: Tables,
+    features: dict[str, list[dict]],
+    order: tuple[str, str],
+    per_run: int = 3,
+) -> dict[str, Any]:
+    """The answers behind the largest change (relative to its fail threshold): group a's answers in
+    the baseline and in the candidate (``order``), those that push the gap in the change's
+    direction first (the baseline's from the other end)."""
+    candidates = [c for c in changes if c.metric in EXAMPLE_METRICS and c.change.difference is not None]
+    if not candidates:
+        return {}
+    top = max(candidates, key=lambda c: abs(c.change.difference) / thresholds.fail[c.metric])
+    rising = top.change.difference > 0
+    shown = []
+    for run_id, highest in ((order[0], not rising), (order[1], rising)):
+        texts = {r["request_key"]: r["text"] for r in tables.rows("responses", run_id)}
+        rows = [f for f in features[run_id] if f["variant"] == top.group_a and f.get(top.metric) is not None]
+        rows.sort(key=lambda f: f[top.metric], reverse=highest)
+        shown += [
+            {
+                "run_id": run_id,
+                "case_id": f["case_id"],
+                "value": f[top.metric],
+                "text": texts.get(f["request_key"]),
+            }
+            for f in rows[:per_run]
+        ]
+    return {"label": top.label, "group": top.group_a, "answers": shown}
 
 
 def _thresholds(run: dict[str, Any]) -> Thresholds:
