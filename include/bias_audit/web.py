@@ -80,25 +80,18 @@ def create_app(
     @app.get("/runs/trends.html", name="mirrored_trends")
     def mirrored_trends() -> FileResponse:
         """The trend page as the compute wrote it (Databricks: copied from the runs volume)."""
-        path = trends_page(runs or runs_dir())
-        if not path.is_file():
-            raise HTTPException(404, "no trend page has been written yet")
-        return FileResponse(path, media_type="text/html")
+        return _served(trends_page(runs or runs_dir()), "no trend page has been written yet")
 
     @app.get("/runs/{run_id}/report.html", name="report")
     def report(run_id: str) -> FileResponse:
-        path = run_folder(run_id).report
-        if not path.is_file():
-            raise HTTPException(404, f"no report for audit run {run_id!r} (has its report task run?)")
-        return FileResponse(path, media_type="text/html")
+        message = f"no report for audit run {run_id!r} (has its report task run?)"
+        return _served(run_folder(run_id).report, message)
 
     @app.get("/runs/{run_id}/comparison.html", name="comparison")
     def comparison(run_id: str) -> FileResponse:
         """The run against its baseline audit, as the report task wrote it (the report links it)."""
-        path = run_folder(run_id).comparison_page
-        if not path.is_file():
-            raise HTTPException(404, f"audit run {run_id!r} was not compared with a baseline")
-        return FileResponse(path, media_type="text/html")
+        message = f"audit run {run_id!r} was not compared with a baseline"
+        return _served(run_folder(run_id).comparison_page, message)
 
     @app.get("/compare", response_class=HTMLResponse, name="compare")
     def compare(baseline: str, candidate: str, request: Request) -> str:
@@ -136,3 +129,10 @@ def create_app(
         return RedirectResponse(str(request.url_for("report", run_id=safe_run_id(run_id))), status_code=307)
 
     return app
+
+
+def _served(path: Path, missing: str, media_type: str = "text/html") -> FileResponse:
+    """A file of the runs folder, or a 404 that says why it is not there."""
+    if not path.is_file():
+        raise HTTPException(404, missing)
+    return FileResponse(path, media_type=media_type)
