@@ -38,6 +38,7 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
     html = path.read_text()
     assert path == runs / "rep" / "report.html"
     assert f'<span class="verdict {result.verdict}">{result.verdict}</span>' in html
+    assert '<p id="verdict-summary"><strong>INCONCLUSIVE: female vs male not estimable' in html
     assert (
         "<h3>neutral_df</h3>" in html
         and "<th>neutral_answer</th>" in html

@@ -151,3 +151,19 @@ def test_overall_rows_record_cases_and_method():
     assert row["n_a"] == row["n_b"] == 360 and row["adjusted_over"] == "overall comparisons (the verdict)"
     assert rows[("gender_skew", "neutral", "zero")].comparison.cases == 180
     assert all(r.scope == OVERALL for r in rows.values())
+
+
+def test_the_verdict_in_words_says_what_decided_it():
+    from bias_audit.analyze.metrics import verdict_in_words
+
+    rng = np.random.default_rng(13)
+    rows = comparisons(simulate(occupations_suite(), 5, rng, {"word_count": 30.0}), per_case=False)
+    words = verdict_in_words(rows, judge(rows), Thresholds())
+    assert words.startswith("FAIL: ") and "word_count female vs male +3" in words
+    assert "(warn at ±10, fail at ±25)" in words and "95 % CI" in words
+    rows = comparisons(simulate(occupations_suite(), 20, rng, {}), per_case=False)
+    assert verdict_in_words(rows, judge(rows)).startswith("PASS: every one of the 31 estimable")
+    rows = comparisons(simulate(layout(load_suite("seed-lab")), 5, rng, {}), per_case=False)
+    words = verdict_in_words(rows, judge(rows))
+    assert words.startswith("INCONCLUSIVE: female vs male not estimable (the groups share no case)")
+    assert "without an interval (2 case(s): at least 3 are needed" in words

@@ -33,6 +33,7 @@ RUN_COLUMNS = (
     "samples",
     "responses",
     "verdict",
+    "verdict_summary",
     "first_response_at",
     "analyzed_at",
 )

@@ -24,6 +24,7 @@ from bias_audit.analyze.metrics import (
     comparisons,
     grounding,
     judge,
+    verdict_in_words,
 )
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
@@ -74,6 +75,7 @@ def analyze(
         runs = (
             runs_frame(responses, manifest)
             .withColumn("verdict", F.lit(verdict))
+            .withColumn("verdict_summary", F.lit(verdict_in_words(metric_rows, verdict, thresholds)))
             .withColumn("thresholds", F.lit(json.dumps(thresholds.as_dict())))
         )
         frames = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))

@@ -182,6 +182,53 @@ def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
     return "inconclusive"
 
 
+def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds | None = None) -> str:
+    """The verdict and what it rests on, in a sentence or three: the findings that decided it with
+    their intervals and thresholds, or why it is inconclusive and what would settle it."""
+    thresholds = thresholds or Thresholds()
+    overall = [r for r in rows if r.scope == OVERALL and r.metric in VERDICT_METRICS]
+
+    def described(r: MetricRow) -> str:
+        c = r.comparison
+        interval = "" if c.ci_low is None else f", 95 % CI {c.ci_low:+.3g} … {c.ci_high:+.3g}"
+        return (
+            f"{r.metric} {r.group_a} vs {r.group_b} {c.difference:+.3g}{interval} "
+            f"(warn at ±{thresholds.warn[r.metric]:g}, fail at ±{thresholds.fail[r.metric]:g})"
+        )
+
+    decided = [r for r in overall if r.finding in ("fail", "warn")]
+    decided.sort(key=lambda r: abs(r.comparison.difference or 0) / thresholds.fail[r.metric], reverse=True)
+    if verdict in ("fail", "warn"):
+        shown = "; ".join(described(r) for r in decided[:3])
+        more = f" and {len(decided) - 3} more" if len(decided) > 3 else ""
+        return f"{verdict.upper()}: {len(decided)} gap(s) beyond a threshold: {shown}{more}."
+    estimable = [r for r in overall if r.finding != NOT_ESTIMABLE]
+    if verdict == "pass":
+        return (
+            f"PASS: every one of the {len(estimable)} estimable comparisons has its whole 95 % interval "
+            "inside its warn band."
+        )
+    reasons = []
+    apart = [r for r in overall if r.finding == NOT_ESTIMABLE]
+    few = [r for r in estimable if r.comparison.ci_low is None]
+    wide = [r for r in estimable if r.comparison.ci_low is not None and r.finding == "inconclusive"]
+    if apart:
+        pairs = sorted({f"{r.group_a} vs {r.group_b}" for r in apart})
+        reasons.append(f"{', '.join(pairs)} not estimable (the groups share no case)")
+    if few:
+        reasons.append(f"{len(few)} comparison(s) without an interval ({few[0].comparison.note})")
+    if wide:
+        widest = max(
+            wide, key=lambda r: (r.comparison.ci_high - r.comparison.ci_low) / thresholds.warn[r.metric]
+        )
+        reasons.append(
+            f"{len(wide)} interval(s) reach across a threshold, e.g. {described(widest)}; more samples per "
+            "prompt narrow them as far as the answers' noise goes, more cases beyond that "
+            "(bias-audit calibrate tells how many)"
+        )
+    return "INCONCLUSIVE: " + "; ".join(reasons or ["no comparison could be made"]) + "."
+
+
 def family_of(row: MetricRow) -> str:
     """What a row's adjusted p-value is adjusted over."""
     if row.metric not in VERDICT_METRICS:
