@@ -103,6 +103,7 @@ def test_compare_cli_writes_the_comparison_its_page_and_the_table_once_per_pair(
     page = (runs / "mitigated" / "comparison.html").read_text()
     assert '<span class="finding reduced">reduced</span>' in page and "suite_hash" in page
     assert "Answers behind the largest change: word_count (female vs male)" in page
+    assert "<td>suite_hash</td><td>h1</td><td>h2</td>" in page
     rows = list(open_tables(warehouse).rows("comparisons", "mitigated"))
     assert main(argv) == 0  # the same pair again replaces its rows
     again = list(open_tables(warehouse).rows("comparisons", "mitigated"))
@@ -158,3 +159,11 @@ def test_the_previous_audit_is_of_the_same_suite_provider_and_model(audits):
     assert resolve_baseline("none", "worse", warehouse) is None
     with pytest.raises(UserInputError, match="run_id"):
         resolve_baseline("../etc", "worse", warehouse)
+
+
+def test_an_empty_system_prompt_reads_none_on_the_page():
+    from bias_audit.compare import AuditComparison, render_comparison
+
+    result = AuditComparison("a", "b", "s", [], [("system_prompt", "", "Be fair.")], "nothing estimable")
+    page = render_comparison(result, "a/report.html", "b/report.html")
+    assert "<td>system_prompt</td><td>(none)</td><td>Be fair.</td>" in page
