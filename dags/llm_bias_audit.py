@@ -33,13 +33,18 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
-from airflow.sdk.exceptions import AirflowFailException
 
 from bias_audit import stages
 from bias_audit.compute import backend_name, local
 from bias_audit.config import runs_dir
 from bias_audit.orchestration.connections import provider_settings
-from bias_audit.orchestration.gate import FAIL_ON, comparison_gate, fail_fast_on_user_error, verdict_gate
+from bias_audit.orchestration.gate import (
+    FAIL_ON,
+    comparison_gate,
+    fail_fast_on_user_error,
+    verdict_gate,
+    watch_tasks,
+)
 from bias_audit.orchestration.notify import on_audit_failure
 from bias_audit.orchestration.params import BASELINES, baseline_spec, dag_params, run_config
 
@@ -93,15 +98,18 @@ def llm_bias_audit():
     generated >> analyzed >> reported >> gated
     reported >> stopped
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-    def watcher() -> None:
-        """Fails the run when any task failed: the teardown's success must not hide a failure."""
-        raise AirflowFailException("a task of this audit failed; see the failed task's log")
+    watched = [generated, analyzed, reported, gated, stopped]
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def watcher(ti=None) -> None:
+        """Fails the run when any task failed (the teardown's success must not hide a failure);
+        succeeds, green in the grid, when none did."""
+        watch_tasks(ti, [getattr(t, "operator", t).task_id for t in watched])
 
     # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
     # the watcher a successful stop_compute would mark a run whose generate failed as successful.
     # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
-    [generated, analyzed, reported, gated, stopped] >> watcher()
+    watched >> watcher()
 
 
 def _local_stages():

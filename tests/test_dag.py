@@ -68,12 +68,10 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
 
     dagrun, states = _run({"samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
-    assert states == {
-        **dict.fromkeys(
-            ["start_compute", "generate", "analyze", "report", "gate", "stop_compute"], "success"
-        ),
-        "watcher": "skipped",
-    }
+    # every task green, the watcher too: nothing in the grid reads as a problem
+    assert states == dict.fromkeys(
+        ["start_compute", "generate", "analyze", "report", "gate", "stop_compute", "watcher"], "success"
+    )
 
     run_id = safe_run_id(dagrun.run_id)
     home = Path(os.environ["BIAS_AUDIT_HOME"])

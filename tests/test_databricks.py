@@ -81,7 +81,7 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
     caplog.set_level(logging.DEBUG)
     dagrun, states = run_dag({"provider": "azure", "samples": 2})
     assert dagrun.state == "success", states
-    assert set(states.values()) == {"success", "skipped"} and states["watcher"] == "skipped"
+    assert set(states.values()) == {"success"}  # the watcher too: green when nothing failed
 
     # one single-node cluster, created from the documented spec, terminated at the end
     (cluster,) = fake.state.clusters.values()

@@ -63,3 +63,19 @@ def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None =
     else:
         log.info("%s", message)
     return verdict
+
+
+# Task states that mean the run's audit did not complete.
+FAILED_STATES = ("failed", "upstream_failed")
+
+
+def watch_tasks(ti: Any, task_ids: list[str]) -> None:
+    """The watcher: fail, naming them, when any of ``task_ids`` failed in this DAG run; else
+    succeed. Reads the final states through the Task SDK (the watcher runs when all are done)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
+    failed = sorted(task for task, state in states.items() if state in FAILED_STATES)
+    if failed:
+        raise AirflowFailException(f"the audit did not complete: {', '.join(failed)} failed; see their logs")
+    log.info("every task of the audit completed: %s", ", ".join(sorted(states)))
