@@ -56,6 +56,7 @@ METRICS_ASSET = Asset("bias_audit_metrics")
 
 @dag(
     dag_id="llm_bias_audit",
+    description="Audits an LLM for gender bias: counterfactual prompts, within-case gaps, a verdict",
     doc_md=__doc__,
     schedule="@weekly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
@@ -74,12 +75,14 @@ METRICS_ASSET = Asset("bias_audit_metrics")
             description="The audit to compare this one with: auto (the previous audit of the same suite, "
             "provider and model for scheduled runs; none for manual ones), previous, none, or a run id.",
             examples=list(BASELINES),
+            section="Compare with an earlier audit",
         ),
         "fail_on_increase": Param(
             False,
             type="boolean",
             title="Fail when a gap increased",
             description="Fail the DAG run when a gap increased significantly against the baseline audit.",
+            section="Compare with an earlier audit",
         ),
         "fail_on": Param(
             "fail",
@@ -87,7 +90,13 @@ METRICS_ASSET = Asset("bias_audit_metrics")
             enum=list(FAIL_ON),
             title="Fail the run on",
             description="Verdicts that fail the DAG run (after the report is written): fail, warn "
-            "(fail or warn), never (log a warning only).",
+            "(fail or warn), never (log a warning only). Inconclusive never fails it.",
+            values_display={
+                "fail": "a fail verdict fails the run",
+                "warn": "a warn or fail verdict fails the run",
+                "never": "never: log a warning only",
+            },
+            section="The verdict",
         ),
     },
 )

@@ -85,3 +85,21 @@ def test_job_code_does_not_import_airflow():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["llm_bias_audit"]
+    schema = {name: dag.params.get_param(name).schema for name in dag.params}
+    assert schema["suite"]["examples"] == ["occupations-gender", "seed-lab"]  # a list, free text allowed
+    assert {name for name, s in schema.items() if s.get("section") == "Remote providers (azure, openai)"} == {
+        "tpm",
+        "rpm",
+        "concurrency",
+    }
+    assert "section" not in schema["samples"] and "section" not in schema["provider"]  # the main fields
+    assert set(schema["provider"]["values_display"]) == {"local", "azure", "openai"}
+    assert schema["fail_on"]["values_display"]["never"].startswith("never")
+    assert "20 or more samples" in dag.params.get_param("samples").description
+    assert dag.description and "gender bias" in dag.description

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
+from bias_audit.suites.loader import builtin_suite_names
 from bias_audit.thresholds import Thresholds
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -34,55 +35,93 @@ class RunConfig(BaseModel):
         "seed-lab",
         min_length=1,
         title="Suite",
-        description="Built-in suite name (bias-audit suites list) or path of a YAML suite file.",
+        description="A built-in suite (pick one) or the path of a YAML suite file readable by the worker.",
+        json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed
     )
     samples: int = Field(
         5,
         gt=0,
         title="Samples per prompt",
-        description="Answers per prompt; temperature > 0 makes them differ.",
+        description="Answers per prompt. A few settle only glaring gaps: an audit you can defend needs a "
+        "suite with many cases (occupations-gender) and 20 or more samples per prompt.",
     )
     provider: Literal[PROVIDERS] = Field(  # type: ignore[valid-type]
         "local",
         title="Provider",
         description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
         "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
+        json_schema_extra={
+            "values_display": {
+                "local": "Local model (Gemma 3 270M, in-process)",
+                "azure": "Azure OpenAI (connection azure_openai_default)",
+                "openai": "OpenAI-compatible endpoint (connection openai_default)",
+            }
+        },
     )
     max_tokens: int | None = Field(
-        None, gt=0, title="Max tokens", description="Upper bound on tokens per answer; empty = the suite's."
+        None,
+        gt=0,
+        title="Max tokens",
+        description="Upper bound on tokens per answer; empty = the suite's.",
+        json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
     temperature: float | None = Field(
-        None, ge=0.0, le=2.0, title="Temperature", description="Sampling temperature; empty = the suite's."
+        None,
+        ge=0.0,
+        le=2.0,
+        title="Temperature",
+        description="Sampling temperature; empty = the suite's.",
+        json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
     top_p: float | None = Field(
-        None, gt=0.0, le=1.0, title="Top p", description="Nucleus sampling; empty = the suite's."
+        None,
+        gt=0.0,
+        le=1.0,
+        title="Top p",
+        description="Nucleus sampling; empty = the suite's.",
+        json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
-    seed: int = Field(0, ge=0, title="Seed", description="Base seed; each sample's seed is derived from it.")
+    seed: int = Field(
+        0,
+        ge=0,
+        title="Seed",
+        description="Base seed; each sample's seed is derived from it.",
+        json_schema_extra={"section": "Generation settings (empty: the suite's)"},
+    )
     tpm: int | None = Field(
         None,
         gt=0,
         title="Tokens per minute",
         description="The deployment's tokens-per-minute quota (remote providers).",
+        json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
     rpm: int | None = Field(
         None,
         gt=0,
         title="Requests per minute",
         description="The deployment's requests-per-minute quota (remote providers).",
+        json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
     concurrency: int = Field(
-        8, gt=0, le=512, title="Concurrency", description="Requests in flight at once (remote providers)."
+        8,
+        gt=0,
+        le=512,
+        title="Concurrency",
+        description="Requests in flight at once (remote providers).",
+        json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
     system_prompt: str | None = Field(
         None,
         title="System prompt",
         description="Replaces the suite's system prompt, e.g. a mitigation to test: the text, or the "
         'path of a file holding it; "" for no system prompt at all. Not set: the suite\'s.',
+        json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
     thresholds: dict[str, Any] | None = Field(
         None,
         title="Verdict thresholds",
         description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
+        json_schema_extra={"section": "The verdict"},
     )
 
     @field_validator("system_prompt")
