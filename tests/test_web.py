@@ -47,8 +47,6 @@ def test_report_and_plots_are_served(client):
 @pytest.mark.parametrize(
     "path",
     [
-        "/runs/not-reported/report.html",
-        "/runs/no-such-run/report.html",
         f"/runs/{RUN_ID}/responses.jsonl",  # only plots, not the raw answers
         f"/runs/{RUN_ID}/..%2Frun.json",
         "/runs/..%2F..%2Fetc/report.html",
@@ -127,3 +125,19 @@ def test_two_runs_can_be_compared_from_the_runs_page(client):
     assert client.get("/compare", params={"baseline": "../x", "candidate": RUN_ID}).status_code == 404
     # a run the report task did not compare with a baseline has no stored comparison
     assert client.get(f"/runs/{RUN_ID}/comparison.html").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("run_id", "says"),
+    [
+        (
+            "not-reported",
+            "was analysed (verdict <strong>inconclusive</strong>), but its\nreport is not written yet",
+        ),
+        ("no-such-run", "has written nothing yet"),
+    ],
+)
+def test_a_missing_report_is_a_page_that_says_why(client, run_id, says):
+    page = client.get(f"/runs/{run_id}/report.html")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert says in page.text and 'href="http://testserver/">All bias audits</a>' in page.text

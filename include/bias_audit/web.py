@@ -23,6 +23,7 @@ from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_d
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.run_folder import RunFolder, analysed_runs, trends_page
+from bias_audit.tables import open_tables
 from bias_audit.trends import read_runs, render_trends, run_summary
 from bias_audit.trends import trends as trends_of
 
@@ -82,10 +83,27 @@ def create_app(
         """The trend page as the compute wrote it (Databricks: copied from the runs volume)."""
         return _served(trends_page(runs or runs_dir()), "no trend page has been written yet")
 
-    @app.get("/runs/{run_id}/report.html", name="report")
-    def report(run_id: str) -> FileResponse:
-        message = f"no report for audit run {run_id!r} (has its report task run?)"
-        return _served(run_folder(run_id).report, message)
+    @app.get("/runs/{run_id}/report.html", name="report", response_model=None)
+    def report(run_id: str, request: Request) -> FileResponse | HTMLResponse:
+        """The run's report; while there is none (the run is still going, or failed before its
+        report task), a page that says so instead of an error."""
+        folder = run_folder(run_id)
+        if folder.report.is_file():
+            return FileResponse(folder.report, media_type="text/html")
+        analysed = folder.read_analysis() or next(
+            iter(open_tables(warehouse or warehouse_dir()).rows("runs", run_id)), None
+        )
+        html = (
+            environment()
+            .get_template("no_report.html.j2")
+            .render(
+                run_id=run_id,
+                verdict=(analysed or {}).get("verdict"),
+                started=folder.path.is_dir(),
+                runs_url=str(request.url_for("index")),
+            )
+        )
+        return HTMLResponse(html, status_code=404)
 
     @app.get("/runs/{run_id}/comparison.html", name="comparison")
     def comparison(run_id: str) -> FileResponse:
