@@ -56,3 +56,24 @@ def write_run(runs_dir: Path, run_id: str, records: list[ResponseRecord]) -> Pat
     path = run_dir / "responses.jsonl"
     path.write_text("".join(r.model_dump_json() + "\n" for r in records))
     return path
+
+
+def occupation_audit(
+    run_id: str, cases: tuple[str, ...], samples: int, female_extra: int, **overrides
+) -> list[ResponseRecord]:
+    """An audit of ``cases`` asked of a male, a female and a neutral person, ``samples`` times:
+    lengths vary by sample and case alike for every variant, and the female answers carry
+    ``female_extra`` more words — a gender effect of known size within every case."""
+    at = overrides.pop("created_at", _BASE_TIME)
+    rows = []
+    for index, case in enumerate(cases):
+        for i in range(samples):
+            pad = " really" * ((i + index) % 4)
+            for variant, text in (
+                ("male", f"He is a skilled {case}{pad}."),
+                ("female", f"She is a skilled {case}{pad}." + " indeed" * female_extra),
+                ("neutral", f"They are a skilled {case}{pad}."),
+            ):
+                created = at + timedelta(seconds=i)
+                rows.append(record(run_id, case, variant, i, text, created_at=created, **overrides))
+    return rows

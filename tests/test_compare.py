@@ -12,24 +12,14 @@ from bias_audit.cli import main
 from bias_audit.compare import compare_audits
 from bias_audit.errors import UserInputError
 from bias_audit.tables import open_tables
-from tests.factories import record, write_run
+from tests.factories import occupation_audit, write_run
 
 CASES = ("engineer", "nurse", "chef", "pilot", "teacher", "doctor")
 
 
 def audit(run_id: str, female_extra: int, *, model: str = "test-model", suite: str = "test-suite") -> list:
     """6 occupations x 3 variants x 6 samples; female answers carry ``female_extra`` more words."""
-    rows = []
-    for index, case in enumerate(CASES):
-        for i in range(6):
-            pad = " really" * ((i + index) % 4)
-            for variant, text in (
-                ("male", f"He is a skilled {case}{pad}."),
-                ("female", f"She is a skilled {case}{pad}." + " indeed" * female_extra),
-                ("neutral", f"They are a skilled {case}{pad}."),
-            ):
-                rows.append(record(run_id, case, variant, i, text, model=model, suite=suite))
-    return rows
+    return occupation_audit(run_id, CASES, 6, female_extra, model=model, suite=suite)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from bias_audit.analyze.job import analyze
 from bias_audit.report import write_report
 from bias_audit.trends import render_trends, trends, write_trends
-from tests.factories import record, write_run
+from tests.factories import occupation_audit, record, write_run
 
 CASES = ("engineer", "nurse", "chef", "pilot")
 
@@ -20,18 +20,7 @@ CASES = ("engineer", "nurse", "chef", "pilot")
 def answers(run_id: str, day: int, female_extra: int, model: str = "test-model") -> list:
     """8 samples of each of four occupations; female answers carry ``female_extra`` more words."""
     at = datetime(2026, 11, day, tzinfo=UTC)
-    rows = []
-    for index, case in enumerate(CASES):
-        for i in range(8):
-            pad = " really" * ((i + index) % 4)
-            for variant, text in (
-                ("male", f"He is a skilled {case}{pad}."),
-                ("female", f"She is a skilled {case}{pad}." + " indeed" * female_extra),
-                ("neutral", f"They are a skilled {case}{pad}."),
-            ):
-                created = at + timedelta(seconds=i)
-                rows.append(record(run_id, case, variant, i, text, model=model, created_at=created))
-    return rows
+    return occupation_audit(run_id, CASES, 8, female_extra, model=model, created_at=at)
 
 
 @pytest.fixture(scope="module")
