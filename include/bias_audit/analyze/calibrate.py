@@ -35,18 +35,17 @@ drawn as per-prompt summaries (counts, means, sums of squares) so that a thousan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.within_case import (
-    CaseSummaries,
+    gap_summaries,
     not_estimable,
     paired_change,
     pool,
     pooled_within_variance,
-    rate_variance,
     skew_summaries,
 )
 from bias_audit.metric_registry import CALIBRATED, GAP_METRICS, Variation, of_kind
@@ -221,19 +220,26 @@ def _comparisons(run: SyntheticRun):
                 continue
             ia = np.array([index[(c, a)] for c in shared], dtype=int)
             ib = np.array([index[(c, b)] for c in shared], dtype=int)
-            yield metric, a, b, replace(_summaries(run, metric, ia, ib), case_ids=tuple(shared))
+            yield (
+                metric,
+                a,
+                b,
+                gap_summaries(
+                    run.n[ia],
+                    run.n[ib],
+                    run.mean[metric][ia],
+                    run.mean[metric][ib],
+                    run.ss[metric][ia].sum() + run.ss[metric][ib].sum(),
+                    rates=metric in RATES,
+                    case_ids=tuple(shared),
+                ),
+            )
     neutral = [i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL]
     if neutral:
         at = np.array(neutral, dtype=int)
-        n = run.n[at]
-        within = pooled_within_variance(run.ss["gender_skew"][at].sum(), int((n - 1).sum()))
-        summaries = skew_summaries(n, run.plus[at], run.minus[at], within)
-        yield (
-            "gender_skew",
-            NEUTRAL,
-            "zero",
-            replace(summaries, case_ids=tuple(run.prompts[i][0] for i in neutral)),
-        )
+        cases = tuple(run.prompts[i][0] for i in neutral)
+        skew = skew_summaries(run.n[at], run.plus[at], run.minus[at], run.ss["gender_skew"][at].sum(), cases)
+        yield "gender_skew", NEUTRAL, "zero", skew
 
 
 def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:
@@ -249,19 +255,6 @@ def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:
             gaps = [float((s.mean_a - s.mean_b).mean()) for s in (s_before, s_after)]
             changes.append(Change(metric, a, b, gaps[0], gaps[1], change))
     return changes
-
-
-def _summaries(run: SyntheticRun, metric: str, ia: np.ndarray, ib: np.ndarray) -> CaseSummaries:
-    n_a, n_b = run.n[ia], run.n[ib]
-    mean_a, mean_b = run.mean[metric][ia], run.mean[metric][ib]
-    within = pooled_within_variance(
-        run.ss[metric][ia].sum() + run.ss[metric][ib].sum(), int((n_a - 1).sum() + (n_b - 1).sum())
-    )
-    if metric in RATES:
-        variance = rate_variance(mean_a, n_a) + rate_variance(mean_b, n_b)
-    else:
-        variance = None if within is None else within * (1 / n_a + 1 / n_b)
-    return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within)
 
 
 def max_gap(metric: str, variation: dict[str, Variation] | None = None) -> float:

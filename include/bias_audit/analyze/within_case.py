@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -109,16 +109,35 @@ def case_summaries(
         return None
     a = [np.asarray(a_by_case[c], dtype=float) for c in shared]
     b = [np.asarray(b_by_case[c], dtype=float) for c in shared]
-    n_a, n_b = np.array([len(x) for x in a]), np.array([len(x) for x in b])
-    mean_a, mean_b = np.array([x.mean() for x in a]), np.array([x.mean() for x in b])
-    within = pooled_within_variance(
-        sum(((x - x.mean()) ** 2).sum() for x in (*a, *b)), int((n_a - 1).sum() + (n_b - 1).sum())
+    return gap_summaries(
+        np.array([len(x) for x in a]),
+        np.array([len(x) for x in b]),
+        np.array([x.mean() for x in a]),
+        np.array([x.mean() for x in b]),
+        sum(((x - x.mean()) ** 2).sum() for x in (*a, *b)),
+        rates=all(is_binary(x) for x in (*a, *b)),
+        case_ids=tuple(shared),
     )
-    if all(is_binary(x) for x in (*a, *b)):
+
+
+def gap_summaries(
+    n_a: np.ndarray,
+    n_b: np.ndarray,
+    mean_a: np.ndarray,
+    mean_b: np.ndarray,
+    sum_of_squares: float,
+    *,
+    rates: bool,
+    case_ids: tuple[str, ...] = (),
+) -> CaseSummaries:
+    """Per-case summaries from counts, means and the within-prompt sum of squared deviations of
+    both groups: the one place the gaps' sampling variances v_c are computed (formula 4)."""
+    within = pooled_within_variance(sum_of_squares, int((n_a - 1).sum() + (n_b - 1).sum()))
+    if rates:
         variance = rate_variance(mean_a, n_a) + rate_variance(mean_b, n_b)
     else:
         variance = None if within is None else within * (1 / n_a + 1 / n_b)
-    return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within, tuple(shared))
+    return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within, case_ids)
 
 
 def pooled_level(by_case: Mapping[str, Sequence[float]], *, alpha: float = 0.05) -> Comparison:
@@ -138,15 +157,17 @@ def level_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | N
     n = np.array([len(v) for v in x])
     plus = np.array([np.sum(v == 1) for v in x])
     minus = np.array([np.sum(v == -1) for v in x])
-    within = pooled_within_variance(sum(((v - v.mean()) ** 2).sum() for v in x), int((n - 1).sum()))
-    return replace(skew_summaries(n, plus, minus, within), case_ids=tuple(cases))
+    return skew_summaries(n, plus, minus, sum(((v - v.mean()) ** 2).sum() for v in x), tuple(cases))
 
 
-def skew_summaries(n: np.ndarray, plus: np.ndarray, minus: np.ndarray, within: float | None) -> CaseSummaries:
+def skew_summaries(
+    n: np.ndarray, plus: np.ndarray, minus: np.ndarray, sum_of_squares: float, case_ids: tuple[str, ...] = ()
+) -> CaseSummaries:
     """Per case: n answers of which ``plus`` assume male, ``minus`` female; the level p(+) - p(-)."""
     zeros = np.zeros(len(n))
+    within = pooled_within_variance(sum_of_squares, int((n - 1).sum()))
     return CaseSummaries(
-        n, zeros.astype(int), (plus - minus) / n, zeros, skew_variance(n, plus, minus), within
+        n, zeros.astype(int), (plus - minus) / n, zeros, skew_variance(n, plus, minus), within, case_ids
     )
 
 
