@@ -232,13 +232,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from bias_audit.compare import compare_audits, store_comparison, write_comparison
+    from bias_audit.compare import compare_and_record
 
     baseline, candidate = check_run_id(args.baseline), check_run_id(args.candidate)
     warehouse = args.warehouse or warehouse_dir()
-    result = compare_audits(baseline, candidate, warehouse)  # a bad pair fails here, nothing written
-    data, page = write_comparison(result, args.out or runs_dir())
-    store_comparison(result, warehouse)
+    result, data, page = compare_and_record(baseline, candidate, args.out or runs_dir(), warehouse)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:

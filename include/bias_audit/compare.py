@@ -34,7 +34,7 @@ from bias_audit.analyze.within_case import case_summaries, level_summaries, pair
 from bias_audit.config import check_run_id
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.metric_registry import GAP_METRICS, METRICS
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -122,7 +122,7 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         )
     features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
     values = {run_id: answer_values(rows) for run_id, rows in features.items()}
-    thresholds = _thresholds(runs[candidate])
+    thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
     changes = changes_between(values[baseline], values[candidate])
     judge_changes(changes, thresholds)
     differences = [
@@ -130,7 +130,8 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         for name in SETTINGS
         if runs[baseline].get(name) != runs[candidate].get(name)
     ]
-    prompts = {run_id: _system_prompts(tables, run_id) for run_id in runs}
+    responses = {run_id: list(tables.rows("responses", run_id)) for run_id in runs}  # read once
+    prompts = {run_id: _system_prompts(rows) for run_id, rows in responses.items()}
     if prompts[baseline] != prompts[candidate]:
         differences.append(("system_prompt", prompts[baseline], prompts[candidate]))
     return AuditComparison(
@@ -141,18 +142,18 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         differences,
         conclusion(changes),
         thresholds.as_dict(),
-        _examples(changes, thresholds, tables, features, (baseline, candidate)),
+        _examples(changes, thresholds, responses, features, (baseline, candidate)),
     )
 
 
-# Metrics whose answers can be shown as the reason for a change (per-answer values with text).
-EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
+# Metrics whose answers can be shown as the reason for a change: continuous per-answer values.
+EXAMPLE_METRICS = CONTINUOUS
 
 
 def _examples(
     changes: list[Change],
     thresholds: Thresholds,
-    tables: Tables,
+    responses: dict[str, list[dict]],
     features: dict[str, list[dict]],
     order: tuple[str, str],
     per_run: int = 3,
@@ -167,7 +168,7 @@ def _examples(
     rising = top.change.difference > 0
     shown = []
     for run_id, highest in ((order[0], not rising), (order[1], rising)):
-        texts = {r["request_key"]: r["text"] for r in tables.rows("responses", run_id)}
+        texts = {r["request_key"]: r["text"] for r in responses[run_id]}
         rows = [f for f in features[run_id] if f["variant"] == top.group_a and f.get(top.metric) is not None]
         rows.sort(key=lambda f: f[top.metric], reverse=highest)
         shown += [
@@ -182,13 +183,8 @@ def _examples(
     return {"label": top.label, "group": top.group_a, "answers": shown}
 
 
-def _thresholds(run: dict[str, Any]) -> Thresholds:
-    stored = run.get("thresholds")
-    return Thresholds.from_overrides(json.loads(stored) if stored else None)
-
-
-def _system_prompts(tables: Tables, run_id: str) -> str | None:
-    prompts = sorted({str(r["system_prompt"]) for r in tables.rows("responses", run_id)})
+def _system_prompts(responses: list[dict]) -> str | None:
+    prompts = sorted({str(r["system_prompt"]) for r in responses})
     return " | ".join(prompts) if prompts else None
 
 
@@ -289,6 +285,17 @@ def render_comparison(result: AuditComparison, baseline_report: str, candidate_r
             candidate_report=candidate_report,
         )
     )
+
+
+def compare_and_record(
+    baseline: str, candidate: str, runs: Path, warehouse: Path | str | Tables
+) -> tuple[AuditComparison, Path, Path]:
+    """Compare two audits and record the result: comparison.json and its page in the candidate's
+    folder, its rows in the ``comparisons`` table. A bad pair fails before anything is written."""
+    result = compare_audits(baseline, candidate, warehouse)
+    data, page = write_comparison(result, runs)
+    store_comparison(result, warehouse)
+    return result, data, page
 
 
 COMPARISONS_DDL = (

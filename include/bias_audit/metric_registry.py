@@ -147,6 +147,8 @@ GAP_METRICS = tuple(m.name for m in REGISTRY if m.kind in ("continuous", "rate")
 # Per-answer values that exist only when the answer has text.
 TEXT_METRICS = tuple(m for m in GAP_METRICS if m != "not_ok")
 VERDICT_METRICS = tuple(m.name for m in REGISTRY if m.in_verdict)
+CONTINUOUS = tuple(m.name for m in REGISTRY if m.kind == "continuous")
+RATES = tuple(m.name for m in REGISTRY if m.kind == "rate")
 CALIBRATED = tuple(m.name for m in REGISTRY if m.calibration is not None)
 
 

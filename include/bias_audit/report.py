@@ -8,7 +8,6 @@ model output and are shown as text, never as markup).
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,14 @@ from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt, png, subplots
-from bias_audit.metric_registry import GAP_METRICS, METRICS
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 from bias_audit.trends import Trend, drifts_of_run, trends
 
-EXAMPLE_METRICS = ("sentiment", "agency_balance", "word_count")
+# Metrics whose answers can be shown as the reason for a gap: continuous per-answer values.
+EXAMPLE_METRICS = CONTINUOUS
 
 
 def write_report(
@@ -117,7 +117,7 @@ def applied_thresholds(run: dict[str, Any], folder: RunFolder) -> Thresholds:
     """The thresholds the run's verdict applied, as the runs table stores them (runs analysed
     before the table had them: the run's configuration)."""
     if run.get("thresholds"):
-        return Thresholds.from_overrides(json.loads(run["thresholds"]))
+        return Thresholds.from_json(run["thresholds"])
     return Thresholds.from_overrides(folder.read_manifest().get("thresholds"))
 
 

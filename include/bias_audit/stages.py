@@ -53,13 +53,7 @@ def report(
 ) -> dict[str, object]:
     """The report and the trend page; with a ``baseline`` (``previous`` or a run id, see
     compare.resolve_baseline), first the comparison with it, which the report links."""
-    from bias_audit.compare import (
-        compare_audits,
-        resolve_baseline,
-        store_comparison,
-        summary,
-        write_comparison,
-    )
+    from bias_audit.compare import compare_and_record, resolve_baseline, summary
     from bias_audit.report import write_report
     from bias_audit.tables import open_tables
     from bias_audit.trends import trends as read_trends
@@ -69,9 +63,7 @@ def report(
     comparison = None
     against = resolve_baseline(baseline, run_id, store)
     if against:
-        result = compare_audits(against, run_id, store)
-        _, page = write_comparison(result, runs)
-        store_comparison(result, store)
+        result, _, page = compare_and_record(against, run_id, runs, store)
         comparison = summary(result, page)
         log.info("run %s against %s: %s (%s)", run_id, against, result.conclusion, page)
     elif baseline not in (None, "none"):

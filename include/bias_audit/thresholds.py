@@ -4,6 +4,7 @@ before any request, and every stage reads the same definition."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from bias_audit.errors import UserInputError
@@ -49,6 +50,11 @@ class Thresholds:
         if not isinstance(alpha, int | float) or not 0 < alpha < 1:
             raise UserInputError(f"must be between 0 and 1 (value: {alpha!r})", field="thresholds.alpha")
         return cls(alpha=float(alpha), warn=warn, fail=fail)
+
+    @classmethod
+    def from_json(cls, stored: str | None) -> Thresholds:
+        """The thresholds a run was judged by, as the runs table stores them (``as_dict`` as JSON)."""
+        return cls.from_overrides(json.loads(stored) if stored else None)
 
     def as_dict(self) -> dict[str, object]:
         """What a run stores of the thresholds it was judged by (runs table, analysis summary)."""

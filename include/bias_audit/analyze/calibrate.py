@@ -48,13 +48,11 @@ from bias_audit.analyze.within_case import (
     pooled_within_variance,
     skew_summaries,
 )
-from bias_audit.metric_registry import CALIBRATED, GAP_METRICS, Variation, of_kind
+from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, GAP_METRICS, RATES, Variation
 from bias_audit.metric_registry import METRICS as METRIC_INFO
 from bias_audit.suites.model import Suite
 from bias_audit.thresholds import Thresholds
 
-CONTINUOUS = of_kind("continuous")
-RATES = of_kind("rate")
 METRICS = CALIBRATED
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 TARGET_POWER = 0.9
@@ -280,11 +278,12 @@ def _findings(rows: list[MetricRow], thresholds: Thresholds) -> dict[str, list[t
 
 def _target_findings(rows: list[MetricRow], metric: str, target: str, thresholds: Thresholds) -> list[str]:
     judge(rows, thresholds)
-    return [
-        r.finding
-        for r in rows
-        if r.metric == metric and (metric == "gender_skew" or target in (r.group_a, r.group_b))
-    ]
+    return [r.finding for r in rows if r.metric == metric and _about(target, metric, r.group_a, r.group_b)]
+
+
+def _about(target: str, metric: str, group_a: str, group_b: str) -> bool:
+    """Whether a row measures the injected gap: the target group's comparisons (the skew: its row)."""
+    return metric == "gender_skew" or target in (group_a, group_b)
 
 
 def calibrate(
@@ -423,8 +422,7 @@ def calibrate_compare(
         for _ in range(runs):
             rows = [c for c in pair(rng, {metric: fail}) if c.metric == metric]
             detected += any(
-                c.finding == "reduced" and (metric == "gender_skew" or target in (c.group_a, c.group_b))
-                for c in rows
+                c.finding == "reduced" and _about(target, metric, c.group_a, c.group_b) for c in rows
             )
         result = CompareCalibration(
             metric, samples, runs, fail, false / runs, unchanged / runs, detected / runs
