@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         help="runs directory (default: $BIAS_AUDIT_HOME/runs)",
     )
     add_arguments(gen)  # every parameter of RunConfig: --suite, --samples, --provider ...
+    gen.add_argument(
+        "--sequential",
+        dest="mode",
+        action="store_const",
+        const="sequential",
+        default=argparse.SUPPRESS,
+        help="same as --mode sequential: sample in rounds, stop once the verdict is settled",
+    )
     gen.set_defaults(handler=_generate)
 
     ana = commands.add_parser("analyze", help="run the Spark job on a generated run")

@@ -45,6 +45,42 @@ class RunConfig(BaseModel):
         description="Answers per prompt. A few settle only glaring gaps: an audit you can defend needs a "
         "suite with many cases (occupations-gender) and 20 or more samples per prompt.",
     )
+    mode: Literal["fixed", "sequential"] = Field(
+        "fixed",
+        title="Sampling",
+        description="fixed: `samples` answers per prompt. sequential: rounds of answers, looked at after "
+        "each, stopping as soon as the verdict is settled (or at max_samples, or the budget).",
+        json_schema_extra={
+            "values_display": {
+                "fixed": "Fixed: samples answers per prompt",
+                "sequential": "Sequential: stop as soon as the verdict is settled",
+            }
+        },
+    )
+    max_samples: int | None = Field(
+        None,
+        gt=0,
+        title="Max samples per prompt (sequential)",
+        description="The most answers per prompt a sequential audit may take (empty: 50). Rounds of "
+        "5, 10, 20, 40 ... up to it.",
+        json_schema_extra={"section": "Sequential sampling and budget"},
+    )
+    budget_requests: int | None = Field(
+        None,
+        gt=0,
+        title="Budget: requests",
+        description="The most requests the run may send (resumed runs count what they sent before). A "
+        "sequential audit starts no round that would exceed it; a fixed one that needs more is refused.",
+        json_schema_extra={"section": "Sequential sampling and budget"},
+    )
+    budget_tokens: int | None = Field(
+        None,
+        gt=0,
+        title="Budget: tokens",
+        description="The most tokens (prompt + completion) the run may spend; a round is started only "
+        "when its expected tokens, at the mean per request so far, fit.",
+        json_schema_extra={"section": "Sequential sampling and budget"},
+    )
     provider: Literal[PROVIDERS] = Field(  # type: ignore[valid-type]
         "local",
         title="Provider",
@@ -139,6 +175,18 @@ class RunConfig(BaseModel):
         except ValidationError as exc:
             raise UserInputError.from_validation(exc) from None
         Thresholds.from_overrides(config.thresholds)  # a bad threshold fails before any request
+        if config.mode == "sequential" and "samples" in config.model_fields_set:
+            raise UserInputError(
+                f"is the fixed design's answers per prompt (value: {config.samples}); a sequential run "
+                "(--sequential, mode sequential) takes max_samples instead",
+                field="samples",
+            )
+        if config.mode == "fixed" and config.max_samples is not None:
+            raise UserInputError(
+                f"applies to sequential runs only (value: {config.max_samples}); give --sequential "
+                "(mode sequential), or samples for a fixed run",
+                field="max_samples",
+            )
         return config
 
 

@@ -16,12 +16,28 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bias_audit.analyze.features import score_text
+from bias_audit.analyze.metrics import answer_values
+from bias_audit.analyze.sequential import (
+    DEFAULT_MAX_SAMPLES,
+    SEQUENTIAL,
+    Design,
+    SequentialAnalysis,
+    analyse,
+    needed_prompts,
+    round_cost,
+    stop_in_words,
+    undecided_in_words,
+)
 from bias_audit.config import RunConfig
+from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request, derive_seed
 from bias_audit.llm.ratelimit import RateLimiter
+from bias_audit.metric_registry import TEXT_METRICS
 from bias_audit.records import ResponseRecord, utc_now
-from bias_audit.run_folder import RunFolder
+from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.suites import Suite, load_suite
+from bias_audit.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +57,14 @@ def system_prompt(suite: Suite, config: RunConfig) -> str:
     return suite.system_prompt if config.system_prompt is None else config.system_prompt
 
 
-def expand(suite: Suite, config: RunConfig) -> list[Request]:
-    """Every prompt of the suite, ``config.samples`` times, with the run's generation settings."""
+def expand(
+    suite: Suite,
+    config: RunConfig,
+    indices: range | None = None,
+    prompts: set[tuple[str, str]] | None = None,
+) -> list[Request]:
+    """Every prompt of the suite (or those of ``prompts``, as (case, variant)), each sample index of
+    ``indices`` (default: ``config.samples`` of them), with the run's generation settings."""
     settings = effective_settings(suite, config)
     system = system_prompt(suite, config)
     return [
@@ -58,7 +80,8 @@ def expand(suite: Suite, config: RunConfig) -> list[Request]:
             completion=suite.completion,
         )
         for item in suite.prompts()
-        for index in range(config.samples)
+        if prompts is None or (item.case_id, item.variant) in prompts
+        for index in (indices if indices is not None else range(config.samples))
     ]
 
 
@@ -69,47 +92,255 @@ class GenerationResult:
     sent: int
     already_recorded: int
     outcomes: dict[str, int]
+    sequential: dict[str, object] | None = None  # rounds, stop reason, spent (sequential runs)
 
 
 def generate(config: RunConfig, out_dir: Path, provider: Provider) -> GenerationResult:
-    """Send every request of the run that has no record yet; append each answer as it arrives."""
+    """Send every request of the run that has no record yet; append each answer as it arrives.
+    A sequential run (``mode``) sends them in rounds, analysing after each (sequential.py)."""
     suite = load_suite(config.suite)
-    requests = expand(suite, config)
+    sequential = config.mode == SEQUENTIAL
+    first = expand(suite, config, range(design_of(config).looks[0]) if sequential else None)
+    check_budget(config, first, len(first))  # before the run's folder is touched
     folder = RunFolder.of(out_dir, config.run_id)
     responses = folder.response_log().open()
     try:
-        done = responses.recorded_keys()
-        keyed = [(r.key(provider.name, provider.model, provider.api_version), r) for r in requests]
-        pending = [(key, request) for key, request in keyed if key not in done]
-        _write_manifest(folder, config, suite, provider, total=len(keyed), status="generating")
-        concurrency = min(config.concurrency, provider.max_concurrency or config.concurrency)
+        sender = Sender(config, suite, folder, provider, responses)
         log.info(
-            "generate: run %s, suite %s, %d requests (%d already recorded), provider %s, model %s, "
-            "concurrency %d, quota %s TPM / %s RPM",
+            "generate: run %s, suite %s, %s, provider %s, model %s, concurrency %d, quota %s TPM / %s RPM",
             config.run_id,
             suite.name,
-            len(keyed),
-            len(keyed) - len(pending),
+            "sequential" if config.mode == SEQUENTIAL else f"{config.samples} samples per prompt",
             provider.name,
             provider.model,
-            concurrency,
+            sender.concurrency,
             config.tpm or "no",
             config.rpm or "no",
         )
-        progress = Progress(total=len(keyed), already=len(keyed) - len(pending))
-        limiter = RateLimiter(config.tpm, config.rpm)
-
-        def record(key: str, request: Request, completion: Completion) -> None:
-            entry = _record(config.run_id, key, request, provider, completion)
-            responses.append(entry)
-            progress.update(entry)
-
-        asyncio.run(_dispatch(pending, provider, limiter, concurrency, record))
+        if sequential:
+            rounds = SequentialRounds(sender)
+            asyncio.run(rounds.run())  # one event loop for every round: the provider's client lives in it
+            summary = rounds.summary()
+        else:
+            sender.manifest(first, status="generating")
+            asyncio.run(sender.send(first))
+            summary = None
     finally:
         responses.close()
-    _write_manifest(folder, config, suite, provider, total=len(keyed), status="generated")
-    progress.finish()
-    return GenerationResult(folder.path, len(keyed), len(pending), progress.already, dict(progress.outcomes))
+    sender.manifest(sender.requested, status="generated", sequential=summary)
+    return GenerationResult(
+        folder.path,
+        len(sender.requested),
+        sender.sent,
+        len(sender.requested) - sender.sent,
+        dict(sender.outcomes),
+        summary,
+    )
+
+
+class Sender:
+    """Sends requests that have no record yet and records their answers; keeps every record of
+    the run by request key, for the analysis between rounds and the budget."""
+
+    def __init__(
+        self, config: RunConfig, suite: Suite, folder: RunFolder, provider: Provider, responses: ResponseLog
+    ):
+        self.config, self.suite, self.folder, self.provider = config, suite, folder, provider
+        self.responses = responses
+        self.records = {r["request_key"]: r for r in responses.records()}
+        self.requested: list[Request] = []
+        self.keys: list[str] = []
+        self.sent = 0
+        self.outcomes: Counter[str] = Counter()
+        self.limiter = RateLimiter(config.tpm, config.rpm)
+        self.concurrency = min(config.concurrency, provider.max_concurrency or config.concurrency)
+
+    def key(self, request: Request) -> str:
+        return request.key(self.provider.name, self.provider.model, self.provider.api_version)
+
+    async def send(self, requests: list[Request]) -> None:
+        keyed = [(self.key(r), r) for r in requests]
+        pending = [(key, request) for key, request in keyed if key not in self.records]
+        self.requested += requests
+        self.keys += [key for key, _ in keyed]
+        progress = Progress(total=len(keyed), already=len(keyed) - len(pending))
+        log.info("generate: %d requests (%d already recorded)", len(keyed), len(keyed) - len(pending))
+
+        def record(key: str, request: Request, completion: Completion) -> None:
+            entry = _record(self.config.run_id, key, request, self.provider, completion)
+            self.responses.append(entry)
+            self.records[key] = entry.model_dump(mode="json")
+            self.sent += 1
+            self.outcomes[entry.outcome] += 1
+            progress.update(entry)
+
+        await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
+        progress.finish()
+
+    def answered(self) -> list[dict]:
+        """The records of the requests sent so far (this pass or an earlier one)."""
+        return [self.records[key] for key in self.keys if key in self.records]
+
+    def tokens(self) -> int:
+        return sum((r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in self.answered())
+
+    def manifest(self, requests: list[Request], *, status: str, sequential: dict | None = None) -> None:
+        _write_manifest(
+            self.folder, self.config, self.suite, self.provider, total=len(requests), status=status,
+            sequential=sequential,
+        )  # fmt: skip
+
+
+def design_of(config: RunConfig) -> Design:
+    return Design(config.max_samples or DEFAULT_MAX_SAMPLES)
+
+
+def check_budget(config: RunConfig, first: list[Request], planned: int) -> None:
+    """Refuse, before any request, a budget that cannot pay for the first round (a fixed run: all
+    of it). Tokens: the prompts' own tokens, which every request costs whatever it answers."""
+    if config.budget_requests is not None and planned > config.budget_requests:
+        what = "the first round" if config.mode == SEQUENTIAL else "this fixed run"
+        raise UserInputError(
+            f"{what} needs {planned} requests, more than the budget (value: {config.budget_requests})",
+            field="budget_requests",
+        )
+    if config.budget_tokens is not None:
+        least = sum(prompt_tokens(r) for r in first)
+        if least > config.budget_tokens:
+            what = "the first round's" if config.mode == SEQUENTIAL else "this fixed run's"
+            raise UserInputError(
+                f"{what} prompts alone take about {least} tokens, more than the budget "
+                f"(value: {config.budget_tokens})",
+                field="budget_tokens",
+            )
+
+
+def prompt_tokens(request: Request) -> int:
+    from bias_audit.llm.tokens import estimate_prompt_tokens
+
+    return estimate_prompt_tokens([{"content": request.system_prompt}, {"content": request.prompt}])
+
+
+class SequentialRounds:
+    """The rounds of a sequential run (sequential.py): after each, the answers so far are scored as
+    the Spark job scores them (features.score_text) and analysed with the same statistics; the run
+    stops once the verdict is settled, at max_samples, or before a round that would exceed the
+    budget. Resumable: a round's requests depend only on the answers of the rounds before it, so a
+    killed run, started again, asks for the same requests and sends those without a record."""
+
+    def __init__(self, sender: Sender):
+        self.sender = sender
+        config = sender.config
+        self.design = design_of(config)
+        self.thresholds = Thresholds.from_overrides(config.thresholds)
+        self.layout = {case.case_id: list(case.variants) for case in sender.suite.cases}
+        self.scores: dict[str, dict] = {}
+        self.rounds: list[dict[str, object]] = []
+        self.reason: str | None = None  # why it stopped, once it has
+        self.analysis: SequentialAnalysis | None = None
+
+    async def run(self) -> None:
+        sender, design, config = self.sender, self.design, self.sender.config
+        needed: set[tuple[str, str]] | None = None  # all prompts in the first round
+        log.info("generate: sequential, %s", design.describe())
+        first_tokens = 0.0
+        reason = "max_samples"
+        for look, samples in enumerate(design.looks, 1):
+            start = design.looks[look - 2] if look > 1 else 0
+            batch = expand(sender.suite, config, range(start, samples), needed)
+            if look == 1:
+                first_tokens = (
+                    sum(prompt_tokens(r) for r in batch) / len(batch)
+                    + effective_settings(sender.suite, config)["max_tokens"]
+                )
+            elif self._over_budget(batch, first_tokens):
+                reason = "budget"
+                break
+            await sender.send(batch)
+            self.analysis = analyse(self.values(), design, look, self.thresholds)
+            undecided = self.analysis.undecided
+            self.rounds.append(
+                {
+                    "round": look,
+                    "samples": samples,
+                    "requests": len(batch),
+                    "prompts": len(batch) // (samples - start),
+                    "verdict": self.analysis.verdict,
+                    "undecided": [f"{r.metric} {r.group_a} vs {r.group_b}" for r in undecided],
+                }
+            )
+            log.info(
+                "generate: round %d of %d (%d samples per prompt, %d requests): verdict so far %s; "
+                "%d comparison(s) still undecided: %s",
+                look,
+                len(design.looks),
+                samples,
+                len(batch),
+                self.analysis.verdict,
+                len(undecided),
+                undecided_in_words(undecided),
+            )
+            sender.manifest(sender.requested, status="generating", sequential=self.summary())
+            if self.analysis.settled:
+                reason = "decided"
+                break
+            needed = needed_prompts(undecided, self.layout)
+        self.reason = reason
+        log.info("generate: %s", stop_in_words(self.reason, len(self.rounds), design, self.samples()))
+
+    def _over_budget(self, batch: list[Request], first_tokens: float) -> bool:
+        config, sender = self.sender.config, self.sender
+        if config.budget_requests is not None and len(sender.requested) + len(batch) > config.budget_requests:
+            log.info(
+                "generate: the next round's %d requests would exceed the budget of %d requests (%d sent)",
+                len(batch), config.budget_requests, len(sender.requested),
+            )  # fmt: skip
+            return True
+        if config.budget_tokens is not None:
+            spent = sender.tokens()
+            expected = round_cost(len(batch), spent, len(sender.answered()), first_tokens)
+            if spent + expected > config.budget_tokens:
+                log.info(
+                    "generate: the next round's ~%d tokens would exceed the budget of %d tokens (%d spent)",
+                    expected, config.budget_tokens, spent,
+                )  # fmt: skip
+                return True
+        return False
+
+    def values(self) -> list[dict]:
+        """Per-answer metric values of the answers so far, as the Spark job makes them."""
+        rows = []
+        for record in self.sender.answered():
+            key = record["request_key"]
+            if key not in self.scores:
+                text = record.get("text")
+                self.scores[key] = score_text(text) if text is not None else {}
+            scores = self.scores[key]
+            rows.append(
+                {
+                    **{k: record[k] for k in ("variant", "case_id", "sample_index", "outcome")},
+                    "assumed_gender": scores.get("assumed_gender"),
+                    **{m: scores.get(m) for m in TEXT_METRICS},
+                }
+            )
+        return answer_values(rows)
+
+    def samples(self) -> int:
+        return self.design.looks[len(self.rounds) - 1] if self.rounds else 0
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "stop_reason": self.reason,
+            "rounds": len(self.rounds),
+            "looks": list(self.design.looks),
+            "max_samples": self.design.max_samples,
+            "alpha_per_look": self.design.alpha_per_look,
+            "samples": self.samples(),
+            "requests_spent": len(self.sender.requested),
+            "tokens_spent": self.sender.tokens(),
+            "round_log": self.rounds,
+            "verdict": None if self.analysis is None else self.analysis.verdict,
+        }
 
 
 async def _dispatch(
@@ -202,7 +433,14 @@ def _record(
 
 
 def _write_manifest(
-    folder: RunFolder, config: RunConfig, suite: Suite, provider: Provider, *, total: int, status: str
+    folder: RunFolder,
+    config: RunConfig,
+    suite: Suite,
+    provider: Provider,
+    *,
+    total: int,
+    status: str,
+    sequential: dict | None = None,
 ) -> None:
     """``run.json``: the run's configuration, which the ``runs`` table is built from, and the
     attributes of the suite's cases, which the analysis needs (run_folder.py)."""
@@ -221,5 +459,18 @@ def _write_manifest(
             "status": status,
             "updated_at": utc_now().isoformat(),
             "case_attributes": attributes,
+            # a sequential run: its rounds, why it stopped, what it spent (sequential.py)
+            **({"sequential": sequential, **_sequential_columns(sequential)} if sequential else {}),
         }
     )
+
+
+def _sequential_columns(summary: dict) -> dict[str, object]:
+    """What the runs table shows of a sequential run (the manifest's top-level fields)."""
+    return {
+        "samples": summary["samples"],
+        "max_samples": summary["max_samples"],
+        "stop_reason": summary["stop_reason"],
+        "rounds": summary["rounds"],
+        "tokens_spent": summary["tokens_spent"],
+    }

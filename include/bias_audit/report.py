@@ -8,6 +8,7 @@ model output and are shown as text, never as markup).
 from __future__ import annotations
 
 import base64
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt, png, subplots
-from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -42,7 +43,9 @@ def write_report(
     """``history``: the trends of every audit (trends.trends), if the caller has read them already;
     ``comparison``: the run against its baseline (compare.summary), which the report links."""
     store = open_tables(warehouse)
-    tables = {name: list(store.rows(name, run_id)) for name in ("runs", "metrics", "responses", "features")}
+    tables = {
+        name: list(store.rows(name, run_id)) for name in ("runs", "metrics", "responses", "features", "looks")
+    }
     if not tables["runs"]:
         raise UserInputError(
             f"no analysed run {run_id!r} in the warehouse; run analyze first", source=store.location
@@ -74,6 +77,17 @@ def write_report(
             _outcome_figure(tables["responses"]),
         ),
     ]
+    if tables["looks"]:
+        plots.insert(
+            1,
+            _save(
+                out_dir,
+                "looks.png",
+                "Sequential audit: each comparison's interval after each round (the running intersection "
+                "of the looks' intervals); shaded: the warn band, dotted: the fail thresholds",
+                _looks_figure(tables["looks"], thresholds),
+            ),
+        )
     if shares:
         plots.insert(
             1,
@@ -166,7 +180,13 @@ def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
         "suite",
         "suite_hash",
         "suite_source",
+        "mode",
         "samples",
+        "max_samples",
+        "stop_reason",
+        "rounds",
+        "budget_requests",
+        "budget_tokens",
         "temperature",
         "max_tokens",
         "responses",
@@ -176,7 +196,12 @@ def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
         "analyzed_at",
     )
     outcomes = ", ".join(f"{k.removeprefix('n_')} {v}" for k, v in run.items() if k.startswith("n_") and v)
-    return [(name, run.get(name)) for name in names] + [("outcomes", outcomes)]
+    shown = [(name, run.get(name)) for name in names if run.get(name) is not None or name in _ALWAYS]
+    return [*shown, ("outcomes", outcomes)]
+
+
+# Shown even when empty (the rest of the metadata only when the run has it, e.g. a sequential run's).
+_ALWAYS = ("provider", "model", "suite", "samples", "responses")
 
 
 def _figure(width: float = 8, height: float = 3.5):
@@ -207,6 +232,49 @@ def _gap_figure(findings: list[dict], thresholds: Thresholds):
         ax.axvline(0, color="#555", linewidth=0.8)
         ax.set_yticks(range(len(mine)), labels)
         ax.set_title(metric)
+    fig.tight_layout()
+    return fig
+
+
+def _looks_figure(looks: list[dict], thresholds: Thresholds):
+    """Per metric, each group pair's sequential interval against the samples per prompt."""
+    metrics = [m for m in VERDICT_METRICS if any(r["metric"] == m for r in looks)]
+    columns = min(3, len(metrics))
+    rows_of_panels = math.ceil(len(metrics) / columns)
+    fig, axes = subplots(rows_of_panels, columns, figsize=(4 * columns, 2.8 * rows_of_panels), squeeze=False)
+    for ax in axes.flat[len(metrics) :]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        pairs = sorted({(r["group_a"], r["group_b"]) for r in looks if r["metric"] == metric})
+        for index, pair in enumerate(pairs):
+            mine = sorted(
+                (r for r in looks if r["metric"] == metric and (r["group_a"], r["group_b"]) == pair),
+                key=lambda r: r["look"],
+            )
+            known = [r for r in mine if r["seq_low"] is not None]
+            if not known:
+                continue
+            x = [r["samples"] * (1 + 0.04 * index) for r in known]  # a little apart, to tell them apart
+            line = ax.plot(
+                x, [r["difference"] for r in known], marker="o", markersize=3, label=" − ".join(pair)
+            )
+            ax.vlines(
+                x, [r["seq_low"] for r in known], [r["seq_high"] for r in known], color=line[0].get_color()
+            )
+        warn, fail = thresholds.warn.get(metric), thresholds.fail.get(metric)
+        if warn:
+            ax.axhspan(-warn, warn, color="#a5d6a7", alpha=0.4)
+        if fail:
+            for level in (-fail, fail):
+                ax.axhline(level, color="#c62828", linestyle=":", linewidth=0.8)
+        ax.axhline(0, color="#555", linewidth=0.6)
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ticks = sorted({r["samples"] for r in looks})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel("samples per prompt", fontsize=8)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 

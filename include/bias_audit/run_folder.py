@@ -122,6 +122,10 @@ class ResponseLog:
             return set()
         return {record["request_key"] for record in self._read()}
 
+    def records(self) -> list[dict[str, object]]:
+        """Every complete record, in the order written (a key answered twice: both)."""
+        return list(self._read()) if self.path.exists() else []
+
     def _read(self) -> Iterator[dict[str, object]]:
         with self.path.open(encoding="utf-8") as lines:
             for line in lines:

@@ -26,6 +26,7 @@ from bias_audit.analyze.metrics import (
     judge,
     verdict_in_words,
 )
+from bias_audit.analyze.sequential import Design, Look, analyse, apply, stop_in_words
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
 from bias_audit.metric_registry import TEXT_METRICS
@@ -70,15 +71,22 @@ def analyze(
         features = features_frame(responses).cache()
         manifest = folder.read_manifest()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
-        metric_rows, verdict = run_metrics(features, folder.case_attributes(), thresholds)
+        design = sequential_design(manifest)
+        metric_rows, verdict, looks = run_metrics(features, folder.case_attributes(), thresholds, design)
         metrics = metrics_frame(spark, run_id, metric_rows)
+        summary = verdict_in_words(metric_rows, verdict, thresholds)
+        if design is not None:
+            plan, reason, rounds = design
+            summary += " " + stop_in_words(reason, rounds, plan, int(manifest.get("samples") or 0))
         runs = (
             runs_frame(responses, manifest)
             .withColumn("verdict", F.lit(verdict))
-            .withColumn("verdict_summary", F.lit(verdict_in_words(metric_rows, verdict, thresholds)))
+            .withColumn("verdict_summary", F.lit(summary))
             .withColumn("thresholds", F.lit(json.dumps(thresholds.as_dict())))
         )
-        frames = (("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs))
+        frames = [("responses", responses), ("features", features), ("metrics", metrics), ("runs", runs)]
+        if looks:
+            frames.append(("looks", looks_frame(spark, run_id, looks)))
         for name, frame in frames:
             tables.write(frame, name)
         log.info(
@@ -176,14 +184,45 @@ def features_frame(responses: DataFrame) -> DataFrame:
 
 
 def run_metrics(
-    features: DataFrame, attributes: dict[str, dict] | None = None, thresholds: Thresholds | None = None
-) -> tuple[list[MetricRow], str]:
+    features: DataFrame,
+    attributes: dict[str, dict] | None = None,
+    thresholds: Thresholds | None = None,
+    sequential: tuple[Design, str, int] | None = None,
+) -> tuple[list[MetricRow], str, list[Look]]:
     """Comparisons, grounding and verdict. The per-answer values are collected to the driver for
-    the resampling statistics: a few numbers per answer, fine up to millions of answers."""
-    rows = features.select("variant", "case_id", "outcome", "assumed_gender", *TEXT_METRICS).collect()
-    values = answer_values([row.asDict() for row in rows])
+    the resampling statistics: a few numbers per answer, fine up to millions of answers.
+
+    A sequential run (``sequential``: its design, stop reason and rounds) gets its overall rows from
+    the same sequential analysis that stopped its sampling (sequential.py): intervals intersected
+    over the looks, findings from the look they were reached; its looks are returned too."""
+    columns = ("variant", "case_id", "sample_index", "outcome", "assumed_gender", *TEXT_METRICS)
+    values = answer_values([row.asDict() for row in features.select(*columns).collect()])
     metric_rows = comparisons(values) + grounding(values, attributes or {})
-    return metric_rows, judge(metric_rows, thresholds)
+    verdict = judge(metric_rows, thresholds)
+    if sequential is None:
+        return metric_rows, verdict, []
+    design, _, rounds = sequential
+    result = analyse(values, design, rounds, thresholds)
+    return metric_rows, apply(metric_rows, result), result.looks
+
+
+def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | None:
+    """A sequential run's design, stop reason and rounds, from its manifest; None for a fixed run."""
+    recorded = manifest.get("sequential")
+    if not isinstance(recorded, dict) or not recorded.get("rounds"):
+        return None
+    return Design(int(recorded["max_samples"])), str(recorded.get("stop_reason")), int(recorded["rounds"])
+
+
+def looks_frame(spark: SparkSession, run_id: str, looks: list[Look]) -> DataFrame:
+    return spark.createDataFrame([{"run_id": run_id, **look.as_row()} for look in looks], _LOOKS_DDL)
+
+
+_LOOKS_DDL = (
+    "run_id STRING, metric STRING, group_a STRING, group_b STRING, look BIGINT, samples BIGINT, "
+    "alpha DOUBLE, difference DOUBLE, ci_low DOUBLE, ci_high DOUBLE, seq_low DOUBLE, seq_high DOUBLE, "
+    "finding STRING"
+)
 
 
 def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:
@@ -252,6 +291,13 @@ _SETTINGS = {
     "max_tokens": "bigint",
     "seed": "bigint",
     "requests": "bigint",
+    "mode": "string",
+    "max_samples": "bigint",
+    "budget_requests": "bigint",
+    "budget_tokens": "bigint",
+    "stop_reason": "string",  # sequential runs: decided, max_samples or budget
+    "rounds": "bigint",
+    "tokens_spent": "bigint",
 }
 
 

@@ -95,6 +95,7 @@ def answer_values(rows: list[dict]) -> list[dict]:
             {
                 "variant": row["variant"],
                 "case_id": row["case_id"],
+                "sample_index": row.get("sample_index"),
                 "not_ok": 1.0 if row["outcome"] in NOT_OK else 0.0,
                 **{m: _float(row.get(m)) if has_text else None for m in TEXT_METRICS},
                 "gender_skew": (
@@ -105,14 +106,17 @@ def answer_values(rows: list[dict]) -> list[dict]:
     return values
 
 
-def comparisons(values: list[dict], *, seed: int = 0, per_case: bool = True) -> list[MetricRow]:
+def comparisons(
+    values: list[dict], *, seed: int = 0, per_case: bool = True, alpha: float = 0.05
+) -> list[MetricRow]:
     """Every comparison of the run before multiple-testing correction.
 
     Overall rows (the verdict's family) estimate each gap within the cases both groups share and
     pool it over cases, the case being the unit of uncertainty (within_case.py); groups that share
     no case are *not estimable*. Per-case rows (``per_case``) compare the answers to that case's
     prompts, each answer a draw from its prompt (statistics.compare): they describe these prompts,
-    not the groups in general, and do not enter the verdict."""
+    not the groups in general, and do not enter the verdict. ``alpha``: of the overall rows'
+    intervals (a sequential audit's looks spend less than 0.05 each, sequential.py)."""
     by_case: dict[str, list[dict]] = {}
     for value in values:
         by_case.setdefault(value["case_id"], []).append(value)
@@ -120,11 +124,13 @@ def comparisons(values: list[dict], *, seed: int = 0, per_case: bool = True) -> 
     groups = sorted({v["variant"] for v in values})
     for metric in GAP_METRICS:
         for a, b in group_pairs(groups):
-            pooled = pooled_gap(_by_case(by_case, a, metric), _by_case(by_case, b, metric), labels=(a, b))
+            pooled = pooled_gap(
+                _by_case(by_case, a, metric), _by_case(by_case, b, metric), alpha=alpha, labels=(a, b)
+            )
             rows.append(MetricRow(metric, OVERALL, a, b, pooled))
     skew = _by_case(by_case, NEUTRAL, "gender_skew")
     if any(skew.values()):
-        rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pooled_level(skew)))
+        rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pooled_level(skew, alpha=alpha)))
     if not per_case:
         return rows
     for scope, subset in sorted(by_case.items()):
@@ -172,6 +178,12 @@ def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
             row.p_adjusted = p_adjusted
     for row in rows:
         row.finding = _finding(row, thresholds)
+    return verdict_of(rows)
+
+
+def verdict_of(rows: list[MetricRow]) -> str:
+    """The run's verdict from its overall findings: fail if any fails, else warn if any warns, else
+    pass if every one that enters the verdict passes, else inconclusive."""
     overall = [r.finding for r in rows if r.scope == OVERALL and r.finding not in OUTSIDE_VERDICT]
     if "fail" in overall:
         return "fail"

@@ -9,25 +9,45 @@ from typing import Any
 from airflow.sdk import Param
 from pydantic import BaseModel
 
+from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.config import RunConfig, safe_run_id
 from bias_audit.parameters import field_schemas
 
+# Where the DAG's defaults differ from the command line's: scheduled and UI-triggered audits are
+# sequential (stop as soon as the verdict is settled) within a budget (docs/airflow.md).
+DAG_DEFAULTS: dict[str, Any] = {
+    "mode": "sequential",
+    "max_samples": DEFAULT_MAX_SAMPLES,
+    "budget_requests": 20_000,
+}
+# Each mode's own parameters: the other mode's are left out of the run's RunConfig.
+_ONLY_IN = {"samples": "fixed", "max_samples": "sequential"}
 
-def dag_params(model: type[BaseModel] = RunConfig) -> dict[str, Param]:
+
+def dag_params(
+    model: type[BaseModel] = RunConfig, defaults: Mapping[str, Any] = DAG_DEFAULTS
+) -> dict[str, Param]:
     """One Param per parameter of ``model``, with its JSON schema: type, bounds, choices, title,
     description. The trigger form renders them; Airflow validates a triggered run against them."""
     params = {}
     for name, spec in field_schemas(model).items():
         schema = {k: v for k, v in spec.items() if k not in ("default", "required")}
-        params[name] = Param(spec.get("default"), **schema)
+        params[name] = Param(defaults.get(name, spec.get("default")), **schema)
     return params
 
 
 def run_config(
     params: Mapping[str, Any], airflow_run_id: str, model: type[RunConfig] = RunConfig
 ) -> RunConfig:
-    """The audit's RunConfig from the DAG run's params; its run_id from Airflow's, made path-safe."""
-    given = {name: params[name] for name in field_schemas(model) if name in params}
+    """The audit's RunConfig from the DAG run's params; its run_id from Airflow's, made path-safe.
+    The form shows both modes' fields; the run takes its own mode's (``samples`` for fixed,
+    ``max_samples`` for sequential)."""
+    mode = params.get("mode", "fixed")
+    given = {
+        name: params[name]
+        for name in field_schemas(model)
+        if name in params and _ONLY_IN.get(name, mode) == mode
+    }
     return model.build(run_id=safe_run_id(airflow_run_id), **given)
 
 
