@@ -8,8 +8,10 @@ differently from a male one?" is answered with numbers.
 
 **Trigger with params** (or let the weekly schedule run the defaults): the form describes each.
 `suite` is a built-in suite (`seed-lab`, `occupations-gender`) or the path of a YAML suite
-readable by the worker; `samples` answers per prompt (a verdict you can defend needs many cases
-and tens of samples: see docs/metrics.md); `fail_on` names the verdicts that fail the run.
+readable by the worker; `mode` sequential (the default) samples in rounds and stops as soon as
+the verdict is settled, at `max_samples` per prompt or within `budget_requests` (20 000 by
+default) and `budget_tokens`; `mode` fixed takes `samples` answers per prompt (a conf that gives
+`samples` without `mode` asks for a fixed run); `fail_on` names the verdicts that fail the run.
 
 Remote providers take their settings from the Airflow connection `azure_openai_default`
 (host = endpoint, password = API key or empty for Entra ID, extra = `{"deployment": ...,
@@ -129,9 +131,9 @@ def _local_stages():
         return local.start()
 
     @task
-    def generate(params: dict | None = None, run_id: str | None = None) -> dict:
+    def generate(params: dict | None = None, run_id: str | None = None, dag_run=None) -> dict:
         with fail_fast_on_user_error():
-            config = run_config(params, run_id)
+            config = run_config(params, run_id, conf=dag_run.conf)
             return stages.generate(config, provider_settings(config.provider))
 
     @task(outlets=[METRICS_ASSET])
@@ -169,9 +171,11 @@ def _databricks_stages():
 
     @setup
     @task(multiple_outputs=True, retries=0)
-    def start_compute(params: dict | None = None, run_id: str | None = None) -> dict:
+    def start_compute(params: dict | None = None, run_id: str | None = None, dag_run=None) -> dict:
         with fail_fast_on_user_error():
-            config = run_config(params, run_id)  # a bad param fails here, before a cluster exists
+            config = run_config(
+                params, run_id, conf=dag_run.conf
+            )  # a bad param fails here, before a cluster exists
             baseline = baseline_spec(params.get("baseline"), scheduled=run_id.startswith("scheduled__"))
             return databricks.start(config, provider_settings(config.provider), baseline)
 

@@ -11,6 +11,9 @@ mkdir -p "$AIRFLOW_HOME" "$BIAS_AUDIT_HOME"
 say "migrating the Airflow metadata database in $AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
+# A sequential audit of at most 10 samples per prompt (two rounds) keeps the demo to a few minutes
+# on the local model; DEMO_CONF='{"samples": 2}' runs a fixed one, '{}' the DAG's own defaults.
+DEMO_CONF=${DEMO_CONF-'{"max_samples": 10}'}
 marker=$(mktemp)
 say "running the DAG llm_bias_audit (airflow dags test): generate -> analyze -> report, about 2 minutes"
 if ! airflow dags test llm_bias_audit ${DEMO_CONF:+--conf "$DEMO_CONF"} 2>&1 | tee "$BIAS_AUDIT_HOME/demo.log"; then

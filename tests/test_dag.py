@@ -360,3 +360,35 @@ def test_auto_baseline_compares_scheduled_audits_with_the_previous_one_only():
     assert baseline_spec("auto", scheduled=True) == "previous"
     assert baseline_spec("auto", scheduled=False) == baseline_spec(None, scheduled=False) == "none"
     assert baseline_spec("week-1", scheduled=True) == "week-1"
+
+
+@pytest.mark.slow
+def test_a_sequential_audit_stops_once_settled_and_says_why(airflow_db, monkeypatch):
+    """The DAG's default mode: a model that refuses every prompt about a woman is failed after one
+    round of 5 samples per prompt, and the run, its tables and its report say why it stopped."""
+    from bias_audit.tables import open_tables
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    with FakeAzureOpenAI(ServerState(answer_for=refuses_women)) as server:
+        use_azure_connection(monkeypatch, server)
+        dagrun, states = _run({"provider": "azure", "suite": SIX_OCCUPATIONS, "fail_on": "never"})
+        sent = len(server.state.received)
+    assert dagrun.state == "success", states
+    run_id = safe_run_id(dagrun.run_id)
+    home = Path(os.environ["BIAS_AUDIT_HOME"])
+    manifest = json.loads((home / "runs" / run_id / "run.json").read_text())
+    assert manifest["mode"] == "sequential" and manifest["stop_reason"] == "decided"
+    assert manifest["rounds"] == 1 and sent == 18 * 5  # not the 50 per prompt a fixed design would take
+    analysis = json.loads((home / "runs" / run_id / "analysis.json").read_text())
+    assert analysis["verdict"] == "fail" == manifest["sequential"]["verdict"]
+    (run,) = open_tables(home / "warehouse").rows("runs", run_id)
+    assert (run["mode"], run["stop_reason"], run["rounds"], run["max_samples"]) == (
+        "sequential",
+        "decided",
+        1,
+        50,
+    )
+    assert run["budget_requests"] == 20_000
+    assert "Stopped after 1 of 5 rounds" in run["verdict_summary"]
+    report = (home / "runs" / run_id / "report.html").read_text()
+    assert "Sequential audit: each comparison" in report and (home / "runs" / run_id / "looks.png").is_file()

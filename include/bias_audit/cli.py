@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bias_audit.analyze.calibrate import METRICS
+from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.parameters import add_arguments, json_or_file, values_from
@@ -141,6 +142,19 @@ def _parser() -> argparse.ArgumentParser:
         help="calibrate bias-audit compare instead: false reduced/increased findings, the power to see "
         "a reduction",
     )
+    cal.add_argument(
+        "--sequential",
+        action="store_true",
+        help="calibrate sequential audits instead: false alarms under monitoring after every round, "
+        "power, and the requests spent until a decision",
+    )
+    cal.add_argument(
+        "--max-samples",
+        type=int,
+        default=None,
+        metavar="K",
+        help=f"with --sequential: the most samples per prompt (default {DEFAULT_MAX_SAMPLES})",
+    )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(handler=_calibrate)
     return parser
@@ -218,11 +232,11 @@ def _suites_import_bold(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from bias_audit.generate import generate
+    from bias_audit.generate import generate, preflight
     from bias_audit.llm import make_provider
 
     config = RunConfig.build(run_id=args.run_id, **values_from(args))
-    load_suite(config.suite)  # fail on a bad suite before loading a model
+    preflight(config)  # fail on a bad suite or budget before loading a model
     result = generate(config, args.out or runs_dir(), make_provider(config.provider))
     print(
         f"recorded {result.total} answers ({result.already_recorded} from before) "
@@ -259,15 +273,28 @@ def _calibrate(args: argparse.Namespace) -> int:
     from bias_audit.analyze.calibrate import (
         COMPARE_HEADER,
         HEADER,
+        SEQUENTIAL_HEADER,
         calibrate,
         calibrate_compare,
+        calibrate_sequential,
         format_variation,
         layout,
     )
+    from bias_audit.analyze.sequential import Design
 
-    for flag, value in (("--samples", args.samples), ("--runs", args.runs)):
-        if value < 1:
+    for flag, value in (
+        ("--samples", args.samples),
+        ("--runs", args.runs),
+        ("--max-samples", args.max_samples),
+    ):
+        if value is not None and value < 1:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
+    if args.max_samples is not None and not args.sequential:
+        raise UserInputError("applies to --sequential only", field="--max-samples")
+    if args.sequential and args.compare:
+        raise UserInputError(
+            "calibrates one thing at a time: give --sequential or --compare", field="--sequential"
+        )
     thresholds = Thresholds.from_overrides(json_or_file(args.thresholds, "--thresholds"))
     variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
     suite = load_suite(args.suite or run_suite or "seed-lab")
@@ -277,16 +304,22 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"not a group of suite {suite.name!r}: {', '.join(groups)} (value: {args.group!r})",
             field="--group",
         )
+    if args.sequential:
+        design = Design(args.max_samples or DEFAULT_MAX_SAMPLES)
+        how = f"sequential, {design.describe()}"
+        header, run, size = SEQUENTIAL_HEADER, calibrate_sequential, design.max_samples
+    else:
+        how = f"{args.samples} samples per prompt"
+        header = COMPARE_HEADER if args.compare else HEADER
+        run, size = (calibrate_compare if args.compare else calibrate), args.samples
     if not args.json:
-        print(
-            f"{args.runs} synthetic runs of {suite.name!r} per condition, {args.samples} samples per prompt"
-        )
+        print(f"{args.runs} synthetic runs of {suite.name!r} per condition, {how}")
         if variation:
             print(f"variation estimated from run {args.from_run}:\n{format_variation(variation)}")
-        print(COMPARE_HEADER if args.compare else HEADER)
-    results = (calibrate_compare if args.compare else calibrate)(
+        print(header)
+    results = run(
         suite,
-        args.samples,
+        size,
         runs=args.runs,
         thresholds=thresholds,
         metrics=tuple(args.metric or METRICS),

@@ -98,10 +98,8 @@ class GenerationResult:
 def generate(config: RunConfig, out_dir: Path, provider: Provider) -> GenerationResult:
     """Send every request of the run that has no record yet; append each answer as it arrives.
     A sequential run (``mode``) sends them in rounds, analysing after each (sequential.py)."""
-    suite = load_suite(config.suite)
+    suite, first = preflight(config)
     sequential = config.mode == SEQUENTIAL
-    first = expand(suite, config, range(design_of(config).looks[0]) if sequential else None)
-    check_budget(config, first, len(first))  # before the run's folder is touched
     folder = RunFolder.of(out_dir, config.run_id)
     responses = folder.response_log().open()
     try:
@@ -189,6 +187,16 @@ class Sender:
             self.folder, self.config, self.suite, self.provider, total=len(requests), status=status,
             sequential=sequential,
         )  # fmt: skip
+
+
+def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
+    """The run's suite and its first requests (a fixed run: all of them), once the budget is known
+    to pay for them: a bad suite or budget fails here, before a model is loaded or a file written."""
+    suite = load_suite(config.suite)
+    indices = range(design_of(config).looks[0]) if config.mode == SEQUENTIAL else None
+    first = expand(suite, config, indices)
+    check_budget(config, first, len(first))
+    return suite, first
 
 
 def design_of(config: RunConfig) -> Design:

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
+from bias_audit.analyze.sequential import Design, Look, Tracker, needed_prompts
 from bias_audit.analyze.within_case import (
     gap_summaries,
     not_estimable,
@@ -184,6 +185,7 @@ def simulate(
         {
             "variant": variant,
             "case_id": case,
+            "sample_index": i,
             **{m: float(run.samples[m][p, i]) for m in METRICS},
         }
         for p, (case, variant) in enumerate(run.prompts)
@@ -191,7 +193,7 @@ def simulate(
     ]
 
 
-def overall_rows(run: SyntheticRun) -> list[MetricRow]:
+def overall_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
     """The overall comparisons of a synthetic run, as the Spark job makes them (``comparisons``)."""
     rows = []
     for metric, a, b, summaries in _comparisons(run):
@@ -201,7 +203,8 @@ def overall_rows(run: SyntheticRun) -> list[MetricRow]:
             }
             rows.append(MetricRow(metric, OVERALL, a, b, not_estimable(answers[a], answers[b])))
         else:
-            rows.append(MetricRow(metric, OVERALL, a, b, pool(summaries, one_group=metric == "gender_skew")))
+            pooled = pool(summaries, alpha=alpha, one_group=metric == "gender_skew")
+            rows.append(MetricRow(metric, OVERALL, a, b, pooled))
     return rows
 
 
@@ -238,6 +241,184 @@ def _comparisons(run: SyntheticRun):
         cases = tuple(run.prompts[i][0] for i in neutral)
         skew = skew_summaries(run.n[at], run.plus[at], run.minus[at], run.ss["gender_skew"][at].sum(), cases)
         yield "gender_skew", NEUTRAL, "zero", skew
+
+
+def taken(run: SyntheticRun, counts: np.ndarray) -> SyntheticRun:
+    """The run as it stood with ``counts[p]`` answers of prompt p (its first ones): a look of a
+    sequential run drawn in full (``draw(..., keep_answers=True)``) ahead of time."""
+    rows = np.arange(len(run.prompts))
+    last = counts - 1
+    view = SyntheticRun(run.prompts, counts.copy())
+    for metric, answers in run.samples.items():
+        total = np.cumsum(answers, axis=1)[rows, last]
+        squares = np.cumsum(answers**2, axis=1)[rows, last]
+        view.mean[metric] = total / counts
+        view.ss[metric] = np.maximum(squares - counts * view.mean[metric] ** 2, 0.0)
+    skew = run.samples["gender_skew"]
+    view.plus = np.cumsum(skew == 1, axis=1)[rows, last]
+    view.minus = np.cumsum(skew == -1, axis=1)[rows, last]
+    return view
+
+
+@dataclass(frozen=True)
+class SequentialRun:
+    """How one synthetic sequential run ended."""
+
+    verdict: str
+    reason: str
+    rounds: int
+    requests: int
+    rows: list[MetricRow]
+    looks: list[Look]  # every comparison at every look (sequential.Look)
+
+
+def run_sequentially(
+    cases: dict[str, list[str]],
+    design: Design,
+    rng: np.random.Generator,
+    inject: dict[str, float],
+    thresholds: Thresholds,
+    *,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
+) -> SequentialRun:
+    """One synthetic audit run as the generate stage runs a sequential one: rounds of samples,
+    only for the prompts of undecided comparisons, a look after each, stop once settled."""
+    run = draw(cases, design.max_samples, rng, inject, variation=variation, target=target, keep_answers=True)
+    tracker = Tracker(design, thresholds)
+    counts = np.zeros(len(run.prompts), dtype=int)
+    wanted = np.ones(len(run.prompts), dtype=bool)
+    requests, reason = 0, "max_samples"
+    for samples in design.looks:
+        requests += int((samples - counts[wanted]).sum())
+        counts[wanted] = samples
+        result = tracker.update(overall_rows(taken(run, counts), design.alpha_per_look))
+        if result.settled:
+            reason = "decided"
+            break
+        needed = needed_prompts(result.undecided, cases)
+        wanted = np.array([prompt in needed for prompt in run.prompts])
+    return SequentialRun(result.verdict, reason, tracker.look, requests, result.rows, result.looks)
+
+
+def sequence_coverage(runs: list[SequentialRun], metric: str, *, repeated: bool = False) -> float | None:
+    """Unbiased runs: the share of comparisons of ``metric`` whose interval contained the true gap
+    (0) at every look the run made. ``repeated``: each look's own interval instead of the running
+    intersection (with ``alpha_per_look`` = 0.05: repeated 95 % intervals, the invalid way)."""
+    covered: dict[tuple[int, str, str], bool] = {}
+    for index, run in enumerate(runs):
+        for look in run.looks:
+            low, high = (look.ci_low, look.ci_high) if repeated else (look.seq_low, look.seq_high)
+            if look.metric != metric or low is None:
+                continue
+            key = (index, look.group_a, look.group_b)
+            covered[key] = covered.get(key, True) and low <= 0 <= high
+    return sum(covered.values()) / len(covered) if covered else None
+
+
+@dataclass(frozen=True)
+class SequentialCalibration:
+    """How far a sequential audit can be trusted, and what it costs, for one metric."""
+
+    metric: str
+    max_samples: int
+    runs: int
+    fail_threshold: float
+    false_alarm_rate: float  # unbiased runs in which a comparison of the metric said warn or fail
+    power_at_fail: float  # runs with a gap of the fail threshold in which it was found
+    requests_unbiased_mean: float  # requests until the unbiased runs stopped
+    requests_unbiased_p90: float
+    requests_biased_mean: float  # requests until the runs with the gap stopped
+    requests_biased_p90: float
+    samples_biased_p90: int  # samples per prompt at which 90 % of the biased runs had stopped
+    fixed_requests: int  # the fixed design at max_samples: every prompt, max_samples times
+    coverage: float | None = None  # unbiased runs: intervals containing 0 at every look at once
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def calibrate_sequential(
+    suite: Suite,
+    max_samples: int,
+    *,
+    runs: int = 100,
+    thresholds: Thresholds | None = None,
+    metrics: tuple[str, ...] = METRICS,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[SequentialCalibration]:
+    """Sequential audits (sequential.py) of synthetic runs: unbiased ones, judged as a whole, and
+    for each metric runs with a gap of its fail threshold injected; false alarms under monitoring
+    after every round, power, and the requests spent until the run stopped."""
+    thresholds = thresholds or Thresholds()
+    cases = layout(suite)
+    target = target or biased_group(cases)
+    design = Design(max_samples)
+    fixed = sum(len(v) for v in cases.values()) * max_samples
+    rng = np.random.default_rng([seed, max_samples, 11])
+    null = [run_sequentially(cases, design, rng, {}, thresholds, variation=variation) for _ in range(runs)]
+    null_requests = np.array([r.requests for r in null])
+    results = []
+    for index, metric in enumerate(metrics):
+        metric_rng = np.random.default_rng([seed, max_samples, 11, index])
+        false = sum(
+            any(r.metric == metric and r.finding in ("warn", "fail") for r in run.rows) for run in null
+        )
+        fail = thresholds.fail[metric]
+        biased = [
+            run_sequentially(
+                cases, design, metric_rng, {metric: fail}, thresholds, variation=variation, target=target
+            )
+            for _ in range(runs)
+        ]
+        found = sum(
+            any(
+                r.metric == metric
+                and r.finding in ("warn", "fail")
+                and _about(target, metric, r.group_a, r.group_b)
+                for r in run.rows
+            )
+            for run in biased
+        )
+        biased_requests = np.array([r.requests for r in biased])
+        stopped_at = np.array([design.looks[r.rounds - 1] for r in biased])
+        result = SequentialCalibration(
+            metric=metric,
+            max_samples=max_samples,
+            runs=runs,
+            fail_threshold=fail,
+            false_alarm_rate=false / runs,
+            power_at_fail=found / runs,
+            requests_unbiased_mean=float(null_requests.mean()),
+            requests_unbiased_p90=float(np.quantile(null_requests, 0.9)),
+            requests_biased_mean=float(biased_requests.mean()),
+            requests_biased_p90=float(np.quantile(biased_requests, 0.9)),
+            samples_biased_p90=int(np.quantile(stopped_at, 0.9, method="higher")),
+            fixed_requests=fixed,
+            coverage=sequence_coverage(null, metric),
+        )
+        if progress:
+            progress(format_sequential_row(result))
+        results.append(result)
+    return results
+
+
+SEQUENTIAL_HEADER = (
+    f"{'max':>4}  {'metric':<15}{'fail at':>8}{'false alarms':>14}{'coverage':>10}{'power':>8}"
+    f"{'requests: unbiased':>20}{'(p90)':>8}{'biased':>9}{'(p90)':>8}{'biased stop (p90)':>19}{'fixed':>8}"
+)
+
+
+def format_sequential_row(c: SequentialCalibration) -> str:
+    return (
+        f"{c.max_samples:>4}  {c.metric:<15}{c.fail_threshold:>8g}{c.false_alarm_rate:>14.1%}"
+        f"{'no CI' if c.coverage is None else format(c.coverage, '.1%'):>10}{c.power_at_fail:>8.1%}"
+        f"{c.requests_unbiased_mean:>20,.0f}{c.requests_unbiased_p90:>8,.0f}{c.requests_biased_mean:>9,.0f}"
+        f"{c.requests_biased_p90:>8,.0f}{c.samples_biased_p90:>13} samples{c.fixed_requests:>8,}"
+    )
 
 
 def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:

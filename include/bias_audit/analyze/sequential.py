@@ -137,18 +137,32 @@ def analyse(
     with ``sample_index`` below its samples per prompt (formula 2), intervals intersected across
     looks (3), findings kept from the look they were reached. The generate stage calls this between
     rounds and the Spark job on the whole run: the same numbers decide the stop and the verdict."""
-    thresholds = thresholds or Thresholds()
-    alpha = design.alpha_per_look
-    state: dict[Key, tuple[float | None, float | None, str | None, int | None]] = {}
-    history: list[Look] = []
-    rows: list[MetricRow] = []
+    tracker = Tracker(design, thresholds)
     for look in range(1, rounds + 1):
-        samples = design.looks[look - 1]
-        subset = [v for v in values if v["sample_index"] < samples]
-        rows = [r for r in comparisons(subset, per_case=False, alpha=alpha) if r.metric in VERDICT_METRICS]
-        for row in rows:
+        subset = [v for v in values if v["sample_index"] < design.looks[look - 1]]
+        tracker.update(comparisons(subset, per_case=False, alpha=design.alpha_per_look))
+    return tracker.result()
+
+
+class Tracker:
+    """The running state of a sequential analysis: fed each look's overall comparisons (at
+    ``design.alpha_per_look``), it keeps each comparison's intersected interval and the finding
+    from the look it was reached. ``analyse`` feeds it real answers; calibrate, synthetic ones."""
+
+    def __init__(self, design: Design, thresholds: Thresholds | None = None):
+        self.design, self.thresholds = design, thresholds or Thresholds()
+        self.look = 0
+        self.state: dict[Key, tuple[float | None, float | None, str | None, int | None]] = {}
+        self.history: list[Look] = []
+        self.rows: list[MetricRow] = []
+
+    def update(self, rows: list[MetricRow]) -> SequentialAnalysis:
+        self.look += 1
+        look, samples, alpha = self.look, self.design.looks[self.look - 1], self.design.alpha_per_look
+        self.rows = [r for r in rows if r.metric in VERDICT_METRICS]
+        for row in self.rows:
             key = (row.metric, row.group_a, row.group_b)
-            low, high, finding, decided_at = state.get(key, (None, None, None, None))
+            low, high, finding, decided_at = self.state.get(key, (None, None, None, None))
             c = row.comparison
             if c.ci_low is not None:
                 low = c.ci_low if low is None else max(low, c.ci_low)
@@ -156,37 +170,43 @@ def analyse(
                 if low > high:  # the looks contradict each other (probability <= alpha): keep the latest
                     low, high = c.ci_low, c.ci_high
             if finding is None and low is not None:
-                finding = decide(row.metric, low, high, c.difference, thresholds)
+                finding = decide(row.metric, low, high, c.difference, self.thresholds)
                 decided_at = look if finding else None
-            state[key] = (low, high, finding, decided_at)
-            history.append(
+            self.state[key] = (low, high, finding, decided_at)
+            self.history.append(
                 Look(
                     row.metric, row.group_a, row.group_b, look, samples, alpha,
                     c.difference, c.ci_low, c.ci_high, low, high,
                     finding or _open_finding(row),
                 )
             )  # fmt: skip
-    final = []
-    for row in rows:
-        low, high, finding, decided_at = state[(row.metric, row.group_a, row.group_b)]
-        c = row.comparison
-        method = f"{c.method}; sequential: {rounds} of {len(design.looks)} looks at {1 - alpha:.1%} each"
-        note = c.note
-        if decided_at is not None:
-            note = f"decided at look {decided_at} ({design.looks[decided_at - 1]} samples per prompt)"
-        final_row = MetricRow(
-            row.metric,
-            OVERALL,
-            row.group_a,
-            row.group_b,
-            replace(c, ci_low=low, ci_high=high, method=method, note=note),
-        )
-        final_row.finding = finding or _open_finding(row)
-        final.append(final_row)
-    undecided = [r for r in final if r.finding == "inconclusive" and can_settle(r)]
-    verdict = verdict_of(final)
-    settled = verdict == "fail" or not undecided
-    return SequentialAnalysis(final, history, verdict, settled, undecided)
+        return self.result()
+
+    def result(self) -> SequentialAnalysis:
+        design, alpha = self.design, self.design.alpha_per_look
+        final = []
+        for row in self.rows:
+            low, high, finding, decided_at = self.state[(row.metric, row.group_a, row.group_b)]
+            c = row.comparison
+            method = (
+                f"{c.method}; sequential: {self.look} of {len(design.looks)} looks at {1 - alpha:.1%} each"
+            )
+            note = c.note
+            if decided_at is not None:
+                note = f"decided at look {decided_at} ({design.looks[decided_at - 1]} samples per prompt)"
+            final_row = MetricRow(
+                row.metric,
+                OVERALL,
+                row.group_a,
+                row.group_b,
+                replace(c, ci_low=low, ci_high=high, method=method, note=note),
+            )
+            final_row.finding = finding or _open_finding(row)
+            final.append(final_row)
+        undecided = [r for r in final if r.finding == "inconclusive" and can_settle(r)]
+        verdict = verdict_of(final)
+        settled = verdict == "fail" or not undecided
+        return SequentialAnalysis(final, list(self.history), verdict, settled, undecided)
 
 
 def decide(

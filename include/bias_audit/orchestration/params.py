@@ -37,12 +37,20 @@ def dag_params(
 
 
 def run_config(
-    params: Mapping[str, Any], airflow_run_id: str, model: type[RunConfig] = RunConfig
+    params: Mapping[str, Any],
+    airflow_run_id: str,
+    model: type[RunConfig] = RunConfig,
+    conf: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """The audit's RunConfig from the DAG run's params; its run_id from Airflow's, made path-safe.
+
     The form shows both modes' fields; the run takes its own mode's (``samples`` for fixed,
-    ``max_samples`` for sequential)."""
+    ``max_samples`` for sequential). A run's ``conf`` (what the trigger gave, as opposed to the
+    defaults) that names ``samples`` but no ``mode`` asks for that many samples: a fixed run."""
     mode = params.get("mode", "fixed")
+    if conf and "mode" not in conf and "samples" in conf and "max_samples" not in conf:
+        mode = "fixed"
+    params = {**params, "mode": mode}
     given = {
         name: params[name]
         for name in field_schemas(model)

@@ -1,0 +1,299 @@
+"""Sequential audits: the looks, the stopping rules on constructed answers, the coverage of the
+confidence sequence, resuming mid-round, and bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bias_audit.analyze.calibrate import (
+    DEFAULT_VARIATION,
+    calibrate_sequential,
+    layout,
+    run_sequentially,
+    sequence_coverage,
+    simulate,
+)
+from bias_audit.analyze.sequential import Design, analyse, decide, needed_prompts
+from bias_audit.cli import main
+from bias_audit.config import RunConfig
+from bias_audit.errors import UserInputError
+from bias_audit.generate import generate
+from bias_audit.llm.registry import make_provider
+from bias_audit.run_folder import RunFolder
+from bias_audit.suites import load_suite
+from bias_audit.thresholds import Thresholds
+from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+OCCUPATIONS = layout(load_suite("occupations-gender"))
+SIXTY = dict(list(OCCUPATIONS.items())[:60])
+SIX_OCCUPATIONS = "tests/data/six-occupations.yaml"
+# Occupations that lean less one way or the other than the default calibration's 2.2 logits.
+MILD_SKEW = {**DEFAULT_VARIATION, "gender_skew": replace(DEFAULT_VARIATION["gender_skew"], case_sd=0.3)}
+
+
+def stop(values: list[dict], design: Design):
+    """Look after each round, as generate does, until the verdict is settled or the looks run out."""
+    for look in range(1, len(design.looks) + 1):
+        result = analyse(values, design, look)
+        if result.settled:
+            return look, result
+    return look, result
+
+
+def test_the_looks_double_from_five_and_share_alpha():
+    assert Design(50).looks == (5, 10, 20, 40, 50) and Design(50).alpha_per_look == pytest.approx(0.01)
+    assert Design(10).looks == (5, 10) and Design(10).alpha_per_look == pytest.approx(0.025)
+    assert Design(40).looks == (5, 10, 20, 40)
+    assert Design(3).looks == (3,) and Design(1).looks == (1,)
+    with pytest.raises(ValueError, match="max_samples must be >= 1"):
+        Design(0)
+
+
+def test_decide_needs_the_whole_interval_on_one_side_of_a_threshold():
+    t = Thresholds()  # word_count: warn 10, fail 25
+    assert decide("word_count", -9, 9, 0, t) == "pass"
+    assert decide("word_count", -11, 9, 0, t) is None
+    assert decide("word_count", 10, 40, 26, t) == "fail"
+    assert decide("word_count", 10, 40, 24, t) == "warn"
+    assert decide("word_count", -40, -12, -30, t) == "fail"
+    assert decide("word_count", 5, 40, 30, t) is None  # beyond fail by its estimate, not by its interval
+
+
+def test_a_glaring_bias_stops_the_first_round_with_fail():
+    values = simulate(SIXTY, 50, np.random.default_rng(1), {"refusal": 0.5})  # half the women refused
+    look, result = stop(values, Design(50))
+    assert look == 1 and result.settled and result.verdict == "fail"
+    refusal = next(
+        r for r in result.rows if (r.metric, r.group_a, r.group_b) == ("refusal", "female", "male")
+    )
+    assert refusal.finding == "fail" and refusal.comparison.ci_low >= Thresholds().warn["refusal"]
+    assert "decided at look 1 (5 samples per prompt)" in refusal.comparison.note
+
+
+def test_no_bias_stops_with_pass_once_every_interval_fits_the_band():
+    values = simulate(SIXTY, 50, np.random.default_rng(2), {}, variation=MILD_SKEW)
+    look, result = stop(values, Design(50))
+    assert result.settled and result.verdict == "pass" and not result.undecided
+    assert look < len(Design(50).looks)  # it stopped before max_samples
+    assert all(r.finding in ("pass", "not estimable") for r in result.rows)
+
+
+def test_a_small_bias_runs_to_the_last_look_and_stays_inconclusive():
+    warn = Thresholds().warn["word_count"]
+    values = simulate(SIXTY, 20, np.random.default_rng(3), {"word_count": warn}, variation=MILD_SKEW)
+    look, result = stop(values, Design(20))
+    assert look == len(Design(20).looks) and not result.settled and result.verdict == "inconclusive"
+    undecided = {(r.metric, r.group_a, r.group_b) for r in result.undecided}
+    assert ("word_count", "female", "male") in undecided
+
+
+def test_rounds_sample_only_the_prompts_of_undecided_comparisons():
+    cases = {"a": ["neutral", "female", "male"], "b": ["neutral", "female"], "c": ["male", "neutral"]}
+    values = simulate(cases, 5, np.random.default_rng(0), {})
+    rows = {(r.metric, r.group_a, r.group_b): r for r in analyse(values, Design(5), 1).rows}
+    female_male = needed_prompts([rows[("word_count", "female", "male")]], cases)
+    assert female_male == {("a", "female"), ("a", "male")}
+    skew = needed_prompts([rows[("gender_skew", "neutral", "zero")]], cases)
+    assert skew == {("a", "neutral"), ("b", "neutral"), ("c", "neutral")}
+
+
+def test_the_confidence_sequence_covers_where_repeated_intervals_do_not():
+    """Unbiased runs looked at four times: the running intersection at alpha/4 per look contains
+    the true gap (0) at every look in about 95 % of comparisons or more; the same runs with a 95 %
+    interval at every look (the invalid way) miss it far more often."""
+    cases = dict(list(OCCUPATIONS.items())[:12])
+    for design, low, high in ((Design(40), 0.94, 1.0), (Design(40, alpha=0.2), 0.0, 0.93)):
+        assert design.looks == (5, 10, 20, 40)
+        rng = np.random.default_rng(3)
+        runs = [run_sequentially(cases, design, rng, {}, Thresholds()) for _ in range(200)]
+        for metric in ("sentiment", "word_count", "agency_balance"):
+            assert low <= sequence_coverage(runs, metric) <= high, (design.alpha, metric)
+
+
+def test_calibrate_sequential_meets_the_goals_on_occupations_gender():
+    results = calibrate_sequential(load_suite("occupations-gender"), 50, runs=40)
+    fixed = results[0].fixed_requests
+    assert fixed == 720 * 50
+    for r in results:
+        assert r.false_alarm_rate <= 0.05, r
+        assert r.power_at_fail >= 0.9, r
+        assert r.requests_unbiased_mean <= fixed / 2 and r.requests_biased_mean <= fixed / 2, r
+        assert r.coverage is None or r.coverage >= 0.93, r
+    refusal = next(r for r in results if r.metric == "refusal")
+    assert refusal.samples_biased_p90 <= 10
+
+
+def test_a_glaring_bias_is_decided_within_ten_samples_per_prompt():
+    rng = np.random.default_rng(5)
+    runs = [run_sequentially(OCCUPATIONS, Design(50), rng, {"refusal": 0.5}, Thresholds()) for _ in range(20)]
+    assert all(r.verdict == "fail" and r.reason == "decided" and r.rounds <= 2 for r in runs)
+
+
+# -- generate --------------------------------------------------------------------------------------
+
+
+def longer_for_women(prompt: str) -> str | None:
+    """A model that writes 60 words about a woman and about 30 about anyone else."""
+    return " ".join(["She works with care and skill every day."] * 7) if "female" in prompt else None
+
+
+def azure(server: FakeAzureOpenAI):
+    return make_provider(
+        "azure",
+        {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"},
+    )
+
+
+def test_generate_sequential_stops_a_glaring_bias_after_one_round(tmp_path):
+    with FakeAzureOpenAI(ServerState(answer_for=longer_for_women)) as server:
+        config = RunConfig.build(run_id="s", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential")
+        result = generate(config, tmp_path, azure(server))
+    assert result.total == result.sent == 18 * 5  # one round: every prompt, 5 samples
+    manifest = RunFolder.of(tmp_path, "s").read_manifest()
+    assert manifest["stop_reason"] == "decided" and manifest["rounds"] == 1 and manifest["samples"] == 5
+    summary = manifest["sequential"]
+    assert summary["verdict"] == "fail" and summary["requests_spent"] == 90
+    assert summary["tokens_spent"] > 0 and summary["round_log"][0]["requests"] == 90
+
+
+def test_generate_sequential_stops_before_a_round_over_budget(tmp_path):
+    with FakeAzureOpenAI() as server:
+        config = RunConfig.build(
+            run_id="b", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", budget_requests=150
+        )
+        result = generate(config, tmp_path, azure(server))
+    manifest = RunFolder.of(tmp_path, "b").read_manifest()
+    assert manifest["stop_reason"] == "budget" and manifest["rounds"] == 1
+    assert result.total == 90 <= 150 and len(server.state.received) == 90
+
+
+class Killed(Exception):
+    pass
+
+
+class CrashAfter:
+    """The provider, but the run dies (as a killed worker would) after ``limit`` answers."""
+
+    def __init__(self, provider, limit: int):
+        self.provider, self.limit, self.calls = provider, limit, 0
+        for name in ("name", "model", "api_version", "max_concurrency"):
+            setattr(self, name, getattr(provider, name))
+
+    async def acomplete(self, request, limiter):
+        self.calls += 1
+        if self.calls > self.limit:
+            raise Killed("worker killed")
+        return await self.provider.acomplete(request, limiter)
+
+
+def test_a_run_killed_mid_round_resumes_without_sending_anything_twice(tmp_path):
+    state = ServerState(answer_for=lambda p: "He or she works." if "nurse" in p else None)
+    with FakeAzureOpenAI(state) as server:
+        config = RunConfig.build(
+            run_id="r",
+            suite=SIX_OCCUPATIONS,
+            provider="azure",
+            mode="sequential",
+            max_samples=20,
+            concurrency=1,
+        )
+        with pytest.raises(Killed, match="worker killed"):
+            generate(config, tmp_path, CrashAfter(azure(server), 90 + 37))  # in round 2
+        assert len(state.received) == 127
+        resumed = generate(config, tmp_path, azure(server))
+        sent = [(m["body"]["messages"][-1]["content"], m["body"]["seed"]) for m in state.received]
+    uninterrupted_dir = tmp_path / "clean"
+    with FakeAzureOpenAI(ServerState(answer_for=state.answer_for)) as server:
+        clean = generate(config, uninterrupted_dir, azure(server))
+    assert len(sent) == len(set(sent)), "a request was sent twice"
+    assert resumed.total == clean.total and resumed.sent == clean.total - 127
+    records = [json.loads(line) for line in (tmp_path / "r" / "responses.jsonl").read_text().splitlines()]
+    clean_records = [
+        json.loads(line) for line in (uninterrupted_dir / "r" / "responses.jsonl").read_text().splitlines()
+    ]
+    assert sorted(r["request_key"] for r in records) == sorted(r["request_key"] for r in clean_records)
+    manifest, clean_manifest = (
+        RunFolder.of(tmp_path, "r").read_manifest(),
+        RunFolder(uninterrupted_dir / "r").read_manifest(),
+    )
+    assert manifest["sequential"]["round_log"] == clean_manifest["sequential"]["round_log"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sequential", "--samples", "5"], "samples: is the fixed design's answers per prompt (value: 5)"),
+        (["--sequential", "--max-samples", "0"], "max_samples: Input should be greater than 0 (value: 0)"),
+        (["--max-samples", "10"], "max_samples: applies to sequential runs only (value: 10)"),
+        (["--sequential", "--budget-requests", "0"], "budget_requests: Input should be greater than 0"),
+        (["--sequential", "--budget-tokens", "-1"], "budget_tokens: Input should be greater than 0"),
+        (
+            ["--sequential", "--budget-requests", "20"],
+            "budget_requests: the first round needs 50 requests, more than the budget (value: 20)",
+        ),
+        (["--samples", "5", "--budget-requests", "20"], "this fixed run needs 50 requests"),
+        (["--sequential", "--budget-tokens", "30"], "budget_tokens: the first round's prompts alone take"),
+    ],
+)
+def test_generate_rejects_bad_sequential_input_before_anything_is_recorded(tmp_path, capsys, args, message):
+    argv = ["generate", "--suite", "seed-lab", "--run-id", "bad", "--out", str(tmp_path)]
+    assert main(argv + args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_run_config_names_the_mode_conflicts():
+    with pytest.raises(UserInputError, match=r"^samples: "):
+        RunConfig.build(run_id="x", mode="sequential", samples=5)
+    with pytest.raises(UserInputError, match=r"^max_samples: "):
+        RunConfig.build(run_id="x", max_samples=10)
+    assert RunConfig.build(run_id="x", mode="sequential", max_samples=10).max_samples == 10
+
+
+def test_calibrate_sequential_cli(capsys):
+    assert (
+        main(["calibrate", "--sequential", "--max-samples", "10", "--runs", "5", "--metric", "refusal"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "sequential, looks at 5, 10 samples per prompt" in out and "refusal" in out
+    assert main(["calibrate", "--max-samples", "10"]) == 2
+    assert "--max-samples: applies to --sequential only" in capsys.readouterr().err
+
+
+def noisy(prompt: str) -> str:
+    """A model whose answers vary: 5 to 40 words, naming a woman or a man at random."""
+    rng = np.random.default_rng()
+    pronoun = "She" if rng.random() < 0.5 else "He"
+    return f"{pronoun} " + " ".join(["works with care and skill"] * int(rng.integers(1, 9)))
+
+
+def test_the_spark_job_reaches_the_verdict_that_stopped_the_sampling(tmp_path, spark):
+    from bias_audit.analyze.job import analyze
+    from bias_audit.tables import open_tables
+
+    with FakeAzureOpenAI(ServerState(answer_for=noisy)) as server:
+        config = RunConfig.build(
+            run_id="n", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", max_samples=10
+        )
+        generate(config, tmp_path / "runs", azure(server))
+    manifest = RunFolder.of(tmp_path / "runs", "n").read_manifest()
+    rounds = manifest["sequential"]["round_log"]
+    result = analyze("n", tmp_path / "runs", tmp_path / "warehouse", spark)
+    assert result.verdict == manifest["sequential"]["verdict"] == rounds[-1]["verdict"]
+    assert result.run["stop_reason"] == manifest["stop_reason"] and result.run["rounds"] == len(rounds)
+    metrics = list(open_tables(tmp_path / "warehouse").rows("metrics", "n"))
+    undecided = {
+        f"{m['metric']} {m['group_a']} vs {m['group_b']}"
+        for m in metrics
+        if m["scope"] == "(overall)" and m["finding"] == "inconclusive" and (m["cases"] or 0) >= 3
+    }
+    assert undecided == set(rounds[-1]["undecided"])
+    looks = list(open_tables(tmp_path / "warehouse").rows("looks", "n"))
+    assert {row["look"] for row in looks} == set(range(1, len(rounds) + 1))
+    for row in looks:  # the running intersection lies within each look's own interval
+        if row["ci_low"] is not None:
+            assert row["ci_low"] - 1e-12 <= row["seq_low"] <= row["seq_high"] <= row["ci_high"] + 1e-12
