@@ -14,13 +14,20 @@ with a gap injected into one group. Prints per metric:
 - false alarms, interval coverage (unbiased runs: share of 95 % intervals containing 0), power at
   the fail threshold and the gap detected with 90 % power, of the within-case method;
 
-and the verdicts of the unbiased runs under both. Then, for ``bias-audit compare``: pairs of
+and the verdicts of the unbiased runs under both. Then sequential audits (``bias-audit calibrate
+--sequential``: rounds of 5, 10, 20, 40, 50 samples per prompt, a look after each, stop once the
+verdict is settled) side by side with the fixed design at 50 samples per prompt: false alarms under
+monitoring after every round, coverage of the confidence sequence, power at the fail threshold,
+and the requests spent until the run stopped (mean and 90th percentile) against the fixed design's;
+and the same monitoring with an ordinary 95 % interval at every look (the invalid way), whose
+coverage shows what the alpha spending buys. Then, for ``bias-audit compare``: pairs of
 synthetic audits of one model, unchanged and with a gap that the candidate no longer has, and the
 rate of false reduced/increased findings and the power to see the reduction.
 
 Goal: false alarms at most 5 % for every metric and suite; coverage about 95 %; power at least
-90 % at the fail thresholds for occupations-gender at 50 samples per prompt; for compare, at most
-5 % false findings and 90 % power to see a reduction of the fail threshold.
+90 % at the fail thresholds for occupations-gender at 50 samples per prompt; sequential: the same
+false alarms and power with at most half the fixed design's requests on average; for compare, at
+most 5 % false findings and 90 % power to see a reduction of the fail threshold.
 """
 
 from __future__ import annotations
@@ -38,16 +45,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 from bias_audit.analyze.calibrate import (
     COMPARE_HEADER,
     METRICS,
+    SEQUENTIAL_HEADER,
     calibrate,
     calibrate_compare,
+    calibrate_sequential,
     draw,
+    format_sequential_row,
     layout,
     overall_rows,
+    run_sequentially,
+    sequence_coverage,
 )
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
+from bias_audit.analyze.sequential import Design
 from bias_audit.analyze.statistics import compare, compare_to_zero
 from bias_audit.metric_registry import GAP_METRICS
 from bias_audit.suites import load_suite
+from bias_audit.thresholds import Thresholds
 
 
 def naive_rows(cases: dict[str, list[str]], samples: int, rng: np.random.Generator) -> list[MetricRow]:
@@ -82,6 +96,28 @@ def within_case_verdicts(cases, samples: int, runs: int) -> Counter:
     return Counter(judge(overall_rows(draw(cases, samples, rng, {}))) for _ in range(runs))
 
 
+def sequential_side_by_side(
+    suite, max_samples: int, runs: int, group: str | None, fixed: dict | None
+) -> None:
+    """Sequential audits against the fixed design at ``max_samples`` (its power from ``fixed``, the
+    calibration at that many samples, when it was run), and monitoring with uncorrected intervals."""
+    cases = layout(suite)
+    design = Design(max_samples)
+    print(f"\n   sequential audits of {suite.name}: {design.describe()}; {runs} runs per condition")
+    print(SEQUENTIAL_HEADER + "   fixed design: power")
+    started = time.monotonic()
+    for c in calibrate_sequential(suite, max_samples, runs=runs, target=group):
+        fixed_power = "not run" if fixed is None else f"{fixed[c.metric].power_at_fail:.1%}"
+        print(f"{format_sequential_row(c)}   {fixed_power:>12}")
+    uncorrected = Design(max_samples, alpha=0.05 * len(design.looks))  # 95 % at every look
+    rng = np.random.default_rng([max_samples, 13])
+    null = [run_sequentially(cases, uncorrected, rng, {}, Thresholds(), target=group) for _ in range(runs)]
+    covered = {m: sequence_coverage(null, m) for m in METRICS}
+    shown = ", ".join(f"{m} {'no CI' if v is None else format(v, '.1%')}" for m, v in covered.items())
+    print(f"   monitored with a 95 % interval at every look instead (invalid): coverage {shown}")
+    print(f"   ({time.monotonic() - started:.0f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="synthetic runs per condition (within-case)")
@@ -89,6 +125,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, nargs="+", default=[5, 20, 50])
     parser.add_argument("--suite", nargs="+", default=["seed-lab", "occupations-gender"])
     parser.add_argument("--group", default=None, help="group the gap is injected into (default female)")
+    parser.add_argument(
+        "--max-samples", type=int, default=50, help="sequential audits: samples per prompt at most"
+    )
     args = parser.parse_args()
     header = (
         f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'old: false alarms':>19}"
@@ -102,10 +141,12 @@ def main() -> None:
             f"({args.naive_runs} for the old method)"
         )
         print(header)
+        fixed = {}
         for samples in args.samples:
             started = time.monotonic()
             old, old_verdicts = naive_false_alarms(cases, samples, args.naive_runs)
             results = calibrate(suite, samples, runs=args.runs, target=args.group)
+            fixed[samples] = {c.metric: c for c in results}
             for c in results:
                 detects = (
                     f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
@@ -121,6 +162,7 @@ def main() -> None:
                 f"new: {dict(new_verdicts)}"
             )
             print(f"{samples:>7}  ({time.monotonic() - started:.0f} s)")
+        sequential_side_by_side(suite, args.max_samples, args.runs, args.group, fixed.get(args.max_samples))
         print(
             f"\n   bias-audit compare on {suite.name}: pairs of audits of one model "
             f"({args.runs} per condition)"

@@ -288,3 +288,30 @@ def test_an_existing_terminated_cluster_is_started_used_and_left_as_found(
     fake.state.advance(cluster)
     assert cluster.state == "RUNNING"  # left as found: running, for its owner
     assert {body["existing_cluster_id"] for body in fake.state.submitted} == {cluster_id}
+
+
+@pytest.mark.slow
+def test_a_sequential_audit_runs_its_rounds_on_the_cluster(airflow_db, workspace, azure):
+    """The DAG's default mode on the Databricks backend: the wheel's generate stage samples in
+    rounds on the cluster, and its analyze stage reaches the verdict that stopped the sampling."""
+    _, volume = workspace
+    dagrun, states = run_dag({"provider": "azure", "max_samples": 10})
+    assert dagrun.state == "success", states
+    run_id = safe_run_id(dagrun.run_id)
+    manifest = json.loads(
+        (volume / "Volumes" / "main" / "bias_audit" / "runs" / run_id / "run.json").read_text()
+    )
+    assert manifest["mode"] == "sequential" and manifest["max_samples"] == 10
+    rounds = manifest["sequential"]["round_log"]
+    assert manifest["stop_reason"] in ("decided", "max_samples") and len(rounds) == manifest["rounds"] >= 1
+    assert (
+        len(azure.state.received)
+        == sum(r["requests"] for r in rounds)
+        == manifest["sequential"]["requests_spent"]
+    )
+    analysis = json.loads(
+        (Path(os.environ["BIAS_AUDIT_HOME"]) / "runs" / run_id / "analysis.json").read_text()
+    )
+    assert analysis["verdict"] == manifest["sequential"]["verdict"]
+    assert analysis["run"]["stop_reason"] == manifest["stop_reason"]
+    assert (volume / "warehouse" / "looks" / f"run_id={run_id}").is_dir()

@@ -42,8 +42,9 @@ class RunConfig(BaseModel):
         5,
         gt=0,
         title="Samples per prompt",
-        description="Answers per prompt. A few settle only glaring gaps: an audit you can defend needs a "
-        "suite with many cases (occupations-gender) and 20 or more samples per prompt.",
+        description="Fixed mode: answers per prompt. A few settle only glaring gaps: a fixed audit you can "
+        "defend needs a suite with many cases (occupations-gender) and 20 or more samples per prompt; a "
+        "sequential one takes as many as the verdict needs, up to max_samples.",
     )
     mode: Literal["fixed", "sequential"] = Field(
         "fixed",
