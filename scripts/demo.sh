@@ -30,9 +30,17 @@ if [ -z "$run_dir" ] || [ ! -f "$run_dir/report.html" ]; then
 fi
 say "audit finished: run $(basename "$run_dir")"
 say "answers (one JSON record each): $run_dir/responses.jsonl ($(wc -l < "$run_dir/responses.jsonl") records)"
-say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features,metrics}"
+say "tables (Parquet, partitioned by run_id): $BIAS_AUDIT_HOME/warehouse/{runs,responses,features,metrics,looks}"
 say "analysis summary: $run_dir/analysis.json"
 say "verdict: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['verdict'])" "$run_dir/analysis.json")"
+say "sampling: $(python3 -c "
+import json, sys
+run = json.load(open(sys.argv[1]))['run']
+if run.get('mode') == 'sequential':
+    print(f\"sequential, {run['rounds']} round(s), up to {run['samples']} samples per prompt, stopped: {run['stop_reason']}\")
+else:
+    print(f\"fixed, {run['samples']} samples per prompt\")
+" "$run_dir/analysis.json")"
 say "report: $run_dir/report.html (open it in a browser; plots beside it)"
 say "trends across audits: $BIAS_AUDIT_HOME/runs/trends.html"
 cat "$run_dir/analysis.json"
