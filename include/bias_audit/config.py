@@ -139,12 +139,23 @@ class RunConfig(BaseModel):
         description="The deployment's requests-per-minute quota (remote providers).",
         json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
-    concurrency: int = Field(
-        8,
+    concurrency: int | None = Field(
+        None,
         gt=0,
         le=512,
         title="Concurrency",
-        description="Requests in flight at once (remote providers).",
+        description="Most requests in flight at once (remote providers). Empty: sized from the quota "
+        "(tpm, rpm) and the measured latency, requests in flight = rate x latency; 8 without a quota.",
+        json_schema_extra={"section": "Remote providers (azure, openai)"},
+    )
+    quota_share: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        title="Quota share",
+        description="The share of the deployment's quota (tpm, rpm) the audit may use, e.g. 0.3 on a "
+        "deployment that also serves production; it backs off further while the deployment answers 429. "
+        "Empty: all of it.",
         json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
     system_prompt: str | None = Field(
@@ -181,6 +192,12 @@ class RunConfig(BaseModel):
                 f"is the fixed design's answers per prompt (value: {config.samples}); a sequential run "
                 "(--sequential, mode sequential) takes max_samples instead",
                 field="samples",
+            )
+        if config.quota_share is not None and not (config.tpm or config.rpm):
+            raise UserInputError(
+                f"is a share of the deployment's quota (value: {config.quota_share}); give the quota "
+                "too: tpm and/or rpm",
+                field="quota_share",
             )
         if config.mode == "fixed" and config.max_samples is not None:
             raise UserInputError(

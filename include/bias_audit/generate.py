@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from bias_audit.analyze.sequential import (
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request, derive_seed
-from bias_audit.llm.ratelimit import RateLimiter
+from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.metric_registry import TEXT_METRICS
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
@@ -104,27 +104,33 @@ def generate(config: RunConfig, out_dir: Path, provider: Provider) -> Generation
     responses = folder.response_log().open()
     try:
         sender = Sender(config, suite, folder, provider, responses)
+    except BaseException:
+        responses.close()
+        raise
+    try:
         log.info(
-            "generate: run %s, suite %s, %s, provider %s, model %s, concurrency %d, quota %s TPM / %s RPM",
+            "generate: run %s, suite %s, %s, provider %s, model %s, concurrency %s, quota %s TPM / %s RPM%s",
             config.run_id,
             suite.name,
             "sequential" if config.mode == SEQUENTIAL else f"{config.samples} samples per prompt",
             provider.name,
             provider.model,
-            sender.concurrency,
+            sender.concurrency.describe(),
             config.tpm or "no",
             config.rpm or "no",
+            "" if config.quota_share is None else f", of which this audit uses {config.quota_share:.0%}",
         )
         if sequential:
             rounds = SequentialRounds(sender)
-            asyncio.run(rounds.run())  # one event loop for every round: the provider's client lives in it
+            asyncio.run(_closing(provider, rounds.run()))  # one event loop for every round
             summary = rounds.summary()
         else:
             sender.manifest(first, status="generating")
-            asyncio.run(sender.send(first))
+            asyncio.run(_closing(provider, sender.send(first)))
             summary = None
     finally:
         responses.close()
+        sender.report_rate_limits()
     sender.manifest(sender.requested, status="generated", sequential=summary)
     return GenerationResult(
         folder.path,
@@ -150,8 +156,13 @@ class Sender:
         self.keys: list[str] = []
         self.sent = 0
         self.outcomes: Counter[str] = Counter()
-        self.limiter = RateLimiter(config.tpm, config.rpm)
-        self.concurrency = min(config.concurrency, provider.max_concurrency or config.concurrency)
+        self.limiter = RateLimiter(config.tpm, config.rpm, share=config.quota_share or 1.0)
+        ceilings = [c for c in (config.concurrency, provider.max_concurrency) if c]
+        self.concurrency = Concurrency(self.limiter, min(ceilings) if ceilings else None)
+        self.sending_seconds = 0.0
+        self.estimated_prompt_tokens = 0  # of the answers of this pass that report their usage
+        self.reported_prompt_tokens = 0
+        self.rate_limits: dict[str, object] = {}
 
     def key(self, request: Request) -> str:
         return request.key(self.provider.name, self.provider.model, self.provider.api_version)
@@ -170,10 +181,67 @@ class Sender:
             self.records[key] = entry.model_dump(mode="json")
             self.sent += 1
             self.outcomes[entry.outcome] += 1
+            if entry.prompt_tokens and self.limiter.limited:
+                self.estimated_prompt_tokens += prompt_tokens(request)
+                self.reported_prompt_tokens += entry.prompt_tokens
             progress.update(entry)
 
-        await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
+        started = time.monotonic()
+        try:
+            await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
+        finally:
+            self.sending_seconds += time.monotonic() - started
         progress.finish()
+
+    def report_rate_limits(self) -> None:
+        """The run's use of the quota, in the log and (``rate_limits``) in run.json: 429s, time
+        paused, tokens per minute charged and answered, the share of the quota used, the
+        concurrency reached, and how far the token estimate is padded over what the server
+        counted. Many 429s at the given quota say it is wrong (or shared): a warning says so."""
+        limiter, config = self.limiter, self.config
+        if not limiter.limited or not self.sent:
+            return
+        stats = limiter.stats
+        minutes = max(self.sending_seconds, 1e-9) / 60
+        answered = sum(
+            (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in self.answered()
+        )
+        used = []
+        if config.tpm:
+            used.append(stats.tokens_charged / minutes / config.tpm)
+        if config.rpm:
+            used.append(stats.requests / minutes / config.rpm)
+        self.rate_limits = {
+            **stats.as_dict(),
+            "seconds": round(self.sending_seconds, 1),
+            "charged_tokens_per_minute": round(stats.tokens_charged / minutes),
+            "answered_tokens_per_minute": round(answered / minutes),
+            "requests_per_minute": round(stats.requests / minutes, 1),
+            "quota_used": round(max(used), 3),  # of the binding limit
+            "quota_share": limiter.share,
+            "concurrency_highest": self.concurrency.highest,
+            "latency_seconds": None
+            if self.concurrency.latency is None
+            else round(self.concurrency.latency, 3),
+            "token_estimate_headroom": (
+                round(self.estimated_prompt_tokens / self.reported_prompt_tokens, 3)
+                if self.reported_prompt_tokens
+                else None
+            ),
+        }
+        log.info("generate: rate limits: %s", json.dumps(self.rate_limits))
+        if stats.rate_limited > max(2, 0.02 * stats.requests):
+            log.warning(
+                "generate: %d of %d requests were answered 429 (paused %.0f s in all) at %s: the "
+                "deployment's quota is lower than that, or other traffic shares it; check the "
+                "deployment's quota in Azure and lower --tpm/--rpm, or set --quota-share",
+                stats.rate_limited,
+                stats.requests,
+                stats.paused_seconds,
+                " and ".join(
+                    f"--{name} {value}" for name, value in (("tpm", config.tpm), ("rpm", config.rpm)) if value
+                ),
+            )
 
     def answered(self) -> list[dict]:
         """The records of the requests sent so far (this pass or an earlier one)."""
@@ -185,7 +253,7 @@ class Sender:
     def manifest(self, requests: list[Request], *, status: str, sequential: dict | None = None) -> None:
         _write_manifest(
             self.folder, self.config, self.suite, self.provider, total=len(requests), status=status,
-            sequential=sequential,
+            sequential=sequential, rate_limits=self.rate_limits or None,
         )  # fmt: skip
 
 
@@ -224,9 +292,10 @@ def check_budget(config: RunConfig, first: list[Request], planned: int) -> None:
 
 
 def prompt_tokens(request: Request) -> int:
+    """The prompt tokens of a request as the rate limiter estimates them (padded, llm/tokens.py)."""
     from bias_audit.llm.tokens import estimate_prompt_tokens
 
-    return estimate_prompt_tokens([{"content": request.system_prompt}, {"content": request.prompt}])
+    return estimate_prompt_tokens(request.messages())
 
 
 class SequentialRounds:
@@ -351,14 +420,25 @@ class SequentialRounds:
         }
 
 
+async def _closing(provider: Provider, work: Awaitable[None]) -> None:
+    """Run ``work``, then close the provider's connections in the loop they were opened in."""
+    try:
+        await work
+    finally:
+        close = getattr(provider, "aclose", None)
+        if close is not None:
+            await close()
+
+
 async def _dispatch(
     pending: list[tuple[str, Request]],
     provider: Provider,
     limiter: RateLimiter,
-    concurrency: int,
+    concurrency: Concurrency,
     record: Callable[[str, Request, Completion], None],
 ) -> None:
-    """``concurrency`` workers take requests in order; the limiter keeps them within the quota.
+    """Workers take requests in order, each holding a slot of ``concurrency`` while its request is
+    in flight; the limiter keeps them within the quota.
 
     A ProviderSetupError (bad key, unknown deployment) cancels the other workers and ends the
     run; every answer recorded before it stays recorded.
@@ -367,11 +447,17 @@ async def _dispatch(
 
     async def worker() -> None:
         for key, request in queue:  # one shared iterator: each request goes to one worker
-            record(key, request, await provider.acomplete(request, limiter))
+            await concurrency.started()
+            async with concurrency:
+                completion = await provider.acomplete(request, limiter)
+            record(key, request, completion)
+            if completion.outcome != "failed":
+                limiter.answered()
+            await concurrency.observe(None if completion.latency_ms is None else completion.latency_ms / 1000)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(concurrency, len(pending)))):
+            for _ in range(max(1, min(concurrency.ceiling, len(pending)))):
                 group.create_task(worker())
     except ExceptionGroup as group_error:
         raise group_error.exceptions[0] from None
@@ -449,6 +535,7 @@ def _write_manifest(
     total: int,
     status: str,
     sequential: dict | None = None,
+    rate_limits: dict | None = None,
 ) -> None:
     """``run.json``: the run's configuration, which the ``runs`` table is built from, and the
     attributes of the suite's cases, which the analysis needs (run_folder.py)."""
@@ -467,6 +554,8 @@ def _write_manifest(
             "status": status,
             "updated_at": utc_now().isoformat(),
             "case_attributes": attributes,
+            # the run's use of the quota (remote providers with tpm/rpm): 429s, pauses, share used
+            **({"rate_limits": rate_limits} if rate_limits else {}),
             # a sequential run: its rounds, why it stopped, what it spent (sequential.py)
             **({"sequential": sequential, **_sequential_columns(sequential)} if sequential else {}),
         }

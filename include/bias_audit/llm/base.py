@@ -48,6 +48,11 @@ class Request:
         canonical = json.dumps(determining, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages of the request: the system prompt (when there is one), the prompt."""
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return [*system, {"role": "user", "content": self.prompt}]
+
     def as_dict(self) -> dict[str, object]:
         """The fields a response record repeats."""
         fields = asdict(self)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import openai
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from bias_audit.errors import ProviderSetupError, UserInputError
 from bias_audit.llm.base import Completion, Request
 from bias_audit.llm.ratelimit import RateLimiter
-from bias_audit.llm.retry import backoff_seconds, server_wait_seconds
+from bias_audit.llm.retry import backoff_seconds, server_wait
 from bias_audit.llm.tokens import estimate_request_tokens
 
 # The current GA version of the Azure OpenAI data-plane API (the lab's 2023-03-15-preview is retired).
@@ -100,16 +100,27 @@ class RemoteChatProvider:
     # what to name in a setup error: (key setting, model setting, version setting, endpoint setting)
     _settings_names: tuple[str, str, str, str]
 
-    def __init__(self, client: openai.AsyncOpenAI, *, model: str, max_attempts: int):
-        self._client = client
+    def __init__(self, make_client: Callable[[], openai.AsyncOpenAI], *, model: str, max_attempts: int):
+        self._make_client = make_client
+        self._open: openai.AsyncOpenAI | None = None
         self.model = model
         self._max_attempts = max_attempts
 
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        """The SDK client, made in the event loop that uses it (its connections belong to that loop)."""
+        if self._open is None:
+            self._open = self._make_client()
+        return self._open
+
+    async def aclose(self) -> None:
+        """Close the client's connections in the loop that opened them; a later run opens anew."""
+        if self._open is not None:
+            client, self._open = self._open, None
+            await client.close()
+
     async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
-        messages = []
-        if request.system_prompt:
-            messages.append({"role": "system", "content": request.system_prompt})
-        messages.append({"role": "user", "content": request.prompt})
+        messages = request.messages()
         cost = estimate_request_tokens(messages, request.max_tokens)
         reason = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
@@ -126,9 +137,9 @@ class RemoteChatProvider:
                     n=1,
                 )
             except openai.RateLimitError as exc:
-                wait = server_wait_seconds(exc.response.headers, _message(exc))
-                wait = backoff_seconds(attempt) if wait is None else wait
-                limiter.pause(wait)
+                hint = server_wait(exc.response.headers, _message(exc))
+                wait, source = hint or (backoff_seconds(attempt), "no hint from the server: backoff")
+                limiter.pause(wait, f"429 from {self.name}, wait from {source}")
                 reason = f"429 rate limited (told to wait {wait:.2f} s)"
                 continue
             except openai.BadRequestError as exc:
@@ -190,14 +201,17 @@ class AzureProvider(RemoteChatProvider):
     def __init__(self, settings: AzureSettings, *, token_provider: Any = None):
         if settings.api_key is None and token_provider is None:
             token_provider = entra_token_provider()
-        client = openai.AsyncAzureOpenAI(
-            azure_endpoint=settings.endpoint,
-            api_version=settings.api_version,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            azure_ad_token_provider=None if settings.api_key else token_provider,
-            max_retries=0,
-            timeout=settings.timeout_seconds,
-        )
+
+        def client() -> openai.AsyncAzureOpenAI:
+            return openai.AsyncAzureOpenAI(
+                azure_endpoint=settings.endpoint,
+                api_version=settings.api_version,
+                api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+                azure_ad_token_provider=None if settings.api_key else token_provider,
+                max_retries=0,
+                timeout=settings.timeout_seconds,
+            )
+
         self.api_version = settings.api_version
         super().__init__(client, model=settings.deployment, max_attempts=settings.max_attempts)
 
@@ -208,13 +222,15 @@ class OpenAICompatibleProvider(RemoteChatProvider):
     _settings_names = ("OPENAI_API_KEY", "OPENAI_MODEL", "", "OPENAI_BASE_URL")
 
     def __init__(self, settings: OpenAISettings):
-        client = openai.AsyncOpenAI(
-            base_url=settings.base_url,
-            # Servers without auth (vLLM, llama.cpp) still need a non-empty key for the SDK.
-            api_key=settings.api_key.get_secret_value() if settings.api_key else "unused",
-            max_retries=0,
-            timeout=settings.timeout_seconds,
-        )
+        def client() -> openai.AsyncOpenAI:
+            return openai.AsyncOpenAI(
+                base_url=settings.base_url,
+                # Servers without auth (vLLM, llama.cpp) still need a non-empty key for the SDK.
+                api_key=settings.api_key.get_secret_value() if settings.api_key else "unused",
+                max_retries=0,
+                timeout=settings.timeout_seconds,
+            )
+
         super().__init__(client, model=settings.model, max_attempts=settings.max_attempts)
 
 
