@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument(
         "--latency", type=float, nargs="+", default=[0.3, 3.0], help="server latency, seconds"
     )
-    parser.add_argument("--samples", type=int, default=20, help="samples per seed-lab prompt")
+    parser.add_argument("--samples", type=int, default=40, help="samples per seed-lab prompt")
     parser.add_argument("--max-tokens", type=int, default=100)
     parser.add_argument("--share", type=float, default=0.3, help="the quota share of the polite side")
     parser.add_argument("--lab-requests", type=int, default=30, help="requests the lab's loop is timed on")
