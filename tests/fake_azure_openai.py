@@ -29,6 +29,8 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -42,6 +44,23 @@ WORDS = ("she", "he", "they", "works", "with", "care", "and", "skill", "every", 
 _FILTER_OK = {
     category: {"filtered": False, "severity": "safe"}
     for category in ("hate", "self_harm", "sexual", "violence")
+}
+
+
+CONTENT_FILTER_ERROR = {
+    "error": {
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
+        "management policy. Please modify your prompt and retry. To learn more about our content "
+        "filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766",
+        "type": None,
+        "param": "prompt",
+        "code": "content_filter",
+        "status": 400,
+        "innererror": {
+            "code": "ResponsibleAIPolicyViolation",
+            "content_filter_result": {**_FILTER_OK, "hate": {"filtered": True, "severity": "high"}},
+        },
+    }
 }
 
 
@@ -68,6 +87,16 @@ class ServerState:
     statuses: list[int] = field(default_factory=list)
     charged: deque[tuple[float, int]] = field(default_factory=deque)  # within the window
     charged_total: list[int] = field(default_factory=list)  # every charge since the start
+    # the Batch API: files and batches by id; the global-batch deployments; how many polls a batch
+    # stays in_progress; how batches end (completed, or expired with ``batch_expire``'s lines)
+    files: dict[str, dict] = field(default_factory=dict)
+    batches: dict[str, dict] = field(default_factory=dict)
+    batch_deployments: tuple[str, ...] = ("gpt-4o-batch",)
+    batch_polls: int = 2
+    batch_fate: str = "completed"
+    batch_expire: tuple[str, ...] = ()  # custom_ids that an expired batch did not get to
+    batch_answered: list[str] = field(default_factory=list)  # custom_ids the batches answered
+    batch_calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, status: int) -> int:
@@ -89,7 +118,10 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         url = urlparse(self.path)
         length = int(self.headers.get("content-length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if url.path.startswith(("/openai/files", "/openai/batches")):
+            return self._batch_api("POST", url, raw)
+        body = json.loads(raw or b"{}")
         with state.lock:
             state.received.append(
                 {
@@ -126,6 +158,121 @@ class _Handler(BaseHTTPRequestHandler):
         self._complete(deployment, body)
         return None
 
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        if url.path.startswith(("/openai/files", "/openai/batches")):
+            return self._batch_api("GET", url, b"")
+        return self._error(404, "404", "Resource not found")
+
+    # -- the files and batches APIs (Azure OpenAI Batch) --------------------------------------
+
+    def _batch_api(self, method: str, url, raw: bytes) -> None:
+        state = self.server.state
+        if not self._authorised():
+            return self._error(401, "401", "Access denied due to invalid subscription key.")
+        version = parse_qs(url.query).get("api-version", [None])[0]
+        if version not in SUPPORTED_API_VERSIONS:
+            return self._error(404, "404", "Resource not found")
+        parts = url.path.strip("/").split("/")[1:]  # after "openai"
+        with state.lock:
+            state.batch_calls.append((method, "/".join(parts)))
+        if parts == ["files"] and method == "POST":
+            return self._upload(raw)
+        if len(parts) == 3 and parts[0] == "files" and parts[2] == "content" and method == "GET":
+            data = state.files.get(parts[1], {}).get("data")
+            if data is None:
+                return self._error(404, "404", f"File with id {parts[1]} not found.")
+            return self._send_bytes(data)
+        if parts == ["batches"] and method == "POST":
+            return self._create_batch(json.loads(raw or b"{}"))
+        if len(parts) == 2 and parts[0] == "batches" and method == "GET":
+            batch = state.batches.get(parts[1])
+            if batch is None:
+                return self._error(404, "404", f"Batch with id {parts[1]} not found.")
+            with state.lock:
+                advance_batch(state, batch)
+            return self._send(200, public(batch))
+        if len(parts) == 3 and parts[0] == "batches" and parts[2] == "cancel" and method == "POST":
+            batch = state.batches.get(parts[1])
+            if batch is None:
+                return self._error(404, "404", f"Batch with id {parts[1]} not found.")
+            with state.lock:
+                if batch["status"] in ("validating", "in_progress", "finalizing"):
+                    batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
+            return self._send(200, public(batch))
+        return self._error(404, "404", "Resource not found")
+
+    def _upload(self, raw: bytes) -> None:
+        state = self.server.state
+        message = BytesParser(policy=email_policy.default).parsebytes(
+            b"Content-Type: " + self.headers.get("content-type", "").encode() + b"\r\n\r\n" + raw
+        )
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+        if "file" not in fields or "purpose" not in fields:
+            return self._error(400, "invalidPayload", "file and purpose are required")
+        purpose = fields["purpose"].get_content().strip()
+        if purpose not in ("batch", "fine-tune", "assistants"):
+            return self._error(400, "invalidPayload", f"Invalid value for purpose: {purpose}")
+        data = fields["file"].get_payload(decode=True)
+        file_id = f"file-{uuid.uuid4().hex[:24]}"
+        with state.lock:
+            state.files[file_id] = {"data": data, "purpose": purpose}
+        return self._send(
+            200,
+            {
+                "id": file_id,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": int(time.time()),
+                "filename": fields["file"].get_filename() or "upload.jsonl",
+                "purpose": purpose,
+                "status": "processed",
+            },
+        )
+
+    def _create_batch(self, body: dict) -> None:
+        state = self.server.state
+        if body.get("input_file_id") not in state.files:
+            return self._error(404, "404", f"File with id {body.get('input_file_id')} not found.")
+        if body.get("endpoint") != "/chat/completions" or body.get("completion_window") != "24h":
+            return self._error(
+                400, "invalidPayload", "endpoint must be /chat/completions, completion_window 24h"
+            )
+        batch_id = f"batch_{uuid.uuid4()}"
+        batch = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": "/chat/completions",
+            "errors": None,
+            "input_file_id": body["input_file_id"],
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": int(time.time()),
+            "in_progress_at": None,
+            "expires_at": int(time.time()) + 86400,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+            "_polls": 0,
+        }
+        with state.lock:
+            state.batches[batch_id] = batch
+        return self._send(200, public(batch))
+
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/octet-stream")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     # -- pieces -----------------------------------------------------------------------------
 
     def _deployment(self, url, body: dict) -> str | None:
@@ -156,49 +303,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _complete(self, deployment: str, body: dict) -> None:
         state = self.server.state
         messages = body.get("messages") or []
-        prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
-        prompt_tokens = len(_ENCODING.encode(prompt_text)) + 3 + 4 * len(messages)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
         n = int(body.get("n") or 1)
-        remaining = self._charge(prompt_tokens + n * max_tokens)
+        remaining = self._charge(prompt_tokens_of(messages) + n * max_tokens)
         if remaining is None:
             return
-        if PROMPT_FLAG in prompt_text:
-            return self._content_filtered()
-        words = state.answer_words if state.answer_words is not None else max(1, (max_tokens * 3) // 4)
-        completion_tokens = min(words, max_tokens)
-        text = " ".join(WORDS[i % len(WORDS)] for i in range(completion_tokens))
-        finish = "length" if words >= max_tokens else "stop"
-        user = str(messages[-1].get("content", "")) if messages else ""
-        custom = state.answer_for(user) if state.answer_for else None
-        if custom is not None:
-            text, completion_tokens, finish = custom, len(_ENCODING.encode(custom)), "stop"
-        choice_filter = dict(_FILTER_OK)
-        if COMPLETION_FLAG in prompt_text:
-            finish, text = "content_filter", ""
-            choice_filter = {**_FILTER_OK, "violence": {"filtered": True, "severity": "medium"}}
-        payload = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": "gpt-4o-2024-08-06",
-            "system_fingerprint": "fp_fake0001",
-            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTER_OK}],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": finish,
-                    "logprobs": None,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
-                    "content_filter_results": choice_filter,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
+        status, payload = chat_answer(state, body)
+        if status != 200:
+            return self._send(status, payload)
         self._send(
             200,
             payload,
@@ -251,22 +363,6 @@ class _Handler(BaseHTTPRequestHandler):
         if headers in {"both", "seconds"}:
             extra["retry-after"] = str(seconds)
         self._error(429, "429", message, extra)
-
-    def _content_filtered(self) -> None:
-        result = {**_FILTER_OK, "hate": {"filtered": True, "severity": "high"}}
-        body = {
-            "error": {
-                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content "
-                "management policy. Please modify your prompt and retry. To learn more about our content "
-                "filtering policies please read our documentation: https://go.microsoft.com/fwlink/?linkid=2198766",
-                "type": None,
-                "param": "prompt",
-                "code": "content_filter",
-                "status": 400,
-                "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": result},
-            }
-        }
-        self._send(400, body)
 
     def _inject(self, fault: str) -> bool:
         """Answer with the fault; False if the request should then be served normally."""
@@ -340,6 +436,144 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _ENCODING = bpe_openai.get_encoding("o200k_base")
+
+
+def public(batch: dict) -> dict:
+    return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+def advance_batch(state: ServerState, batch: dict) -> None:
+    """One poll's worth of progress: validating -> in_progress (for ``batch_polls`` polls) ->
+    finalizing -> completed (or ``state.batch_fate``: expired, failed); cancelling -> cancelled.
+    A line whose model is not a global-batch deployment fails the batch at validation."""
+    now = int(time.time())
+    batch["_polls"] += 1
+    status = batch["status"]
+    lines = [
+        json.loads(line) for line in state.files[batch["input_file_id"]]["data"].splitlines() if line.strip()
+    ]
+    if status == "validating":
+        wrong = [
+            (number, line.get("body", {}).get("model"))
+            for number, line in enumerate(lines, 1)
+            if line.get("body", {}).get("model") not in state.batch_deployments
+        ]
+        if wrong:
+            number, model = wrong[0]
+            batch.update(status="failed", failed_at=now)
+            batch["errors"] = {
+                "object": "list",
+                "data": [
+                    {
+                        "code": "model_not_found",
+                        "message": f"The provided model deployment '{model}' does not exist in the AOAI "
+                        "resource or is not a global batch deployment.",
+                        "param": "model",
+                        "line": number,
+                    }
+                ],
+            }
+            return
+        batch.update(status="in_progress", in_progress_at=now)
+        batch["request_counts"] = {"total": len(lines), "completed": 0, "failed": 0}
+    elif status == "in_progress":
+        done = min(len(lines), len(lines) * batch["_polls"] // (state.batch_polls + 1))
+        batch["request_counts"]["completed"] = done
+        if batch["_polls"] > state.batch_polls:
+            batch.update(status="finalizing", finalizing_at=now)
+    elif status == "finalizing":
+        _finish(state, batch, lines, state.batch_fate, now)
+    elif status == "cancelling":
+        _finish(state, batch, lines[: len(lines) // 2], "cancelled", now, missing=lines[len(lines) // 2 :])
+
+
+def _finish(state: ServerState, batch: dict, lines: list[dict], fate: str, now: int, missing=()) -> None:
+    output, errors = [], []
+    expire = set(state.batch_expire)
+    for line in lines:
+        request_id = str(uuid.uuid4())
+        if fate == "expired" and line["custom_id"] in expire:
+            expired = {
+                "code": "batch_expired",
+                "message": "This request could not be executed before the completion window expired.",
+            }
+            errors.append(
+                {
+                    "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+                    "custom_id": line["custom_id"],
+                    "response": None,
+                    "error": expired,
+                }
+            )
+            continue
+        status, body = chat_answer(state, line["body"])
+        state.batch_answered.append(line["custom_id"])
+        entry = {
+            "id": f"batch_req_{uuid.uuid4().hex[:24]}",
+            "custom_id": line["custom_id"],
+            "response": {"status_code": status, "request_id": request_id, "body": body},
+            "error": None,
+        }
+        (output if status == 200 else errors).append(entry)
+    for file_entries, key in ((output, "output_file_id"), (errors, "error_file_id")):
+        if file_entries:
+            file_id = f"file-{uuid.uuid4().hex[:24]}"
+            data = "".join(json.dumps(e) + "\n" for e in file_entries).encode()
+            state.files[file_id] = {"data": data, "purpose": "batch_output"}
+            batch[key] = file_id
+    counts = batch["request_counts"]
+    counts.update(completed=len(output), failed=len(errors))
+    batch.update(status=fate, **{f"{'completed' if fate == 'completed' else fate}_at": now})
+
+
+def prompt_tokens_of(messages: list[dict]) -> int:
+    prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+    return len(_ENCODING.encode(prompt_text)) + 3 + 4 * len(messages)
+
+
+def chat_answer(state: ServerState, body: dict) -> tuple[int, dict]:
+    """What the model answers to a chat completion body: (200, the completion) or (400, the
+    content-filter error). The online endpoint and the batch both use it."""
+    messages = body.get("messages") or []
+    prompt_text = "\n".join(str(m.get("content", "")) for m in messages)
+    prompt_tokens = prompt_tokens_of(messages)
+    max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
+    if PROMPT_FLAG in prompt_text:
+        return 400, CONTENT_FILTER_ERROR
+    words = state.answer_words if state.answer_words is not None else max(1, (max_tokens * 3) // 4)
+    completion_tokens = min(words, max_tokens)
+    text = " ".join(WORDS[i % len(WORDS)] for i in range(completion_tokens))
+    finish = "length" if words >= max_tokens else "stop"
+    user = str(messages[-1].get("content", "")) if messages else ""
+    custom = state.answer_for(user) if state.answer_for else None
+    if custom is not None:
+        text, completion_tokens, finish = custom, len(_ENCODING.encode(custom)), "stop"
+    choice_filter = dict(_FILTER_OK)
+    if COMPLETION_FLAG in prompt_text:
+        finish, text = "content_filter", ""
+        choice_filter = {**_FILTER_OK, "violence": {"filtered": True, "severity": "medium"}}
+    return 200, {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "gpt-4o-2024-08-06",
+        "system_fingerprint": "fp_fake0001",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": _FILTER_OK}],
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish,
+                "logprobs": None,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "content_filter_results": choice_filter,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 class _Server(ThreadingHTTPServer):

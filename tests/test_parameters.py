@@ -97,7 +97,16 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
         "tpm",
         "rpm",
         "concurrency",
+        "quota_share",
+        "batch",
     }
+    assert {name for name, s in schema.items() if s.get("section") == "Sequential sampling and budget"} == {
+        "max_samples",
+        "budget_requests",
+        "budget_tokens",
+    }
+    assert schema["mode"]["enum"] == ["fixed", "sequential"] and dag.params["mode"] == "sequential"
+    assert schema["concurrency"]["type"] == ["null", "integer"]  # not required: sized from the quota
     assert "section" not in schema["samples"] and "section" not in schema["provider"]  # the main fields
     assert set(schema["provider"]["values_display"]) == {"local", "azure", "openai"}
     assert schema["fail_on"]["values_display"]["never"].startswith("never")

@@ -158,6 +158,13 @@ class RunConfig(BaseModel):
         "Empty: all of it.",
         json_schema_extra={"section": "Remote providers (azure, openai)"},
     )
+    batch: bool = Field(
+        False,
+        title="Azure Batch API",
+        description="Send the requests as Azure OpenAI batch jobs (provider azure, a global-batch "
+        "deployment): half the price, no real-time quota used, answers within 24 hours.",
+        json_schema_extra={"section": "Remote providers (azure, openai)"},
+    )
     system_prompt: str | None = Field(
         None,
         title="System prompt",
@@ -192,6 +199,11 @@ class RunConfig(BaseModel):
                 f"is the fixed design's answers per prompt (value: {config.samples}); a sequential run "
                 "(--sequential, mode sequential) takes max_samples instead",
                 field="samples",
+            )
+        if config.batch and config.provider != "azure":
+            raise UserInputError(
+                f"needs provider azure: the {config.provider} provider has no batch API here",
+                field="batch",
             )
         if config.quota_share is not None and not (config.tpm or config.rpm):
             raise UserInputError(

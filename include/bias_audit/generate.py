@@ -32,6 +32,7 @@ from bias_audit.analyze.sequential import (
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request, derive_seed
+from bias_audit.llm.batch import retryable
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.metric_registry import TEXT_METRICS
 from bias_audit.records import ResponseRecord, utc_now
@@ -115,7 +116,7 @@ def generate(config: RunConfig, out_dir: Path, provider: Provider) -> Generation
             "sequential" if config.mode == SEQUENTIAL else f"{config.samples} samples per prompt",
             provider.name,
             provider.model,
-            sender.concurrency.describe(),
+            "the Azure Batch API" if config.batch else sender.concurrency.describe(),
             config.tpm or "no",
             config.rpm or "no",
             "" if config.quota_share is None else f", of which this audit uses {config.quota_share:.0%}",
@@ -151,7 +152,10 @@ class Sender:
     ):
         self.config, self.suite, self.folder, self.provider = config, suite, folder, provider
         self.responses = responses
-        self.records = {r["request_key"]: r for r in responses.records()}
+        # every record by key (the latest), but not batch lines that expired or failed: sent again
+        latest = {r["request_key"]: r for r in responses.records()}
+        self.records = {key: r for key, r in latest.items() if not retryable(r)}
+        self.batch = provider.batch_sender(folder.path) if config.batch else None
         self.requested: list[Request] = []
         self.keys: list[str] = []
         self.sent = 0
@@ -188,7 +192,10 @@ class Sender:
 
         started = time.monotonic()
         try:
-            await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
+            if self.batch is not None:
+                await self.batch.send(pending, record)
+            else:
+                await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
         finally:
             self.sending_seconds += time.monotonic() - started
         progress.finish()
@@ -199,7 +206,7 @@ class Sender:
         concurrency reached, and how far the token estimate is padded over what the server
         counted. Many 429s at the given quota say it is wrong (or shared): a warning says so."""
         limiter, config = self.limiter, self.config
-        if not limiter.limited or not self.sent:
+        if not limiter.limited or not self.sent or self.batch is not None:
             return
         stats = limiter.stats
         minutes = max(self.sending_seconds, 1e-9) / 60

@@ -83,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser, model: type[BaseModel] = RunC
             "required": spec["required"],
             "help": help_text,
         }
+        if kind == "boolean":  # --batch / --no-batch
+            options["action"] = argparse.BooleanOptionalAction
+            parser.add_argument(flag, **options)
+            continue
         if "enum" in spec:
             options["choices"] = spec["enum"]
         else:

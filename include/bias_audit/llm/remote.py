@@ -70,11 +70,15 @@ class AzureSettings(_Settings):
         "deployment": "AZURE_OPENAI_DEPLOYMENT",
         "api_version": "AZURE_OPENAI_API_VERSION",
         "api_key": "AZURE_OPENAI_API_KEY",
+        "batch_poll_seconds": "AZURE_OPENAI_BATCH_POLL_SECONDS",
+        "batch_enqueued_tokens": "AZURE_OPENAI_BATCH_ENQUEUED_TOKENS",
     }
 
     endpoint: str = Field(pattern=r"^https?://")
     deployment: str = Field(min_length=1)
     api_version: str = DEFAULT_AZURE_API_VERSION
+    batch_poll_seconds: float = Field(60.0, gt=0)  # --batch: how often a batch's status is read
+    batch_enqueued_tokens: int | None = Field(None, gt=0)  # --batch: the deployment's enqueued-token limit
 
 
 class OpenAISettings(_Settings):
@@ -213,7 +217,15 @@ class AzureProvider(RemoteChatProvider):
             )
 
         self.api_version = settings.api_version
+        self._batch = settings.batch_poll_seconds, settings.batch_enqueued_tokens
         super().__init__(client, model=settings.deployment, max_attempts=settings.max_attempts)
+
+    def batch_sender(self, run_dir: Any) -> Any:
+        """What sends this provider's requests through the Azure OpenAI Batch API (llm/batch.py)."""
+        from bias_audit.llm.batch import BatchSender
+
+        poll, enqueued = self._batch
+        return BatchSender(self, run_dir, poll_seconds=poll, enqueued_tokens=enqueued)
 
 
 class OpenAICompatibleProvider(RemoteChatProvider):
@@ -243,25 +255,32 @@ def entra_token_provider() -> Any:
 
 
 def _completion(raw: Any, started: float, attempt: int) -> Completion:
-    response = raw.parse()
+    headers = {name: raw.headers[name] for name in RATE_LIMIT_HEADERS if name in raw.headers}
+    return completion_of(raw.parse(), latency_ms=_ms(started), attempt=attempt, headers=headers or None)
+
+
+def completion_of(
+    response: Any, *, latency_ms: float | None, attempt: int, headers: dict[str, str] | None
+) -> Completion:
+    """A chat completion as the record's outcome, text, usage and filter result (the online path
+    and the Batch API's output lines alike)."""
     choice = response.choices[0]
     finish = choice.finish_reason
     outcome = {"length": "truncated", "content_filter": "completion_filtered"}.get(finish or "", "ok")
     extra = choice.model_extra or {}
     usage = response.usage
-    headers = {name: raw.headers[name] for name in RATE_LIMIT_HEADERS if name in raw.headers}
     return Completion(
         outcome=outcome,
         text=choice.message.content if choice.message else None,
         finish_reason=finish,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
-        latency_ms=_ms(started),
+        latency_ms=latency_ms,
         attempts=attempt,
         response_id=response.id,
         system_fingerprint=response.system_fingerprint,
         content_filter=extra.get("content_filter_results"),
-        rate_limit=headers or None,
+        rate_limit=headers,
     )
 
 
@@ -286,7 +305,11 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
 
 def _inner_filter_result(exc: openai.APIStatusError) -> dict[str, Any] | None:
     body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
+    return filter_result_of(body.get("error", body))
+
+
+def filter_result_of(error: Any) -> dict[str, Any] | None:
+    """The content filter's result in an Azure error body's ``innererror``."""
     inner = error.get("innererror") if isinstance(error, dict) else None
     return inner.get("content_filter_result") if isinstance(inner, dict) else None
 

@@ -42,6 +42,8 @@ def provider_settings(provider: str) -> dict[str, Any] | None:
             "endpoint": url,
             "deployment": extra.get("deployment"),
             "api_version": extra.get("api_version"),
+            "batch_poll_seconds": extra.get("batch_poll_seconds"),
+            "batch_enqueued_tokens": extra.get("batch_enqueued_tokens"),
         }
     else:
         settings = {"base_url": url, "model": extra.get("model")}
