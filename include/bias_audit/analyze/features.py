@@ -52,8 +52,17 @@ def _lexicon(name: str) -> dict[str, list[str]]:
 
 @functools.cache
 def term_pattern(group: str) -> str:
-    """Whole-word, case-insensitive alternation; valid in both Python and Java regex."""
-    return _words(gender_terms()[group])
+    """The group's listed words, whole and case-insensitive, or a compound by the lexicon's
+    suffix rules (fireman, businesswoman, chairperson; not human, not specimen); valid in both
+    Python and Java regex (Spark's regexp_count)."""
+    data = yaml.safe_load((resources.files("bias_audit.analyze") / "lexicons" / "gender_terms.yaml").read_text())
+    listed = _words(gender_terms()[group]).removeprefix("(?i)")
+    endings = "|".join(re.escape(s) for s in sorted(data["suffixes"][group], key=len, reverse=True))
+    exceptions = "|".join(re.escape(w) for w in sorted(data["suffix_exceptions"], key=len, reverse=True))
+    # -man/-men must not claim -woman/-women words, which are female
+    not_female = r"(?![a-z]*wom[ae]n\b)" if group == "male" else ""
+    compound = rf"\b(?!(?:{exceptions})\b){not_female}[a-z]{{2,}}(?:{endings})\b"
+    return f"(?i)(?:{listed}|{compound})"
 
 
 def _words(words, *, stems: bool = False) -> str:
