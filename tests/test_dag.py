@@ -248,6 +248,16 @@ def test_verdict_gate(verdict, fail_on, fails, caplog):
         assert ("still succeeds" in caplog.text) == (verdict in ("fail", "warn"))
 
 
+def test_the_gate_logs_the_verdict_in_words(caplog):
+    from bias_audit.orchestration.gate import verdict_gate
+
+    summary = "INCONCLUSIVE: 3 interval(s) reach across a threshold. Stopped after 5 of 5 rounds."
+    analyzed = {**ANALYZED, "verdict": "inconclusive", "run": {"verdict_summary": summary}}
+    with caplog.at_level(logging.INFO, logger="bias_audit.orchestration.gate"):
+        verdict_gate(analyzed, "fail")
+    assert summary in caplog.text
+
+
 def test_verdict_gate_rejects_an_unknown_setting():
     from bias_audit.errors import UserInputError
     from bias_audit.orchestration.gate import verdict_gate

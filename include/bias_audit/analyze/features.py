@@ -40,8 +40,7 @@ GROUPS = ("male", "female", "neutral")
 
 @functools.cache
 def gender_terms() -> dict[str, tuple[str, ...]]:
-    text = (resources.files("bias_audit.analyze") / "lexicons" / "gender_terms.yaml").read_text()
-    data = yaml.safe_load(text)
+    data = _lexicon("gender_terms.yaml")
     return {group: tuple(data[group]) for group in GROUPS}
 
 
@@ -55,7 +54,7 @@ def term_pattern(group: str) -> str:
     """The group's listed words, whole and case-insensitive, or a compound by the lexicon's
     suffix rules (fireman, businesswoman, chairperson; not human, not specimen); valid in both
     Python and Java regex (Spark's regexp_count)."""
-    data = yaml.safe_load((resources.files("bias_audit.analyze") / "lexicons" / "gender_terms.yaml").read_text())
+    data = _lexicon("gender_terms.yaml")
     listed = _words(gender_terms()[group]).removeprefix("(?i)")
     endings = "|".join(re.escape(s) for s in sorted(data["suffixes"][group], key=len, reverse=True))
     exceptions = "|".join(re.escape(w) for w in sorted(data["suffix_exceptions"], key=len, reverse=True))

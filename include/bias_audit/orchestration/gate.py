@@ -56,6 +56,9 @@ def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None =
     message = f"audit {analyzed['run_id']}: verdict {verdict}; {'; '.join(failing) or 'no failing finding'}"
     if report:
         message += f"; report: {report}"
+    summary = (analyzed.get("run") or {}).get("verdict_summary")
+    if summary:  # the verdict in words: what decided it, or why it is inconclusive and what would settle it
+        log.info("%s", summary)
     if verdict in FAIL_ON[fail_on]:
         raise AirflowFailException(f"{message} (the DAG param fail_on={fail_on!r} fails the run on it)")
     if verdict in ("fail", "warn"):
