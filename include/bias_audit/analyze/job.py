@@ -215,7 +215,7 @@ def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | 
 
 
 def looks_frame(spark: SparkSession, run_id: str, looks: list[Look]) -> DataFrame:
-    return spark.createDataFrame([{"run_id": run_id, **look.as_row()} for look in looks], _LOOKS_DDL)
+    return _frame(spark, run_id, looks, _LOOKS_DDL)
 
 
 _LOOKS_DDL = (
@@ -226,7 +226,12 @@ _LOOKS_DDL = (
 
 
 def metrics_frame(spark: SparkSession, run_id: str, rows: list[MetricRow]) -> DataFrame:
-    return spark.createDataFrame([{"run_id": run_id, **row.as_row()} for row in rows], _METRICS_DDL)
+    return _frame(spark, run_id, rows, _METRICS_DDL)
+
+
+def _frame(spark: SparkSession, run_id: str, rows: list[MetricRow] | list[Look], ddl: str) -> DataFrame:
+    """Rows (anything with ``as_row``) of one run as a DataFrame of the table's schema."""
+    return spark.createDataFrame([{"run_id": run_id, **row.as_row()} for row in rows], ddl)
 
 
 _METRICS_DDL = (
