@@ -74,6 +74,27 @@ def test_empty_warehouse_says_no_runs(tmp_path):
     assert 'id="no-runs"' in html
 
 
+def test_runs_not_analysed_yet_are_listed_with_what_became_of_them(tmp_path):
+    from bias_audit.run_folder import RunFolder
+
+    runs = tmp_path / "runs"
+    for run_id, status in (("under-way", "generating"), ("awaiting", "generated")):
+        RunFolder.of(runs, run_id).write_manifest(
+            {"suite": "seed-lab", "provider": "azure", "model": "gpt-4o", "samples": 5, "mode": "sequential",
+             "status": status, "updated_at": "2026-11-29T10:59:26.123456+00:00"}
+        )  # fmt: skip
+    html = TestClient(create_app(runs, tmp_path / "wh")).get("/").text
+    assert '<tr class="run" data-run-id="under-way">' in html and "generating (or stopped" in html
+    assert '<tr class="run" data-run-id="awaiting">' in html and "generated, not analysed yet" in html
+    assert "2026-11-29 10:59 UTC" in html and "10:59:26.123456" not in html
+    assert 'id="no-runs"' not in html
+
+
+def test_the_list_shows_times_to_the_minute_in_utc(client):
+    html = client.get("/").text
+    assert " UTC</td>" in html and 'class="run-id"' in html
+
+
 @pytest.fixture
 def airflow_api(airflow_db, audited, monkeypatch):
     """Airflow's own api-server app (plugins loaded from plugins/), simple auth manager with a

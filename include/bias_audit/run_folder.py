@@ -105,6 +105,12 @@ def trends_page(runs: Path) -> Path:
     return Path(runs) / TRENDS_FILE
 
 
+def started_runs(runs: Path) -> Iterator[RunFolder]:
+    """Every run folder under ``runs`` with a manifest (generation began), in name order."""
+    for path in sorted(Path(runs).glob(f"*/{MANIFEST_FILE}")):
+        yield RunFolder(path.parent)
+
+
 def analysed_runs(runs: Path) -> Iterator[RunFolder]:
     """Every run folder under ``runs`` that holds an analysis summary, in name order."""
     for path in sorted(Path(runs).glob(f"*/{ANALYSIS_FILE}")):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ RUN_COLUMNS = (
     "verdict_summary",
     "first_response_at",
     "analyzed_at",
+    "mode",
+    "stop_reason",
+    "rounds",
 )
 
 
@@ -81,7 +85,26 @@ def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of the runs table as the pages show it: ``RUN_COLUMNS`` and ``at``, when the run was
     generated (a timestamp, or its ISO text as analysis.json keeps it)."""
     at = row.get("first_response_at") or row.get("analyzed_at") or ""
-    return {**{c: row.get(c) for c in RUN_COLUMNS}, "at": str(at).replace("T", " ")}
+    return {
+        **{c: row.get(c) for c in RUN_COLUMNS},
+        "at": str(at).replace("T", " "),
+        "shown_at": shown_time(at),
+    }
+
+
+def shown_time(value: object) -> str:
+    """A time as the pages show it: to the minute, in UTC, saying so (``2026-11-29 10:59 UTC``)."""
+    if not value:
+        return ""
+    when = value if isinstance(value, datetime) else None
+    if when is None:
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if when.tzinfo is None:  # the tables keep UTC
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:

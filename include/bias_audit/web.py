@@ -22,13 +22,41 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.run_folder import RunFolder, analysed_runs, trends_page
+from bias_audit.run_folder import RunFolder, analysed_runs, started_runs, trends_page
 from bias_audit.tables import open_tables
-from bias_audit.trends import read_runs, render_trends, run_summary
+from bias_audit.trends import read_runs, render_trends, run_summary, shown_time
 from bias_audit.trends import trends as trends_of
 
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _PLOT = re.compile(r"^[a-z_]+\.png$")
+
+
+# What the list says of a run that has no analysis yet, by its manifest's status.
+_NOT_ANALYSED = {
+    "generating": "generating (or stopped during generation: see the generate task's log)",
+    "generated": "generated, not analysed yet (or its analysis failed: see the analyze task's log)",
+}
+
+
+def unanalysed(folder: RunFolder) -> dict[str, Any]:
+    """A run the tables do not have yet, as the list shows it: from its manifest (run.json)."""
+    manifest = folder.read_manifest()
+    at = manifest.get("updated_at") or ""
+    return {
+        "run_id": folder.run_id,
+        "suite": manifest.get("suite"),
+        "provider": manifest.get("provider"),
+        "model": manifest.get("model"),
+        "samples": manifest.get("samples"),
+        "mode": manifest.get("mode"),
+        "stop_reason": None,
+        "rounds": None,
+        "responses": None,
+        "verdict": None,
+        "status": _NOT_ANALYSED.get(str(manifest.get("status")), str(manifest.get("status"))),
+        "at": str(at).replace("T", " "),
+        "shown_at": shown_time(at),
+    }
 
 
 def create_app(
@@ -51,6 +79,10 @@ def create_app(
             mirrored = (folder.read_analysis() or {}).get("run")
             if mirrored and mirrored.get("run_id") not in known:
                 rows.append(run_summary(mirrored))
+                known.add(mirrored["run_id"])
+        for folder in started_runs(runs or runs_dir()):  # generating, or stopped before its analysis
+            if folder.run_id not in known and not folder.analysis.is_file():
+                rows.append(unanalysed(folder))
         return sorted(rows, key=lambda r: (r["at"], r["run_id"]), reverse=True)
 
     @app.get("/", response_class=HTMLResponse, name="index")
