@@ -115,3 +115,26 @@ def test_the_report_says_what_a_design_with_few_cases_can_tell():
     assert "male vs neutral (3)" in lines[2]
     assert "bias-audit calibrate --suite seed-lab --samples 20 --group male" in lines[2]
     assert _limits([row("female", "male", 180)], {"suite": "occupations-gender"}) == []
+
+
+def test_the_gap_chart_puts_the_most_severe_gap_first_in_fail_threshold_units():
+    from bias_audit.report import gap_rows
+    from bias_audit.thresholds import Thresholds
+
+    def finding(metric, difference, low=None, high=None, finding="inconclusive"):
+        return {"metric": metric, "group_a": "female", "group_b": "male", "difference": difference,
+                "ci_low": low, "ci_high": high, "finding": finding}  # fmt: skip
+
+    rows = gap_rows(
+        [
+            finding("word_count", 5.0, -5.0, 15.0),  # 0.2 of its fail threshold (25)
+            finding("refusal", 0.3, 0.2, 0.4, "fail"),  # 2.0 of 0.15
+            finding("sentiment", None),  # no estimate: not drawn
+            finding("bls_correlation", 0.9),  # reported only: not drawn
+            finding("agency_balance", -0.5),  # -0.5 of 1.0, no interval
+        ],
+        Thresholds(),
+    )
+    assert [r["metric"] for r in rows] == ["refusal", "agency_balance", "word_count"]
+    assert rows[0]["scaled"] == pytest.approx(2.0) and rows[0]["scaled_low"] == pytest.approx(0.2 / 0.15)
+    assert rows[1]["scaled_low"] is None and rows[2]["warn_scaled"] == pytest.approx(10 / 25)

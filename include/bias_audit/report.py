@@ -61,7 +61,8 @@ def write_report(
         _save(
             out_dir,
             "gaps.png",
-            "Gaps between groups with 95 % CIs (shaded: within the warn threshold)",
+            "Every gap between groups, most severe first, with its 95 % CI, in units of its metric's "
+            "fail threshold (shaded: the warn band; dotted: fail; hollow: no interval yet)",
             _gap_figure(findings, thresholds),
         ),
         _save(
@@ -208,30 +209,56 @@ def _figure(width: float = 8, height: float = 3.5):
     return subplots(figsize=(width, height))
 
 
+def gap_rows(findings: list[dict], thresholds: Thresholds) -> list[dict]:
+    """The overall comparisons with an estimate, each scaled by its metric's fail threshold (so
+    that one axis serves every metric: 1 = at the fail threshold), most severe first."""
+    rows = []
+    for f in findings:
+        fail = thresholds.fail.get(f["metric"])
+        if f["metric"] not in VERDICT_METRICS or f["difference"] is None or not fail:
+            continue
+        low = f["ci_low"] if f["ci_low"] is not None else None
+        high = f["ci_high"] if f["ci_high"] is not None else None
+        rows.append(
+            {
+                **f,
+                "scaled": f["difference"] / fail,
+                "scaled_low": None if low is None else low / fail,
+                "scaled_high": None if high is None else high / fail,
+                "warn_scaled": thresholds.warn[f["metric"]] / fail,
+            }
+        )
+    return sorted(rows, key=lambda r: abs(r["scaled"]), reverse=True)
+
+
 def _gap_figure(findings: list[dict], thresholds: Thresholds):
-    rows = [f for f in findings if f["metric"] in GAP_METRICS and f["difference"] is not None]
-    metrics = [m for m in GAP_METRICS if any(r["metric"] == m for r in rows)] or ["(none)"]
-    fig, axes = subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        mine = [r for r in rows if r["metric"] == metric]
-        labels = [f"{r['group_a']} − {r['group_b']}" for r in mine]
-        for y, r in enumerate(mine):
-            low = r["ci_low"] if r["ci_low"] is not None else r["difference"]
-            high = r["ci_high"] if r["ci_high"] is not None else r["difference"]
-            ax.errorbar(
-                r["difference"],
-                y,
-                xerr=[[r["difference"] - low], [high - r["difference"]]],
-                fmt="o",
-                capsize=3,
-                color="#1565c0",
-            )
-        warn = thresholds.warn.get(metric)
-        if warn:
-            ax.axvspan(-warn, warn, color="#a5d6a7", alpha=0.4)
-        ax.axvline(0, color="#555", linewidth=0.8)
-        ax.set_yticks(range(len(mine)), labels)
-        ax.set_title(metric)
+    """One chart of every overall gap, sorted by severity: the gap and its interval in units of
+    the metric's fail threshold, the warn band shaded, the fail thresholds dotted. Comparisons
+    without an interval are hollow points."""
+    rows = gap_rows(findings, thresholds)
+    fig, ax = subplots(figsize=(8, 0.32 * max(len(rows), 3) + 1.2))
+    if not rows:
+        ax.text(0.5, 0.5, "no comparison with an estimate", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    colours = {"fail": "#c62828", "warn": "#ef6c00", "pass": "#2e7d32"}
+    for y, r in enumerate(rows):
+        colour = colours.get(r["finding"], "#616161")
+        w = r["warn_scaled"]  # this metric's warn band
+        ax.barh(y, 2 * w, left=-w, height=0.8, color="#a5d6a7", alpha=0.45, linewidth=0)
+        if r["scaled_low"] is not None:
+            ax.plot([r["scaled_low"], r["scaled_high"]], [y, y], color=colour, linewidth=2)
+            ax.plot(r["scaled"], y, "o", color=colour)
+        else:
+            ax.plot(r["scaled"], y, "o", markerfacecolor="none", color=colour)
+    for level in (-1, 1):
+        ax.axvline(level, color="#c62828", linestyle=":", linewidth=1)
+    ax.axvline(0, color="#555", linewidth=0.8)
+    ax.set_yticks(
+        range(len(rows)), [f"{r['metric']}: {r['group_a']} − {r['group_b']}" for r in rows], fontsize=7
+    )
+    ax.invert_yaxis()  # most severe on top
+    ax.set_xlabel("gap in units of its metric's fail threshold (green: its warn band; ±1 dotted: fail)")
     fig.tight_layout()
     return fig
 
