@@ -53,6 +53,7 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
         and "warmer answers for group a</small></td><td>female vs male</td>" in html
     )
     assert "Answers behind the largest gap: " in html
+    assert "warn / fail at ±</th>" in html and '<td class="num">10 / 25</td>' in html  # word_count
     # What the design can tell: the lab's layout compares each loaded prompt with its own neutral one
     assert "female vs male is not estimable: the groups share no case" in html
     assert (

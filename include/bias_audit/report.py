@@ -111,6 +111,7 @@ def write_report(
             findings=findings,
             limits=_limits(findings, run),
             metrics=METRICS,
+            thresholds=thresholds,
             comparison=comparison,
             family_size=sum(
                 f.get("adjusted_over") == FAMILY_VERDICT and f["p_value"] is not None for f in findings
