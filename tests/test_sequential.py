@@ -297,3 +297,12 @@ def test_the_spark_job_reaches_the_verdict_that_stopped_the_sampling(tmp_path, s
     for row in looks:  # the running intersection lies within each look's own interval
         if row["ci_low"] is not None:
             assert row["ci_low"] - 1e-12 <= row["seq_low"] <= row["seq_high"] <= row["ci_high"] + 1e-12
+
+
+def test_a_sequential_run_is_in_run_json_before_its_first_answer(tmp_path):
+    with FakeAzureOpenAI() as server:
+        config = RunConfig.build(run_id="early", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential")
+        with pytest.raises(Killed):
+            generate(config, tmp_path, CrashAfter(azure(server), 3))
+    manifest = RunFolder.of(tmp_path, "early").read_manifest()
+    assert manifest["status"] == "generating" and manifest["mode"] == "sequential"

@@ -121,12 +121,12 @@ def generate(config: RunConfig, out_dir: Path, provider: Provider) -> Generation
             config.rpm or "no",
             "" if config.quota_share is None else f", of which this audit uses {config.quota_share:.0%}",
         )
+        sender.manifest(first, status="generating")  # before any request: the run is listed at once
         if sequential:
             rounds = SequentialRounds(sender)
             asyncio.run(_closing(provider, rounds.run()))  # one event loop for every round
             summary = rounds.summary()
         else:
-            sender.manifest(first, status="generating")
             asyncio.run(_closing(provider, sender.send(first)))
             summary = None
     finally:
