@@ -139,3 +139,42 @@ def test_the_gap_chart_puts_the_most_severe_gap_first_in_fail_threshold_units():
     assert [r["metric"] for r in rows] == ["refusal", "agency_balance", "word_count"]
     assert rows[0]["scaled"] == pytest.approx(2.0) and rows[0]["scaled_low"] == pytest.approx(0.2 / 0.15)
     assert rows[1]["scaled_low"] is None and rows[2]["warn_scaled"] == pytest.approx(10 / 25)
+
+
+def test_the_heatmap_shows_each_occupations_own_gap_most_severe_first():
+    from bias_audit.report import case_gaps
+    from bias_audit.thresholds import Thresholds
+
+    def row(case, metric, difference, pair=("female", "male")):
+        return {
+            "scope": case,
+            "metric": metric,
+            "group_a": pair[0],
+            "group_b": pair[1],
+            "difference": difference,
+        }
+
+    metrics = [
+        row("nurse-1", "word_count", 5.0),
+        row("nurse-2", "word_count", 15.0),  # nurse: mean 10 words = 0.4 of the fail threshold 25
+        row("pilot-1", "word_count", -50.0),  # pilot: -2.0
+        row("chef-1", "word_count", 0.0),
+        row("chef-1", "refusal", 0.15),  # chef: 1.0 on refusal
+        row("chef-1", "word_count", 30.0, ("female", "neutral")),  # another pair: not in this map
+        {
+            "scope": "(overall)",
+            "metric": "word_count",
+            "group_a": "female",
+            "group_b": "male",
+            "difference": 9.0,
+        },
+    ]
+    occupation = {f"{o}-{i}": {"occupation": o} for o in ("nurse", "pilot", "chef") for i in (1, 2)}
+    heatmap = case_gaps(metrics, occupation, Thresholds())
+    assert heatmap["pair"] == "female − male" and heatmap["unit"] == "occupation"
+    assert [name for name, _ in heatmap["rows"]] == ["pilot", "chef", "nurse"]
+    columns = heatmap["columns"]
+    nurse = dict(heatmap["rows"])["nurse"]
+    assert nurse[columns.index("word_count")] == pytest.approx(0.4)
+    assert dict(heatmap["rows"])["chef"][columns.index("refusal")] == pytest.approx(1.0)
+    assert case_gaps(metrics[:2], occupation, Thresholds()) is None  # fewer than 3 cases: no map

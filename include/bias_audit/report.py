@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bias_audit.analyze.metrics import (
     FAMILY_VERDICT,
     NOT_ESTIMABLE,
@@ -78,6 +80,20 @@ def write_report(
             _outcome_figure(tables["responses"]),
         ),
     ]
+    heatmap = case_gaps(tables["metrics"], folder.case_attributes(), thresholds)
+    if heatmap:
+        plots.insert(
+            1,
+            _save(
+                out_dir,
+                "case_gaps.png",
+                f"Gaps within each {heatmap['unit']}, {heatmap['pair']}, in units of each metric's fail "
+                f"threshold (the {len(heatmap['rows'])} {heatmap['unit']}s with the largest; red: higher "
+                f"for {heatmap['pair'].split(' − ')[0]}). These describe the {heatmap['unit']}s' own prompts "
+                "and do not enter the verdict",
+                _heatmap_figure(heatmap),
+            ),
+        )
     if tables["looks"]:
         plots.insert(
             1,
@@ -260,6 +276,61 @@ def _gap_figure(findings: list[dict], thresholds: Thresholds):
     )
     ax.invert_yaxis()  # most severe on top
     ax.set_xlabel("gap in units of its metric's fail threshold (green: its warn band; ±1 dotted: fail)")
+    fig.tight_layout()
+    return fig
+
+
+def case_gaps(
+    metrics: list[dict], attributes: dict[str, dict], thresholds: Thresholds, most: int = 30
+) -> dict[str, Any] | None:
+    """The per-case rows of female vs male (else the pair with the most cases) as a matrix: one row
+    per occupation (its cases' mean gap; the case itself when it has no occupation), one column
+    per metric, each gap in units of the metric's fail threshold; the ``most`` rows with the
+    largest gap, most severe first. None when fewer than 3 cases have rows."""
+    per_case = [
+        m
+        for m in metrics
+        if m["scope"] != OVERALL and m["metric"] in GAP_METRICS and m["difference"] is not None
+    ]
+    pairs: dict[tuple[str, str], set[str]] = {}
+    for m in per_case:
+        pairs.setdefault((m["group_a"], m["group_b"]), set()).add(m["scope"])
+    if not pairs:
+        return None
+    pair = ("female", "male") if ("female", "male") in pairs else max(pairs, key=lambda p: len(pairs[p]))
+    if len(pairs[pair]) < 3:
+        return None
+    has_occupation = any("occupation" in attributes.get(case, {}) for case in pairs[pair])
+    values: dict[str, dict[str, list[float]]] = {}
+    for m in per_case:
+        if (m["group_a"], m["group_b"]) != pair:
+            continue
+        name = str(attributes.get(m["scope"], {}).get("occupation", m["scope"]))
+        values.setdefault(name, {}).setdefault(m["metric"], []).append(
+            m["difference"] / thresholds.fail[m["metric"]]
+        )
+    columns = [metric for metric in GAP_METRICS if any(metric in v for v in values.values())]
+    rows = [
+        (name, [float(np.mean(v[c])) if c in v else float("nan") for c in columns])
+        for name, v in values.items()
+    ]
+    rows.sort(key=lambda r: max((abs(x) for x in r[1] if not math.isnan(x)), default=0.0), reverse=True)
+    return {
+        "pair": f"{pair[0]} − {pair[1]}",
+        "unit": "occupation" if has_occupation else "case",
+        "columns": columns,
+        "rows": rows[:most],
+    }
+
+
+def _heatmap_figure(heatmap: dict[str, Any]):
+    rows, columns = heatmap["rows"], heatmap["columns"]
+    fig, ax = subplots(figsize=(1.1 * len(columns) + 3, 0.22 * len(rows) + 1.6))
+    matrix = np.array([values for _, values in rows])
+    image = ax.imshow(np.ma.masked_invalid(matrix), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows], fontsize=7)
+    fig.colorbar(image, ax=ax, label="gap / fail threshold")
     fig.tight_layout()
     return fig
 
