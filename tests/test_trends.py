@@ -75,6 +75,9 @@ def test_trend_page_lists_runs_verdicts_drifts_and_plots(history):
     assert "test-suite on local / test-model" in html and "test-suite on local / bigger-model" in html
     assert re.search(r'<tr class="drift"><td>week-3</td><td>word_count: female vs male</td>', html)
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) >= 5
+    assert html.index(">week-3</a>") < html.index(">week-1</a>")  # newest first, as the runs list
+    alts = re.findall(r'alt="([^"]+)"', html)  # one plot per metric, in the registry's order
+    assert alts[:3] == ["sentiment", "agency_balance", "refusal"] and "word_count" in alts
     page = render_trends(trends(warehouse), lambda run_id: f"/bias-audit/runs/{run_id}")
     assert '<a href="/bias-audit/runs/week-3">week-3</a>' in page
 

@@ -22,8 +22,10 @@ from typing import Any
 from bias_audit.analyze.metrics import OVERALL
 from bias_audit.analyze.statistics import benjamini_hochberg
 from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.metric_registry import METRICS
 from bias_audit.run_folder import trends_page
 from bias_audit.tables import Tables, open_tables
+from bias_audit.thresholds import Thresholds
 
 RUN_COLUMNS = (
     "run_id",
@@ -40,6 +42,7 @@ RUN_COLUMNS = (
     "mode",
     "stop_reason",
     "rounds",
+    "thresholds",
 )
 
 
@@ -198,28 +201,58 @@ def write_trends(history: list[Trend], runs_dir: Path) -> Path:
 
 
 def _plots(trend: Trend) -> list[dict[str, str]]:
-    out = []
+    """One plot per metric (in the registry's order), a line per group pair: each audit's gap with
+    its 95 % CI (hollow: no interval; red edge: drifted), the metric's warn band shaded and its fail
+    thresholds dotted; under each audit its time and samples per prompt."""
+    thresholds = _thresholds(trend)
+    order = [r["run_id"] for r in trend.runs]
+    ticks = [f"{str(r['at'])[5:16]}\n{fmt(r.get('samples'))}/prompt" for r in trend.runs]
+    by_metric: dict[str, list[Series]] = {}
     for s in trend.series:
-        points = [p for p in s.points if p.difference is not None]
-        if not points:
-            continue
-        fig, ax = subplots(figsize=(6, 2.4))
-        for x, p in enumerate(points):
-            low = p.ci_low if p.ci_low is not None else p.difference
-            high = p.ci_high if p.ci_high is not None else p.difference
-            ax.errorbar(
-                x,
-                p.difference,
-                yerr=[[p.difference - low], [high - p.difference]],
-                fmt="o",
-                capsize=3,
-                color="#c62828" if p.drift else "#1565c0",
+        if any(p.difference is not None for p in s.points):
+            by_metric.setdefault(s.metric, []).append(s)
+    known = [m for m in METRICS if m in by_metric] + sorted(m for m in by_metric if m not in METRICS)
+    out = []
+    for metric in known:
+        series = by_metric[metric]
+        fig, ax = subplots(figsize=(6.5, 2.9))
+        for index, s in enumerate(series):
+            points = [p for p in s.points if p.difference is not None and p.run_id in order]
+            x = [order.index(p.run_id) + 0.06 * (index - (len(series) - 1) / 2) for p in points]
+            line = ax.plot(
+                x, [p.difference for p in points], linewidth=0.8, label=f"{s.group_a} − {s.group_b}"
             )
-        ax.axhline(0, color="#555", linewidth=0.8)
-        ax.set_xticks(
-            range(len(points)), [p.at[5:16] or p.run_id[:16] for p in points], rotation=30, fontsize=7
-        )
-        ax.set_title(s.label, fontsize=9)
+            colour = line[0].get_color()
+            for xi, p in zip(x, points, strict=True):
+                if p.ci_low is not None:
+                    ax.vlines(xi, p.ci_low, p.ci_high, color=colour, linewidth=1.5)
+                ax.plot(
+                    xi,
+                    p.difference,
+                    "o",
+                    color=colour,
+                    markerfacecolor=colour if p.ci_low is not None else "none",
+                    markeredgecolor="#c62828" if p.drift else colour,
+                    markeredgewidth=2 if p.drift else 1,
+                )
+        warn, fail = thresholds.warn.get(metric), thresholds.fail.get(metric)
+        if warn:
+            ax.axhspan(-warn, warn, color="#a5d6a7", alpha=0.35)
+        if fail:
+            for level in (-fail, fail):
+                ax.axhline(level, color="#c62828", linestyle=":", linewidth=0.8)
+        ax.axhline(0, color="#555", linewidth=0.6)
+        ax.set_xticks(range(len(order)), ticks, fontsize=6)
+        ax.set_title(metric, fontsize=9)
+        ax.legend(fontsize=6, loc="best")
         fig.tight_layout()
-        out.append({"label": s.label, "data": base64.b64encode(png(fig, dpi=90)).decode()})
+        out.append({"label": metric, "data": base64.b64encode(png(fig, dpi=90)).decode()})
     return out
+
+
+def _thresholds(trend: Trend) -> Thresholds:
+    """The thresholds of the trend's latest audit (as its verdict applied them), else the defaults."""
+    for run in reversed(trend.runs):
+        if run.get("thresholds"):
+            return Thresholds.from_json(run["thresholds"])
+    return Thresholds()
