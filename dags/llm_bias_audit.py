@@ -134,7 +134,8 @@ def _local_stages():
     def generate(params: dict | None = None, run_id: str | None = None, dag_run=None) -> dict:
         with fail_fast_on_user_error():
             config = run_config(params, run_id, conf=dag_run.conf)
-            return stages.generate(config, provider_settings(config.provider))
+            origin = {"airflow_dag_id": dag_run.dag_id, "airflow_run_id": run_id}
+            return stages.generate(config, provider_settings(config.provider), origin=origin)
 
     @task(outlets=[METRICS_ASSET])
     def analyze(generated: dict) -> dict:

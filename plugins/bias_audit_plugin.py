@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-URL_PREFIX = "/bias-audit"
+from bias_audit.web import MOUNT as URL_PREFIX  # the pages link to the Airflow UI beside them
+
 DAG_ID = "llm_bias_audit"
 
 

@@ -90,6 +90,21 @@ def test_runs_not_analysed_yet_are_listed_with_what_became_of_them(tmp_path):
     assert 'id="no-runs"' not in html
 
 
+def test_inside_airflow_each_run_links_to_its_dag_run(tmp_path):
+    from bias_audit.run_folder import RunFolder
+
+    runs = tmp_path / "runs"
+    RunFolder.of(runs, "manual__2026-11-29T10_59_26_00_00").write_manifest(
+        {"suite": "seed-lab", "status": "generating", "updated_at": "2026-11-29T10:59:26+00:00",
+         "airflow_dag_id": "llm_bias_audit", "airflow_run_id": "manual__2026-11-29T10:59:26+00:00"}
+    )  # fmt: skip
+    app = create_app(runs, tmp_path / "wh")
+    inside = TestClient(app, root_path="/airflow/bias-audit").get("/").text  # mounted under a base URL
+    href = "/airflow/dags/llm_bias_audit/runs/manual__2026-11-29T10%3A59%3A26%2B00%3A00"
+    assert f'<a class="airflow-run" href="{href}"' in inside
+    assert 'class="airflow-run"' not in TestClient(app).get("/").text  # on its own: no Airflow beside it
+
+
 def test_the_list_shows_times_to_the_minute_in_utc(client):
     html = client.get("/").text
     assert " UTC</td>" in html and 'class="run-id"' in html

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -96,15 +96,19 @@ class GenerationResult:
     sequential: dict[str, object] | None = None  # rounds, stop reason, spent (sequential runs)
 
 
-def generate(config: RunConfig, out_dir: Path, provider: Provider) -> GenerationResult:
+def generate(
+    config: RunConfig, out_dir: Path, provider: Provider, *, origin: Mapping[str, str] | None = None
+) -> GenerationResult:
     """Send every request of the run that has no record yet; append each answer as it arrives.
-    A sequential run (``mode``) sends them in rounds, analysing after each (sequential.py)."""
+    A sequential run (``mode``) sends them in rounds, analysing after each (sequential.py).
+    ``origin``: what started the run, recorded in run.json (the DAG: ``airflow_dag_id`` and
+    ``airflow_run_id``, which the audit pages link to)."""
     suite, first = preflight(config)
     sequential = config.mode == SEQUENTIAL
     folder = RunFolder.of(out_dir, config.run_id)
     responses = folder.response_log().open()
     try:
-        sender = Sender(config, suite, folder, provider, responses)
+        sender = Sender(config, suite, folder, provider, responses, origin)
     except BaseException:
         responses.close()
         raise
@@ -148,9 +152,16 @@ class Sender:
     the run by request key, for the analysis between rounds and the budget."""
 
     def __init__(
-        self, config: RunConfig, suite: Suite, folder: RunFolder, provider: Provider, responses: ResponseLog
+        self,
+        config: RunConfig,
+        suite: Suite,
+        folder: RunFolder,
+        provider: Provider,
+        responses: ResponseLog,
+        origin: Mapping[str, str] | None = None,
     ):
         self.config, self.suite, self.folder, self.provider = config, suite, folder, provider
+        self.origin = dict(origin or {})
         self.responses = responses
         # every record by key (the latest), but not batch lines that expired or failed: sent again
         latest = {r["request_key"]: r for r in responses.records()}
@@ -260,7 +271,7 @@ class Sender:
     def manifest(self, requests: list[Request], *, status: str, sequential: dict | None = None) -> None:
         _write_manifest(
             self.folder, self.config, self.suite, self.provider, total=len(requests), status=status,
-            sequential=sequential, rate_limits=self.rate_limits or None,
+            sequential=sequential, rate_limits=self.rate_limits or None, origin=self.origin,
         )  # fmt: skip
 
 
@@ -543,6 +554,7 @@ def _write_manifest(
     status: str,
     sequential: dict | None = None,
     rate_limits: dict | None = None,
+    origin: Mapping[str, str] | None = None,
 ) -> None:
     """``run.json``: the run's configuration, which the ``runs`` table is built from, and the
     attributes of the suite's cases, which the analysis needs (run_folder.py)."""
@@ -561,6 +573,7 @@ def _write_manifest(
             "status": status,
             "updated_at": utc_now().isoformat(),
             "case_attributes": attributes,
+            **(origin or {}),
             # the run's use of the quota (remote providers with tpm/rpm): 429s, pauses, share used
             **({"rate_limits": rate_limits} if rate_limits else {}),
             # a sequential run: its rounds, why it stopped, what it spent (sequential.py)

@@ -20,13 +20,18 @@ log = logging.getLogger(__name__)
 
 
 def generate(
-    config: RunConfig, provider_settings: Mapping[str, Any] | None = None, runs: Path | None = None
+    config: RunConfig,
+    provider_settings: Mapping[str, Any] | None = None,
+    runs: Path | None = None,
+    origin: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
-    """Run generation here; ``provider_settings`` (from an Airflow connection) override the environment."""
+    """Run generation here; ``provider_settings`` (from an Airflow connection) override the
+    environment; ``origin`` (the Airflow DAG and run) is recorded in run.json."""
     from bias_audit.generate import generate as run_generation
     from bias_audit.llm import make_provider
 
-    result = run_generation(config, runs or runs_dir(), make_provider(config.provider, provider_settings))
+    provider = make_provider(config.provider, provider_settings)
+    result = run_generation(config, runs or runs_dir(), provider, origin=origin)
     return {
         "run_id": config.run_id,
         "run_dir": str(result.run_dir),

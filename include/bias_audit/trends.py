@@ -43,6 +43,8 @@ RUN_COLUMNS = (
     "stop_reason",
     "rounds",
     "thresholds",
+    "airflow_dag_id",
+    "airflow_run_id",
 )
 
 

@@ -11,9 +11,10 @@ Databricks backend does: its tables are in Unity Catalog).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.params import Depends
@@ -51,12 +52,27 @@ def unanalysed(folder: RunFolder) -> dict[str, Any]:
         "mode": manifest.get("mode"),
         "stop_reason": None,
         "rounds": None,
+        "airflow_dag_id": manifest.get("airflow_dag_id"),
+        "airflow_run_id": manifest.get("airflow_run_id"),
         "responses": None,
         "verdict": None,
         "status": _NOT_ANALYSED.get(str(manifest.get("status")), str(manifest.get("status"))),
         "at": str(at).replace("T", " "),
         "shown_at": shown_time(at),
     }
+
+
+MOUNT = "/bias-audit"  # where plugins/bias_audit_plugin.py mounts these pages on the api-server
+
+
+def airflow_run_url(request: Request, row: Mapping[str, Any]) -> str | None:
+    """The Airflow UI's page of the DAG run that made an audit, when these pages are mounted in
+    Airflow (the UI is beside them) and the run recorded its DAG run."""
+    root = request.scope.get("root_path", "")
+    if not root.endswith(MOUNT) or not row.get("airflow_run_id") or not row.get("airflow_dag_id"):
+        return None
+    dag_id, run_id = (quote(str(row[k]), safe="") for k in ("airflow_dag_id", "airflow_run_id"))
+    return f"{root.removesuffix(MOUNT)}/dags/{dag_id}/runs/{run_id}"
 
 
 def create_app(
@@ -100,6 +116,7 @@ def create_app(
             .render(
                 runs=rows,
                 fmt=fmt,
+                airflow_run=lambda row: airflow_run_url(request, row),
                 trends_url=str(trends_url),
                 url=lambda name, **kw: str(request.url_for(name, **kw)),
             )

@@ -303,6 +303,8 @@ _SETTINGS = {
     "stop_reason": "string",  # sequential runs: decided, max_samples or budget
     "rounds": "bigint",
     "tokens_spent": "bigint",
+    "airflow_dag_id": "string",  # runs the DAG started: its DAG and run (the audit pages link to it)
+    "airflow_run_id": "string",
 }
 
 
