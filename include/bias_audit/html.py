@@ -38,6 +38,17 @@ def subplots(*args: Any, **kwargs: Any):
     return plt.subplots(*args, **kwargs)
 
 
+def threshold_bands(ax: Any, warn: float | None, fail: float | None, *, alpha: float = 0.4) -> None:
+    """A plot of a metric's gaps: its warn band shaded, its fail thresholds dotted, the zero line
+    (the report's and the trend page's plots alike)."""
+    if warn:
+        ax.axhspan(-warn, warn, color="#a5d6a7", alpha=alpha)
+    if fail:
+        for level in (-fail, fail):
+            ax.axhline(level, color="#c62828", linestyle=":", linewidth=0.8)
+    ax.axhline(0, color="#555", linewidth=0.6)
+
+
 def png(fig, dpi: int = 110) -> bytes:
     from matplotlib import pyplot as plt
 

@@ -24,7 +24,7 @@ from bias_audit.analyze.metrics import (
 from bias_audit.analyze.statistics import wilson_interval
 from bias_audit.analyze.within_case import MIN_CASES
 from bias_audit.errors import UserInputError
-from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
@@ -360,13 +360,7 @@ def _looks_figure(looks: list[dict], thresholds: Thresholds):
             ax.vlines(
                 x, [r["seq_low"] for r in known], [r["seq_high"] for r in known], color=line[0].get_color()
             )
-        warn, fail = thresholds.warn.get(metric), thresholds.fail.get(metric)
-        if warn:
-            ax.axhspan(-warn, warn, color="#a5d6a7", alpha=0.4)
-        if fail:
-            for level in (-fail, fail):
-                ax.axhline(level, color="#c62828", linestyle=":", linewidth=0.8)
-        ax.axhline(0, color="#555", linewidth=0.6)
+        threshold_bands(ax, thresholds.warn.get(metric), thresholds.fail.get(metric), alpha=0.4)
         ax.set_xscale("log")
         ax.minorticks_off()
         ticks = sorted({r["samples"] for r in looks})

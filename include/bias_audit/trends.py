@@ -21,7 +21,7 @@ from typing import Any
 
 from bias_audit.analyze.metrics import OVERALL
 from bias_audit.analyze.statistics import benjamini_hochberg
-from bias_audit.html import environment, fmt, png, subplots
+from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import METRICS
 from bias_audit.run_folder import trends_page
 from bias_audit.tables import Tables, open_tables
@@ -237,13 +237,7 @@ def _plots(trend: Trend) -> list[dict[str, str]]:
                     markeredgecolor="#c62828" if p.drift else colour,
                     markeredgewidth=2 if p.drift else 1,
                 )
-        warn, fail = thresholds.warn.get(metric), thresholds.fail.get(metric)
-        if warn:
-            ax.axhspan(-warn, warn, color="#a5d6a7", alpha=0.35)
-        if fail:
-            for level in (-fail, fail):
-                ax.axhline(level, color="#c62828", linestyle=":", linewidth=0.8)
-        ax.axhline(0, color="#555", linewidth=0.6)
+        threshold_bands(ax, thresholds.warn.get(metric), thresholds.fail.get(metric), alpha=0.35)
         ax.set_xticks(range(len(order)), ticks, fontsize=6)
         ax.set_title(metric, fontsize=9)
         ax.legend(fontsize=6, loc="best")
