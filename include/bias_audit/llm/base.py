@@ -53,6 +53,17 @@ class Request:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return [*system, {"role": "user", "content": self.prompt}]
 
+    def chat_body(self) -> dict[str, object]:
+        """The chat completion's parameters besides the model: what the online path sends and
+        what a Batch API line carries (llm/remote.py, llm/batch.py)."""
+        return {
+            "messages": self.messages(),
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+        }
+
     def as_dict(self) -> dict[str, object]:
         """The fields a response record repeats."""
         fields = asdict(self)

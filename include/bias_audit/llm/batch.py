@@ -103,14 +103,7 @@ class BatchSender:
             await self._follow(entry, by_key, record)
 
     def _line(self, key: str, request: Request) -> bytes:
-        body = {
-            "model": self.provider.model,
-            "messages": request.messages(),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "seed": request.seed,
-        }
+        body = {"model": self.provider.model, **request.chat_body()}  # as the online path sends it
         return (
             json.dumps({"custom_id": key, "method": "POST", "url": "/chat/completions", "body": body}) + "\n"
         ).encode()
@@ -121,7 +114,10 @@ class BatchSender:
         size = tokens = 0
         for key, request in pending:
             line = self._line(key, request)
-            cost = estimate_request_tokens(request.messages(), request.max_tokens)
+            # the token estimate (a tokenizer pass) only when there is an enqueued-token limit
+            cost = (
+                estimate_request_tokens(request.messages(), request.max_tokens) if self.enqueued_tokens else 0
+            )
             full = (
                 len(part) >= self.max_lines
                 or size + len(line) > self.max_bytes

@@ -124,21 +124,14 @@ class RemoteChatProvider:
             await client.close()
 
     async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
-        messages = request.messages()
-        cost = estimate_request_tokens(messages, request.max_tokens)
+        cost = estimate_request_tokens(request.messages(), request.max_tokens)
         reason = "no attempt made"
         for attempt in range(1, self._max_attempts + 1):
             await limiter.acquire(cost)
             started = time.perf_counter()
             try:
                 raw = await self._client.chat.completions.with_raw_response.create(
-                    model=self.model,
-                    messages=messages,
-                    max_tokens=request.max_tokens,
-                    temperature=request.temperature,
-                    top_p=request.top_p,
-                    seed=request.seed,
-                    n=1,
+                    model=self.model, n=1, **request.chat_body()
                 )
             except openai.RateLimitError as exc:
                 hint = server_wait(exc.response.headers, _message(exc))
