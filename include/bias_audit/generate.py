@@ -117,7 +117,7 @@ def generate(
             "generate: run %s, suite %s, %s, provider %s, model %s, concurrency %s, quota %s TPM / %s RPM%s",
             config.run_id,
             suite.name,
-            "sequential" if config.mode == SEQUENTIAL else f"{config.samples} samples per prompt",
+            "sequential" if sequential else f"{config.samples} samples per prompt",
             provider.name,
             provider.model,
             "the Azure Batch API" if config.batch else sender.concurrency.describe(),
@@ -221,9 +221,6 @@ class Sender:
             return
         stats = limiter.stats
         minutes = max(self.sending_seconds, 1e-9) / 60
-        answered = sum(
-            (r.get("prompt_tokens") or 0) + (r.get("completion_tokens") or 0) for r in self.answered()
-        )
         used = []
         if config.tpm:
             used.append(stats.tokens_charged / minutes / config.tpm)
@@ -233,7 +230,7 @@ class Sender:
             **stats.as_dict(),
             "seconds": round(self.sending_seconds, 1),
             "charged_tokens_per_minute": round(stats.tokens_charged / minutes),
-            "answered_tokens_per_minute": round(answered / minutes),
+            "answered_tokens_per_minute": round(self.tokens() / minutes),
             "requests_per_minute": round(stats.requests / minutes, 1),
             "quota_used": round(max(used), 3),  # of the binding limit
             "quota_share": limiter.share,
@@ -281,7 +278,7 @@ def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
     suite = load_suite(config.suite)
     indices = range(design_of(config).looks[0]) if config.mode == SEQUENTIAL else None
     first = expand(suite, config, indices)
-    check_budget(config, first, len(first))
+    check_budget(config, first)
     return suite, first
 
 
@@ -289,13 +286,13 @@ def design_of(config: RunConfig) -> Design:
     return Design(config.max_samples or DEFAULT_MAX_SAMPLES)
 
 
-def check_budget(config: RunConfig, first: list[Request], planned: int) -> None:
+def check_budget(config: RunConfig, first: list[Request]) -> None:
     """Refuse, before any request, a budget that cannot pay for the first round (a fixed run: all
     of it). Tokens: the prompts' own tokens, which every request costs whatever it answers."""
-    if config.budget_requests is not None and planned > config.budget_requests:
+    if config.budget_requests is not None and len(first) > config.budget_requests:
         what = "the first round" if config.mode == SEQUENTIAL else "this fixed run"
         raise UserInputError(
-            f"{what} needs {planned} requests, more than the budget (value: {config.budget_requests})",
+            f"{what} needs {len(first)} requests, more than the budget (value: {config.budget_requests})",
             field="budget_requests",
         )
     if config.budget_tokens is not None:
@@ -338,17 +335,11 @@ class SequentialRounds:
         sender, design, config = self.sender, self.design, self.sender.config
         needed: set[tuple[str, str]] | None = None  # all prompts in the first round
         log.info("generate: sequential, %s", design.describe())
-        first_tokens = 0.0
         reason = "max_samples"
         for look, samples in enumerate(design.looks, 1):
             start = design.looks[look - 2] if look > 1 else 0
             batch = expand(sender.suite, config, range(start, samples), needed)
-            if look == 1:
-                first_tokens = (
-                    sum(prompt_tokens(r) for r in batch) / len(batch)
-                    + effective_settings(sender.suite, config)["max_tokens"]
-                )
-            elif self._over_budget(batch, first_tokens):
+            if look > 1 and self._over_budget(batch):
                 reason = "budget"
                 break
             await sender.send(batch)
@@ -383,7 +374,9 @@ class SequentialRounds:
         self.reason = reason
         log.info("generate: %s", stop_in_words(self.reason, len(self.rounds), design, self.samples()))
 
-    def _over_budget(self, batch: list[Request], first_tokens: float) -> bool:
+    def _over_budget(self, batch: list[Request]) -> bool:
+        """Whether the next round would take the run past a budget. Tokens: the round's requests at
+        the mean tokens per request of the answers so far (every round after the first has some)."""
         config, sender = self.sender.config, self.sender
         if config.budget_requests is not None and len(sender.requested) + len(batch) > config.budget_requests:
             log.info(
@@ -393,7 +386,7 @@ class SequentialRounds:
             return True
         if config.budget_tokens is not None:
             spent = sender.tokens()
-            expected = round_cost(len(batch), spent, len(sender.answered()), first_tokens)
+            expected = round_cost(len(batch), spent, len(sender.answered()))
             if spent + expected > config.budget_tokens:
                 log.info(
                     "generate: the next round's ~%d tokens would exceed the budget of %d tokens (%d spent)",

@@ -60,9 +60,7 @@ from bias_audit.metric_registry import VERDICT_METRICS
 from bias_audit.thresholds import Thresholds
 
 FIRST_ROUND = 5  # samples per prompt of the first round
-STOP_REASONS = ("decided", "max_samples", "budget")
-FIXED, SEQUENTIAL = "fixed", "sequential"
-MODES = (FIXED, SEQUENTIAL)
+SEQUENTIAL = "sequential"  # RunConfig.mode of a sequential run
 DEFAULT_MAX_SAMPLES = 50
 
 Key = tuple[str, str, str]  # (metric, group_a, group_b)
@@ -277,8 +275,6 @@ def stop_in_words(reason: str, rounds: int, design: Design, samples: int) -> str
     }.get(reason, f"Stopped {done}.")
 
 
-def round_cost(requests: int, tokens_so_far: int, answered: int, first_estimate: float) -> float:
-    """Tokens a round of ``requests`` is expected to cost: at the mean measured so far, else at
-    the estimate made before the first answer."""
-    per_request = tokens_so_far / answered if answered else first_estimate
-    return math.ceil(requests * per_request)
+def round_cost(requests: int, tokens_so_far: int, answered: int) -> int:
+    """Tokens a round of ``requests`` is expected to cost: at the mean per answer so far."""
+    return math.ceil(requests * tokens_so_far / max(answered, 1))

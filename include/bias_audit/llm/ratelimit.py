@@ -106,10 +106,6 @@ class RateLimiter:
         self._cost: float | None = None  # tokens per request, a moving average
 
     @property
-    def pauses(self) -> int:
-        return self.stats.rate_limited
-
-    @property
     def limited(self) -> bool:
         return bool(self._tokens or self._requests)
 
