@@ -44,7 +44,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
 from bias_audit.analyze.calibrate import (
     COMPARE_HEADER,
-    METRICS,
     SEQUENTIAL_HEADER,
     calibrate,
     calibrate_compare,
@@ -59,9 +58,11 @@ from bias_audit.analyze.calibrate import (
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.sequential import Design
 from bias_audit.analyze.statistics import compare, compare_to_zero
-from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.metric_registry import GAP_METRICS, calibrated
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
+
+METRICS = calibrated("text")  # the metrics of the free-text suites this benchmark runs
 
 
 def naive_rows(cases: dict[str, list[str]], samples: int, rng: np.random.Generator) -> list[MetricRow]:

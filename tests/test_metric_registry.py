@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bias_audit.analyze.calibrate import DEFAULT_VARIATION, METRICS
-from bias_audit.metric_registry import GAP_METRICS, REGISTRY, VERDICT_METRICS, markdown_table
+from bias_audit.analyze.calibrate import DEFAULT_VARIATION
+from bias_audit.metric_registry import (
+    CALIBRATED,
+    GAP_METRICS,
+    REGISTRY,
+    VERDICT_METRICS,
+    calibrated,
+    gap_metrics,
+    markdown_table,
+)
 from bias_audit.thresholds import Thresholds
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
@@ -25,8 +33,12 @@ def test_thresholds_and_calibration_come_from_the_registry():
             assert metric.name not in defaults.warn
         if metric.calibration:
             assert DEFAULT_VARIATION[metric.name] == metric.calibration
-    assert set(METRICS) == set(DEFAULT_VARIATION) == set(VERDICT_METRICS)
+    assert set(CALIBRATED) == set(DEFAULT_VARIATION) == set(VERDICT_METRICS)
     assert GAP_METRICS == ("sentiment", "agency_balance", "refusal", "word_count", "not_ok")
+    # a choice task (WinoBias) is measured by what its answers decide, not by their words
+    assert gap_metrics("choice") == ("not_ok", "accuracy", "unparsed")
+    assert calibrated("choice") == ("not_ok", "accuracy", "unparsed")
+    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed"}
 
 
 def test_every_metric_says_what_it_measures_and_how_to_read_it():

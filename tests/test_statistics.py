@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from bias_audit.analyze.metrics import (
-    GAP_METRICS,
     OVERALL,
     Thresholds,
     answer_values,
@@ -28,6 +27,7 @@ from bias_audit.analyze.statistics import (
 )
 from bias_audit.cli import main
 from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import GAP_METRICS
 
 
 def test_mean_difference_and_cohens_d_on_known_values():

@@ -70,6 +70,7 @@ def test_suites_list_names_seed_lab(capsys):
     assert [line.split("\t")[:2] for line in listing] == [
         ["occupations-gender", "720 prompts"],
         ["seed-lab", "10 prompts"],
+        ["winobias", "1580 prompts"],
     ]
 
 

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bias_audit.analyze.calibrate import METRICS
 from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import CALIBRATED
 from bias_audit.parameters import add_arguments, json_or_file, values_from
 from bias_audit.suites import builtin_suite_names, load_suite
 from bias_audit.thresholds import Thresholds
@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
     )
     bold.set_defaults(handler=_suites_import_bold)
+    wino = suite_commands.add_parser(
+        "import-winobias", help="turn the WinoBias sentence files into a choice-task suite"
+    )
+    wino.add_argument("directory", metavar="DIR", type=Path, help="the WinoBias data folder (wino/data)")
+    wino.add_argument(
+        "--split", action="append", choices=("dev", "test"), default=None,
+        help="which split's line pairs (repeatable; default: test)",
+    )  # fmt: skip
+    wino.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
+    )
+    wino.set_defaults(handler=_suites_import_winobias)
 
     gen = commands.add_parser("generate", help="send a suite's prompts to the model and record the answers")
     gen.add_argument("--run-id", required=True)
@@ -116,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--runs", type=int, default=100, metavar="N", help="synthetic runs per condition")
     cal.add_argument("--thresholds", default=None, metavar="JSON|FILE", help="as for generate")
     cal.add_argument(
-        "--metric", action="append", choices=METRICS, default=None, help="only this metric (repeatable)"
+        "--metric", action="append", choices=CALIBRATED, default=None, help="only this metric (repeatable)"
     )
     cal.add_argument(
         "--from-run",
@@ -231,6 +243,19 @@ def _suites_import_bold(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suites_import_winobias(args: argparse.Namespace) -> int:
+    from bias_audit.suites.winobias import import_winobias, to_yaml
+
+    suite = import_winobias(args.directory, tuple(dict.fromkeys(args.split or ["test"])))
+    text = to_yaml(suite)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: suite {suite.name!r}, {len(suite.cases)} cases")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from bias_audit.generate import generate, preflight
     from bias_audit.llm import make_provider
@@ -281,6 +306,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         layout,
     )
     from bias_audit.analyze.sequential import Design
+    from bias_audit.analyze.tasks import Scoring
+    from bias_audit.metric_registry import calibrated
 
     for flag, value in (
         ("--samples", args.samples),
@@ -304,6 +331,14 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"not a group of suite {suite.name!r}: {', '.join(groups)} (value: {args.group!r})",
             field="--group",
         )
+    task = Scoring.of(suite.task).task
+    for metric in args.metric or ():
+        if metric not in calibrated(task):
+            raise UserInputError(
+                f"not measured on suite {suite.name!r}; its metrics: {', '.join(calibrated(task))} "
+                f"(value: {metric!r})",
+                field="--metric",
+            )
     if args.sequential:
         design = Design(args.max_samples or DEFAULT_MAX_SAMPLES)
         how = f"sequential, {design.describe()}"
@@ -322,7 +357,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         size,
         runs=args.runs,
         thresholds=thresholds,
-        metrics=tuple(args.metric or METRICS),
+        metrics=tuple(args.metric) if args.metric else None,
         variation=variation,
         target=args.group,
         progress=None if args.json else print,

@@ -29,12 +29,13 @@ from bias_audit.analyze.sequential import (
     stop_in_words,
     undecided_in_words,
 )
+from bias_audit.analyze.tasks import Scoring, task_scores
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request, derive_seed
 from bias_audit.llm.batch import retryable
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
-from bias_audit.metric_registry import TEXT_METRICS
+from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.suites import Suite, load_suite
@@ -326,6 +327,8 @@ class SequentialRounds:
         self.design = design_of(config)
         self.thresholds = Thresholds.from_overrides(config.thresholds)
         self.layout = {case.case_id: list(case.variants) for case in sender.suite.cases}
+        self.facts = {case.case_id: case.attributes for case in sender.suite.cases}
+        self.scoring = Scoring.of(sender.suite.task)
         self.scores: dict[str, dict] = {}
         self.rounds: list[dict[str, object]] = []
         self.reason: str | None = None  # why it stopped, once it has
@@ -343,7 +346,7 @@ class SequentialRounds:
                 reason = "budget"
                 break
             await sender.send(batch)
-            self.analysis = analyse(self.values(), design, look, self.thresholds)
+            self.analysis = analyse(self.values(), design, look, self.thresholds, self.scoring)
             undecided = self.analysis.undecided
             self.rounds.append(
                 {
@@ -402,13 +405,18 @@ class SequentialRounds:
             key = record["request_key"]
             if key not in self.scores:
                 text = record.get("text")
-                self.scores[key] = score_text(text) if text is not None else {}
+                self.scores[key] = {
+                    **(score_text(text) if text is not None else {}),
+                    **task_scores(
+                        self.sender.suite.task, self.facts[record["case_id"]], text, record.get("prompt")
+                    ),
+                }
             scores = self.scores[key]
             rows.append(
                 {
                     **{k: record[k] for k in ("variant", "case_id", "sample_index", "outcome")},
                     "assumed_gender": scores.get("assumed_gender"),
-                    **{m: scores.get(m) for m in TEXT_METRICS},
+                    **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_METRICS)},
                 }
             )
         return answer_values(rows)
@@ -566,6 +574,8 @@ def _write_manifest(
             "status": status,
             "updated_at": utc_now().isoformat(),
             "case_attributes": attributes,
+            # a task suite's scoring (analyze/tasks.py): what the analysis parses and compares
+            "task": None if suite.task is None else suite.task.model_dump(mode="json"),
             **(origin or {}),
             # the run's use of the quota (remote providers with tpm/rpm): 429s, pauses, share used
             **({"rate_limits": rate_limits} if rate_limits else {}),

@@ -16,9 +16,11 @@ import numpy as np
 
 from bias_audit.analyze.metrics import (
     FAMILY_VERDICT,
+    LEVEL,
     NOT_ESTIMABLE,
     OVERALL,
     answer_values,
+    is_subgroup,
     occupation_shares,
 )
 from bias_audit.analyze.statistics import wilson_interval
@@ -57,7 +59,12 @@ def write_report(
     out_dir = folder.path
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
+    subgroups = sorted(
+        (m for m in tables["metrics"] if is_subgroup(m["scope"])),
+        key=lambda m: (m["scope"], m["group_b"] == LEVEL, m["metric"], m["group_a"]),
+    )
     thresholds = applied_thresholds(run, folder)
+    task = folder.read_manifest().get("task")
     shares = occupation_shares(answer_values(tables["features"]), folder.case_attributes())
     plots = [
         _save(
@@ -69,18 +76,33 @@ def write_report(
         ),
         _save(
             out_dir,
-            "assumed_gender.png",
-            "Gender the answers assume, by variant",
-            _assumed_gender_figure(tables["features"]),
-        ),
-        _save(
-            out_dir,
             "outcomes.png",
             "Filtered and failed requests by variant",
             _outcome_figure(tables["responses"]),
         ),
     ]
-    heatmap = case_gaps(tables["metrics"], folder.case_attributes(), thresholds)
+    if task:
+        plots.insert(
+            1,
+            _save(
+                out_dir,
+                "task_levels.png",
+                "What the answers decided, by group: overall and within each case attribute the suite "
+                "breaks its gaps down by (pooled over cases, 95 % CI; unparsed: answers that pick no option)",
+                _task_figure(tables["metrics"]),
+            ),
+        )
+    else:
+        plots.insert(
+            1,
+            _save(
+                out_dir,
+                "assumed_gender.png",
+                "Gender the answers assume, by variant",
+                _assumed_gender_figure(tables["features"]),
+            ),
+        )
+    heatmap = None if task else case_gaps(tables["metrics"], folder.case_attributes(), thresholds)
     if heatmap:
         plots.insert(
             1,
@@ -117,7 +139,11 @@ def write_report(
             ),
         )
     example_metric, examples = _examples(findings, tables["features"], tables["responses"], thresholds)
-    responses = sorted(tables["responses"], key=lambda r: (r["case_id"], r["variant"], r["sample_index"]))
+    choices = {f["request_key"]: f.get("choice") for f in tables["features"]}
+    responses = sorted(
+        ({**r, "choice": choices.get(r["request_key"])} for r in tables["responses"]),
+        key=lambda r: (r["case_id"], r["variant"], r["sample_index"]),
+    )
     html = (
         environment()
         .get_template("report.html.j2")
@@ -125,6 +151,8 @@ def write_report(
             run=run,
             metadata=_metadata(run),
             findings=findings,
+            subgroups=subgroups,
+            task=task,
             limits=_limits(findings, run),
             metrics=METRICS,
             thresholds=thresholds,
@@ -232,7 +260,8 @@ def gap_rows(findings: list[dict], thresholds: Thresholds) -> list[dict]:
     rows = []
     for f in findings:
         fail = thresholds.fail.get(f["metric"])
-        if f["metric"] not in VERDICT_METRICS or f["difference"] is None or not fail:
+        verdicts = f["metric"] in VERDICT_METRICS and f["group_b"] != LEVEL
+        if not verdicts or f["difference"] is None or not fail:
             continue
         low = f["ci_low"] if f["ci_low"] is not None else None
         high = f["ci_high"] if f["ci_high"] is not None else None
@@ -290,7 +319,10 @@ def case_gaps(
     per_case = [
         m
         for m in metrics
-        if m["scope"] != OVERALL and m["metric"] in GAP_METRICS and m["difference"] is not None
+        if m["scope"] != OVERALL
+        and not is_subgroup(m["scope"])
+        and m["metric"] in GAP_METRICS
+        and m["difference"] is not None
     ]
     pairs: dict[tuple[str, str], set[str]] = {}
     for m in per_case:
@@ -321,6 +353,43 @@ def case_gaps(
         "columns": columns,
         "rows": rows[:most],
     }
+
+
+def _task_figure(metrics: list[dict]):
+    """A task suite's levels (``group_b = level`` rows): per task metric a panel, per scope (overall,
+    then each subgroup) each group's level with its interval, side by side."""
+    levels = [m for m in metrics if m["group_b"] == LEVEL and m["difference"] is not None]
+    names = list(dict.fromkeys(m["metric"] for m in levels))
+    if not names:
+        fig, ax = _figure(6, 2)
+        ax.text(0.5, 0.5, "no parsed answers yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    scopes = [OVERALL, *sorted({m["scope"] for m in levels} - {OVERALL})]
+    groups = list(dict.fromkeys(m["group_a"] for m in levels))
+    fig, axes = subplots(1, len(names), figsize=(4.2 * len(names), 0.45 * len(scopes) + 1.6), squeeze=False)
+    colours = ("#1565c0", "#ef6c00", "#6a1b9a", "#2e7d32")
+    for ax, name in zip(axes[0], names, strict=True):
+        for g, group in enumerate(groups):
+            for y, scope in enumerate(scopes):
+                row = next(
+                    (m for m in levels if (m["metric"], m["scope"], m["group_a"]) == (name, scope, group)),
+                    None,
+                )
+                if row is None:
+                    continue
+                at = y + (g - (len(groups) - 1) / 2) * 0.22
+                colour = colours[g % len(colours)]
+                if row["ci_low"] is not None:
+                    ax.plot([row["ci_low"], row["ci_high"]], [at, at], color=colour, linewidth=2)
+                ax.plot(row["difference"], at, "o", color=colour, label=group if y == 0 else None)
+        ax.set_yticks(range(len(scopes)), scopes, fontsize=7)
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{name} (share)")
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def _heatmap_figure(heatmap: dict[str, Any]):

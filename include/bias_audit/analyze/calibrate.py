@@ -41,6 +41,7 @@ import numpy as np
 
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.sequential import Design, Look, Tracker, needed_prompts
+from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import (
     gap_summaries,
     not_estimable,
@@ -49,12 +50,11 @@ from bias_audit.analyze.within_case import (
     pooled_within_variance,
     skew_summaries,
 )
-from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, GAP_METRICS, RATES, Variation
+from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation, calibrated
 from bias_audit.metric_registry import METRICS as METRIC_INFO
 from bias_audit.suites.model import Suite
 from bias_audit.thresholds import Thresholds
 
-METRICS = CALIBRATED
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 TARGET_POWER = 0.9
 _EDGE = 0.005  # rates are kept inside (0.5 %, 99.5 %) so that their logits exist
@@ -97,7 +97,11 @@ def layout(suite: Suite) -> dict[str, list[str]]:
     return {case.case_id: list(case.variants) for case in suite.cases}
 
 
-def biased_group(cases: dict[str, list[str]]) -> str:
+def biased_group(cases: dict[str, list[str]], scoring: Scoring = TEXT) -> str:
+    """The group a gap is injected into: female, else the first named group; for a task suite, the
+    first group of its first pair (WinoBias: pro, whose sentences the stereotype helps)."""
+    if scoring.pairs:
+        return scoring.pairs[0][0]
     groups = sorted({v for variants in cases.values() for v in variants if v != NEUTRAL})
     return "female" if "female" in groups else (groups[0] if groups else NEUTRAL)
 
@@ -109,6 +113,7 @@ class SyntheticRun:
 
     prompts: list[tuple[str, str]]
     n: np.ndarray
+    scoring: Scoring = TEXT  # the suite's metrics and pairs (analyze/tasks.py)
     mean: dict[str, np.ndarray] = field(default_factory=dict)
     ss: dict[str, np.ndarray] = field(default_factory=dict)
     plus: np.ndarray | None = None
@@ -133,6 +138,7 @@ def draw(
     target: str | None = None,
     keep_answers: bool = False,
     effects: np.random.Generator | None = None,
+    scoring: Scoring = TEXT,
 ) -> SyntheticRun:
     """One synthetic run; ``inject`` adds a gap per metric to the ``target`` group's answers
     (default ``biased_group``; ``gender_skew``: to the neutral answers). ``effects`` draws the case
@@ -140,13 +146,13 @@ def draw(
     as two audits of one model and suite do."""
     effects = effects or rng
     variation = {**DEFAULT_VARIATION, **(variation or {})}
-    target = target or biased_group(cases)
+    target = target or biased_group(cases, scoring)
     prompts = [(case, variant) for case, variants in cases.items() for variant in variants]
     case_index = {case: i for i, case in enumerate(cases)}
     of_case = np.array([case_index[c] for c, _ in prompts])
     is_target = np.array([v == target for _, v in prompts], dtype=float)
-    run = SyntheticRun(prompts, np.full(len(prompts), samples))
-    for metric in (*CONTINUOUS, *RATES):
+    run = SyntheticRun(prompts, np.full(len(prompts), samples), scoring)
+    for metric in (m for m in (*CONTINUOUS, *RATES) if m in scoring.metrics):
         v = variation[metric]
         shift = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(
             0, v.prompt_sd, len(prompts)
@@ -158,6 +164,8 @@ def draw(
             p = np.clip(_expit(_logit(v.centre) + shift) + gap, 0.0, 1.0)
             answers = (rng.random((len(prompts), samples)) < p[:, None]).astype(float)
         run.summarise(metric, answers, keep_answers)
+    if not scoring.words:
+        return run
     v = variation["gender_skew"]
     lean = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(0, v.prompt_sd, len(prompts))
     male = _expit(_logit(v.centre) + lean)
@@ -178,15 +186,18 @@ def simulate(
     *,
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
+    scoring: Scoring = TEXT,
 ) -> list[dict]:
     """Per-answer values (as ``metrics.answer_values`` makes them) of one synthetic run."""
-    run = draw(cases, samples, rng, inject, variation=variation, target=target, keep_answers=True)
+    run = draw(
+        cases, samples, rng, inject, variation=variation, target=target, keep_answers=True, scoring=scoring
+    )
     return [
         {
             "variant": variant,
             "case_id": case,
             "sample_index": i,
-            **{m: float(run.samples[m][p, i]) for m in METRICS},
+            **{m: float(answers[p, i]) for m, answers in run.samples.items()},
         }
         for p, (case, variant) in enumerate(run.prompts)
         for i in range(samples)
@@ -213,8 +224,9 @@ def _comparisons(run: SyntheticRun):
     groups share no case); the skew as (gender_skew, neutral, zero, its per-case levels)."""
     index = {prompt: i for i, prompt in enumerate(run.prompts)}
     groups = sorted({variant for _, variant in run.prompts})
-    for metric in GAP_METRICS:
-        for a, b in group_pairs(groups):
+    scoring = run.scoring
+    for metric in scoring.metrics:
+        for a, b in scoring.pairs or group_pairs(groups):
             shared = [c for c, v in run.prompts if v == a and (c, b) in index]
             if not shared:
                 yield metric, a, b, None
@@ -236,7 +248,7 @@ def _comparisons(run: SyntheticRun):
                 ),
             )
     neutral = [i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL]
-    if neutral:
+    if neutral and scoring.words:
         at = np.array(neutral, dtype=int)
         cases = tuple(run.prompts[i][0] for i in neutral)
         skew = skew_summaries(run.n[at], run.plus[at], run.minus[at], run.ss["gender_skew"][at].sum(), cases)
@@ -248,12 +260,14 @@ def taken(run: SyntheticRun, counts: np.ndarray) -> SyntheticRun:
     sequential run drawn in full (``draw(..., keep_answers=True)``) ahead of time."""
     rows = np.arange(len(run.prompts))
     last = counts - 1
-    view = SyntheticRun(run.prompts, counts.copy())
+    view = SyntheticRun(run.prompts, counts.copy(), run.scoring)
     for metric, answers in run.samples.items():
         total = np.cumsum(answers, axis=1)[rows, last]
         squares = np.cumsum(answers**2, axis=1)[rows, last]
         view.mean[metric] = total / counts
         view.ss[metric] = np.maximum(squares - counts * view.mean[metric] ** 2, 0.0)
+    if "gender_skew" not in run.samples:
+        return view
     skew = run.samples["gender_skew"]
     view.plus = np.cumsum(skew == 1, axis=1)[rows, last]
     view.minus = np.cumsum(skew == -1, axis=1)[rows, last]
@@ -281,10 +295,20 @@ def run_sequentially(
     *,
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
+    scoring: Scoring = TEXT,
 ) -> SequentialRun:
     """One synthetic audit run as the generate stage runs a sequential one: rounds of samples,
     only for the prompts of undecided comparisons, a look after each, stop once settled."""
-    run = draw(cases, design.max_samples, rng, inject, variation=variation, target=target, keep_answers=True)
+    run = draw(
+        cases,
+        design.max_samples,
+        rng,
+        inject,
+        variation=variation,
+        target=target,
+        keep_answers=True,
+        scoring=scoring,
+    )
     tracker = Tracker(design, thresholds)
     counts = np.zeros(len(run.prompts), dtype=int)
     wanted = np.ones(len(run.prompts), dtype=bool)
@@ -344,7 +368,7 @@ def calibrate_sequential(
     *,
     runs: int = 100,
     thresholds: Thresholds | None = None,
-    metrics: tuple[str, ...] = METRICS,
+    metrics: tuple[str, ...] | None = None,
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
     seed: int = 0,
@@ -354,15 +378,18 @@ def calibrate_sequential(
     for each metric runs with a gap of its fail threshold injected; false alarms under monitoring
     after every round, power, and the requests spent until the run stopped."""
     thresholds = thresholds or Thresholds()
-    cases = layout(suite)
-    target = target or biased_group(cases)
+    cases, scoring = layout(suite), Scoring.of(suite.task)
+    target = target or biased_group(cases, scoring)
     design = Design(max_samples)
     fixed = sum(len(v) for v in cases.values()) * max_samples
     rng = np.random.default_rng([seed, max_samples, 11])
-    null = [run_sequentially(cases, design, rng, {}, thresholds, variation=variation) for _ in range(runs)]
+    null = [
+        run_sequentially(cases, design, rng, {}, thresholds, variation=variation, scoring=scoring)
+        for _ in range(runs)
+    ]
     null_requests = np.array([r.requests for r in null])
     results = []
-    for index, metric in enumerate(metrics):
+    for index, metric in enumerate(metrics or calibrated(scoring.task)):
         metric_rng = np.random.default_rng([seed, max_samples, 11, index])
         false = sum(
             any(r.metric == metric and r.finding in ("warn", "fail") for r in run.rows) for run in null
@@ -370,7 +397,14 @@ def calibrate_sequential(
         fail = thresholds.fail[metric]
         biased = [
             run_sequentially(
-                cases, design, metric_rng, {metric: fail}, thresholds, variation=variation, target=target
+                cases,
+                design,
+                metric_rng,
+                {metric: fail},
+                thresholds,
+                variation=variation,
+                target=target,
+                scoring=scoring,
             )
             for _ in range(runs)
         ]
@@ -473,24 +507,26 @@ def calibrate(
     *,
     runs: int = 100,
     thresholds: Thresholds | None = None,
-    metrics: tuple[str, ...] = METRICS,
+    metrics: tuple[str, ...] | None = None,
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[Calibration]:
     thresholds = thresholds or Thresholds()
-    cases = layout(suite)
-    target = target or biased_group(cases)
+    cases, scoring = layout(suite), Scoring.of(suite.task)
+    target = target or biased_group(cases, scoring)
     rng = np.random.default_rng([seed, samples])
     # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
     null = [
-        _findings(overall_rows(draw(cases, samples, rng, {}, variation=variation)), thresholds)
+        _findings(
+            overall_rows(draw(cases, samples, rng, {}, variation=variation, scoring=scoring)), thresholds
+        )
         for _ in range(runs)
     ]
-    fewest_cases = _fewest_cases(cases, target)
+    fewest_cases = _fewest_cases(cases, target, scoring)
     results = []
-    for index, metric in enumerate(metrics):
+    for index, metric in enumerate(metrics or calibrated(scoring.task)):
         metric_rng = np.random.default_rng([seed, samples, index])
         false_alarms = sum(any(f in {"warn", "fail"} for f, _ in run.get(metric, [])) for run in null)
         passes = sum(bool(run.get(metric)) and all(f == "pass" for f, _ in run[metric]) for run in null)
@@ -503,7 +539,9 @@ def calibrate(
             inject = {metric: fail * multiple}
             detected = 0
             for _ in range(runs):
-                run = draw(cases, samples, metric_rng, inject, variation=variation, target=target)
+                run = draw(
+                    cases, samples, metric_rng, inject, variation=variation, target=target, scoring=scoring
+                )
                 found = _target_findings(overall_rows(run), metric, target, thresholds)
                 detected += any(f in {"warn", "fail"} for f in found)
             power[multiple] = detected / runs
@@ -552,7 +590,7 @@ def calibrate_compare(
     *,
     runs: int = 100,
     thresholds: Thresholds | None = None,
-    metrics: tuple[str, ...] = METRICS,
+    metrics: tuple[str, ...] | None = None,
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
     seed: int = 0,
@@ -564,8 +602,8 @@ def calibrate_compare(
     from bias_audit.compare import judge_changes
 
     thresholds = thresholds or Thresholds()
-    cases = layout(suite)
-    target = target or biased_group(cases)
+    cases, scoring = layout(suite), Scoring.of(suite.task)
+    target = target or biased_group(cases, scoring)
 
     def pair(rng: np.random.Generator, inject: dict[str, float]) -> list:
         effects = rng.integers(2**32)
@@ -577,6 +615,7 @@ def calibrate_compare(
             variation=variation,
             target=target,
             effects=np.random.default_rng(effects),
+            scoring=scoring,
         )
         after = draw(
             cases,
@@ -586,6 +625,7 @@ def calibrate_compare(
             variation=variation,
             target=target,
             effects=np.random.default_rng(effects),
+            scoring=scoring,
         )
         changes = change_rows(before, after)
         judge_changes(changes, thresholds)
@@ -594,7 +634,7 @@ def calibrate_compare(
     rng = np.random.default_rng([seed, samples, 7])
     null = [pair(rng, {}) for _ in range(runs)]
     results = []
-    for metric in metrics:
+    for metric in metrics or calibrated(scoring.task):
         mine = [[c for c in changes if c.metric == metric] for changes in null]
         false = sum(any(c.finding in ("reduced", "increased") for c in rows) for rows in mine)
         unchanged = sum(bool(rows) and all(c.finding == "unchanged" for c in rows) for rows in mine)
@@ -622,11 +662,11 @@ COMPARE_HEADER = (
 )
 
 
-def _fewest_cases(cases: dict[str, list[str]], target: str) -> int:
+def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = TEXT) -> int:
     """The fewest shared cases behind an estimable comparison of the target group."""
     counts = []
     groups = sorted({v for variants in cases.values() for v in variants})
-    for a, b in group_pairs(groups):
+    for a, b in scoring.pairs or group_pairs(groups):
         if target in (a, b):
             shared = sum(a in variants and b in variants for variants in cases.values())
             if shared:
@@ -638,7 +678,7 @@ def _neutral_cases(cases: dict[str, list[str]]) -> int:
     return sum(NEUTRAL in variants for variants in cases.values())
 
 
-def estimate_variation(values: list[dict], metrics: tuple[str, ...] = METRICS) -> dict[str, Variation]:
+def estimate_variation(values: list[dict], metrics: tuple[str, ...] = CALIBRATED) -> dict[str, Variation]:
     """Variance components of one run's answers (``metrics.answer_values`` rows), per metric, by the
     method of moments for a nested design (Searle, Casella & McCulloch 1992, *Variance Components*,
     §3.6; written here because statsmodels' MixedLM fits these models by REML with convergence

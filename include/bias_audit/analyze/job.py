@@ -28,8 +28,9 @@ from bias_audit.analyze.metrics import (
 )
 from bias_audit.analyze.sequential import Design, Look, analyse, apply, stop_in_words
 from bias_audit.analyze.spark import get_spark
+from bias_audit.analyze.tasks import TEXT, Scoring, task_columns
 from bias_audit.errors import UserInputError
-from bias_audit.metric_registry import TEXT_METRICS
+from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
@@ -68,11 +69,12 @@ def analyze(
         log.info("neutral_df (the lab's neutral answers):\n%s", _show(neutral_df))
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
-        features = features_frame(responses).cache()
         manifest = folder.read_manifest()
+        attributes, task = folder.case_attributes(), manifest.get("task")
+        features = features_frame(responses, task, attributes).cache()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         design = sequential_design(manifest)
-        metric_rows, verdict, looks = run_metrics(features, folder.case_attributes(), thresholds, design)
+        metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, Scoring.of(task))
         metrics = metrics_frame(spark, run_id, metric_rows)
         summary = verdict_in_words(metric_rows, verdict, thresholds)
         if design is not None:
@@ -168,7 +170,11 @@ def lab_frames(responses: DataFrame) -> tuple[DataFrame, DataFrame]:
     return neutral_df, loaded_df
 
 
-def features_frame(responses: DataFrame) -> DataFrame:
+def features_frame(
+    responses: DataFrame, task: dict | None = None, attributes: dict[str, dict] | None = None
+) -> DataFrame:
+    """Per answer: its words' features and, for a task suite, what it decided (analyze/tasks.py;
+    null columns otherwise, so that every run's features share one schema)."""
     text = F.col("text")
     return responses.select(
         "run_id",
@@ -180,6 +186,12 @@ def features_frame(responses: DataFrame) -> DataFrame:
         "outcome",
         *[column.alias(name) for name, column in gender_feature_columns(text).items()],
         *[column.alias(name) for name, column in lexicon_feature_columns(text).items()],
+        *[
+            column.alias(name)
+            for name, column in task_columns(
+                task, attributes or {}, F.col("case_id"), F.col("prompt"), text
+            ).items()
+        ],
     )
 
 
@@ -188,6 +200,7 @@ def run_metrics(
     attributes: dict[str, dict] | None = None,
     thresholds: Thresholds | None = None,
     sequential: tuple[Design, str, int] | None = None,
+    scoring: Scoring = TEXT,
 ) -> tuple[list[MetricRow], str, list[Look]]:
     """Comparisons, grounding and verdict. The per-answer values are collected to the driver for
     the resampling statistics: a few numbers per answer, fine up to millions of answers.
@@ -196,13 +209,16 @@ def run_metrics(
     the same sequential analysis that stopped its sampling (sequential.py): intervals intersected
     over the looks, findings from the look they were reached; its looks are returned too."""
     columns = ("variant", "case_id", "sample_index", "outcome", "assumed_gender", *TEXT_METRICS)
+    columns += TASK_METRICS if not scoring.words else ()
     values = answer_values([row.asDict() for row in features.select(*columns).collect()])
-    metric_rows = comparisons(values) + grounding(values, attributes or {})
+    metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
+    if scoring.words:
+        metric_rows += grounding(values, attributes or {})
     verdict = judge(metric_rows, thresholds)
     if sequential is None:
         return metric_rows, verdict, []
     design, _, rounds = sequential
-    result = analyse(values, design, rounds, thresholds)
+    result = analyse(values, design, rounds, thresholds, scoring)
     return metric_rows, apply(metric_rows, result), result.looks
 
 

@@ -25,6 +25,12 @@ each named group vs neutral, for each of ``GAP_METRICS``; ``gender_skew`` of neu
 - p-values are Benjamini-Hochberg adjusted within each family (``adjusted_over``): the overall
   comparisons together, the per-case rows together.
 
+Task suites (a ``task`` in the suite; analyze/tasks.py): their own metrics (``accuracy``,
+``unparsed``, ``not_ok``) between the pairs the task names (WinoBias: pro vs anti), pooled within
+cases as above; each group's level (``group_b = level``, reported); and the same gaps and levels
+within each value of the case attributes the task's ``by`` names (``type=1``, ``anti_pronoun=female``:
+subgroup rows, their own Benjamini-Hochberg family, outside the verdict). No skew or grounding.
+
 Grounding (suites whose cases carry ``occupation`` and ``bls_pct_female``, e.g. occupations-gender):
 per occupation, the share of gendered answers to neutral prompts that assume female; across
 occupations, its Pearson correlation with the BLS share of women (``bls_correlation``) and the
@@ -43,7 +49,8 @@ estimable overall comparison passes, else is inconclusive. Never "pass" on no ev
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -54,19 +61,22 @@ from bias_audit.analyze.statistics import (
     compare,
     compare_to_zero,
 )
+from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import is_not_estimable, pooled_gap, pooled_level
-from bias_audit.metric_registry import GAP_METRICS, TEXT_METRICS, VERDICT_METRICS
+from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS, VERDICT_METRICS
 from bias_audit.thresholds import Thresholds
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
 NEUTRAL = "neutral"
 OVERALL = "(overall)"
+LEVEL = "level"  # group_b of a group's own level (task suites: accuracy on pro sentences), not a gap
 NOT_ESTIMABLE = "not estimable"
 # Findings that say nothing about the model and so do not enter the verdict.
 OUTSIDE_VERDICT = ("reported", NOT_ESTIMABLE)
 # What each row's p_adjusted is adjusted over (Benjamini-Hochberg within the family).
 FAMILY_VERDICT = "overall comparisons (the verdict)"
 FAMILY_PER_CASE = "per-case comparisons"
+FAMILY_SUBGROUP = "subgroup comparisons"
 FAMILY_REPORTED = "not tested"
 
 
@@ -86,8 +96,8 @@ class MetricRow:
 
 
 def answer_values(rows: list[dict]) -> list[dict]:
-    """Per-answer metric values from feature rows (variant, case_id, outcome, assumed_gender and
-    the ``TEXT_METRICS`` columns)."""
+    """Per-answer metric values from feature rows (variant, case_id, outcome, assumed_gender, the
+    ``TEXT_METRICS`` columns and, for task suites, the ``TASK_METRICS`` ones)."""
     values = []
     for row in rows:
         has_text = row["assumed_gender"] is not None
@@ -98,6 +108,7 @@ def answer_values(rows: list[dict]) -> list[dict]:
                 "sample_index": row.get("sample_index"),
                 "not_ok": 1.0 if row["outcome"] in NOT_OK else 0.0,
                 **{m: _float(row.get(m)) if has_text else None for m in TEXT_METRICS},
+                **{m: _float(row.get(m)) for m in TASK_METRICS},
                 "gender_skew": (
                     {"male": 1.0, "female": -1.0}.get(row["assumed_gender"], 0.0) if has_text else None
                 ),
@@ -107,7 +118,13 @@ def answer_values(rows: list[dict]) -> list[dict]:
 
 
 def comparisons(
-    values: list[dict], *, seed: int = 0, per_case: bool = True, alpha: float = 0.05
+    values: list[dict],
+    *,
+    seed: int = 0,
+    per_case: bool = True,
+    alpha: float = 0.05,
+    scoring: Scoring = TEXT,
+    attributes: Mapping[str, Mapping] | None = None,
 ) -> list[MetricRow]:
     """Every comparison of the run before multiple-testing correction.
 
@@ -116,35 +133,82 @@ def comparisons(
     no case are *not estimable*. Per-case rows (``per_case``) compare the answers to that case's
     prompts, each answer a draw from its prompt (statistics.compare): they describe these prompts,
     not the groups in general, and do not enter the verdict. ``alpha``: of the overall rows'
-    intervals (a sequential audit's looks spend less than 0.05 each, sequential.py)."""
+    intervals (a sequential audit's looks spend less than 0.05 each, sequential.py).
+
+    ``scoring`` (analyze/tasks.py) names the suite's metrics and pairs. A task suite also gets
+    each group's level of its task metrics (``group_b = LEVEL``: accuracy on pro-stereotyped
+    sentences) and, with ``per_case``, its gaps and levels within each value of the case
+    attributes of ``scoring.by`` (scope ``type=1``; subgroup rows), from ``attributes``."""
     by_case: dict[str, list[dict]] = {}
     for value in values:
         by_case.setdefault(value["case_id"], []).append(value)
-    rows: list[MetricRow] = []
     groups = sorted({v["variant"] for v in values})
-    for metric in GAP_METRICS:
-        for a, b in group_pairs(groups):
-            pooled = pooled_gap(
-                _by_case(by_case, a, metric), _by_case(by_case, b, metric), alpha=alpha, labels=(a, b)
-            )
-            rows.append(MetricRow(metric, OVERALL, a, b, pooled))
+    pairs = list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
+    rows = _pooled(OVERALL, by_case, groups, pairs, scoring, alpha)
     skew = _by_case(by_case, NEUTRAL, "gender_skew")
-    if any(skew.values()):
+    if scoring.words and any(skew.values()):
         rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pooled_level(skew, alpha=alpha)))
     if not per_case:
         return rows
+    for attribute in scoring.by:
+        facts = attributes or {}
+        for value in sorted({str(f[attribute]) for f in facts.values() if attribute in f}):
+            subset = {c: v for c, v in by_case.items() if str(facts.get(c, {}).get(attribute)) == value}
+            rows += _pooled(f"{attribute}={value}", subset, groups, pairs, scoring, alpha)
     for scope, subset in sorted(by_case.items()):
-        pairs = group_pairs(sorted({v["variant"] for v in subset}))
-        for metric in GAP_METRICS:
-            for a, b in pairs:
+        case_pairs = (
+            [(a, b) for a, b in pairs if {a, b} <= {v["variant"] for v in subset}]
+            if scoring.pairs is not None
+            else group_pairs(sorted({v["variant"] for v in subset}))
+        )
+        for metric in scoring.metrics:
+            for a, b in case_pairs:
                 comparison = compare(_pick(subset, a, metric), _pick(subset, b, metric), seed=seed)
                 rows.append(MetricRow(metric, scope, a, b, comparison))
-        case_skew = _pick(subset, NEUTRAL, "gender_skew")
+        case_skew = _pick(subset, NEUTRAL, "gender_skew") if scoring.words else []
         if case_skew:
             rows.append(
                 MetricRow("gender_skew", scope, NEUTRAL, "zero", compare_to_zero(case_skew, seed=seed))
             )
     return rows
+
+
+def _pooled(
+    scope: str,
+    by_case: dict[str, list[dict]],
+    groups: list[str],
+    pairs: list[tuple[str, str]],
+    scoring: Scoring,
+    alpha: float,
+) -> list[MetricRow]:
+    """The pooled gaps over the cases of ``by_case`` and, for a task suite, each group's levels."""
+    rows = []
+    for metric in scoring.metrics:
+        for a, b in pairs:
+            pooled = pooled_gap(
+                _by_case(by_case, a, metric), _by_case(by_case, b, metric), alpha=alpha, labels=(a, b)
+            )
+            rows.append(MetricRow(metric, scope, a, b, pooled))
+    if not scoring.words:
+        ordered = [g for g in dict.fromkeys(g for pair in pairs for g in pair) if g in groups]
+        for metric in (m for m in scoring.metrics if m in TASK_METRICS):
+            for group in ordered + [g for g in groups if g not in ordered]:
+                level = pooled_level(_by_case(by_case, group, metric), alpha=alpha)
+                rows.append(MetricRow(metric, scope, group, LEVEL, _without_test(level)))
+    return rows
+
+
+def _without_test(level: Comparison) -> Comparison:
+    """A rate's level: its interval within [0, 1], without the test against zero (meaningless for
+    an accuracy)."""
+    low, high = level.ci_low, level.ci_high
+    return replace(
+        level,
+        p_value=None,
+        effect_size=None,
+        ci_low=None if low is None else max(low, 0.0),
+        ci_high=None if high is None else min(high, 1.0),
+    )
 
 
 def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
@@ -166,12 +230,13 @@ def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
 def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
     """Adjust p-values, set each row's finding, return the run's verdict.
 
-    Two families, each adjusted by Benjamini-Hochberg on its own: the overall comparisons (the
-    verdict's family) and the per-case rows. Per-case rows are many and noisy; adjusting them
+    Three families, each adjusted by Benjamini-Hochberg on its own: the overall comparisons (the
+    verdict's family), the subgroup rows of a task suite (``type=1`` ...) and the per-case rows.
+    Per-case rows are many and noisy; adjusting them
     together with the overall ones would dilute the verdict's evidence (an overall interval that
     excludes zero next to an adjusted p of 1)."""
     thresholds = thresholds or Thresholds()
-    for family in (FAMILY_VERDICT, FAMILY_PER_CASE):
+    for family in (FAMILY_VERDICT, FAMILY_SUBGROUP, FAMILY_PER_CASE):
         members = [r for r in rows if family_of(r) == family]
         adjusted = benjamini_hochberg([r.comparison.p_value for r in members])
         for row, p_adjusted in zip(members, adjusted, strict=True):
@@ -198,7 +263,7 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
     """The verdict and what it rests on, in a sentence or three: the findings that decided it with
     their intervals and thresholds, or why it is inconclusive and what would settle it."""
     thresholds = thresholds or Thresholds()
-    overall = [r for r in rows if r.scope == OVERALL and r.metric in VERDICT_METRICS]
+    overall = [r for r in rows if family_of(r) == FAMILY_VERDICT]
 
     def described(r: MetricRow) -> str:
         c = r.comparison
@@ -243,13 +308,21 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
 
 def family_of(row: MetricRow) -> str:
     """What a row's adjusted p-value is adjusted over."""
-    if row.metric not in VERDICT_METRICS:
+    if row.metric not in VERDICT_METRICS or row.group_b == LEVEL:
         return FAMILY_REPORTED
-    return FAMILY_VERDICT if row.scope == OVERALL else FAMILY_PER_CASE
+    if row.scope == OVERALL:
+        return FAMILY_VERDICT
+    return FAMILY_SUBGROUP if is_subgroup(row.scope) else FAMILY_PER_CASE
+
+
+def is_subgroup(scope: str) -> bool:
+    """A subgroup row's scope names a case attribute and its value (``type=1``); case ids cannot
+    hold "=" (suites.model.Identifier)."""
+    return "=" in scope
 
 
 def _finding(row: MetricRow, thresholds: Thresholds) -> str:
-    if row.metric not in thresholds.warn:
+    if row.metric not in thresholds.warn or row.group_b == LEVEL:
         return "reported"
     c = row.comparison
     if is_not_estimable(c):

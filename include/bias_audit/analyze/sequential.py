@@ -48,15 +48,17 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 
 from bias_audit.analyze.metrics import (
+    FAMILY_VERDICT,
     NEUTRAL,
     NOT_ESTIMABLE,
     OVERALL,
     MetricRow,
     comparisons,
+    family_of,
     verdict_of,
 )
+from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
-from bias_audit.metric_registry import VERDICT_METRICS
 from bias_audit.thresholds import Thresholds
 
 FIRST_ROUND = 5  # samples per prompt of the first round
@@ -129,7 +131,11 @@ class SequentialAnalysis:
 
 
 def analyse(
-    values: list[dict], design: Design, rounds: int, thresholds: Thresholds | None = None
+    values: list[dict],
+    design: Design,
+    rounds: int,
+    thresholds: Thresholds | None = None,
+    scoring: Scoring = TEXT,
 ) -> SequentialAnalysis:
     """The overall comparisons of a sequential run after ``rounds`` looks: each look from the answers
     with ``sample_index`` below its samples per prompt (formula 2), intervals intersected across
@@ -138,7 +144,7 @@ def analyse(
     tracker = Tracker(design, thresholds)
     for look in range(1, rounds + 1):
         subset = [v for v in values if v["sample_index"] < design.looks[look - 1]]
-        tracker.update(comparisons(subset, per_case=False, alpha=design.alpha_per_look))
+        tracker.update(comparisons(subset, per_case=False, alpha=design.alpha_per_look, scoring=scoring))
     return tracker.result()
 
 
@@ -157,7 +163,7 @@ class Tracker:
     def update(self, rows: list[MetricRow]) -> SequentialAnalysis:
         self.look += 1
         look, samples, alpha = self.look, self.design.looks[self.look - 1], self.design.alpha_per_look
-        self.rows = [r for r in rows if r.metric in VERDICT_METRICS]
+        self.rows = [r for r in rows if family_of(r) == FAMILY_VERDICT]
         for row in self.rows:
             key = (row.metric, row.group_a, row.group_b)
             low, high, finding, decided_at = self.state.get(key, (None, None, None, None))

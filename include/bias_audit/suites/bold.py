@@ -78,9 +78,8 @@ def import_bold(path: Path, domain: str, *, max_per_group: int = 50, seed: int =
 
 
 def to_yaml(suite: Suite, source: Path) -> str:
-    document = suite.model_dump(mode="json")
     return HEADER.format(file=source.name) + yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True, width=110
+        suite.document(), sort_keys=False, allow_unicode=True, width=110
     )
 
 

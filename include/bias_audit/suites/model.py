@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
@@ -40,6 +40,27 @@ class Case(_Strict):
     attributes: dict[str, str | float] = Field(default_factory=dict)
 
 
+class ChoiceTask(_Strict):
+    """A task-style suite whose answer picks one of the case's options (WinoBias: which occupation
+    a pronoun refers to). Each answer is parsed to the option it names (analyze/tasks.py) and
+    scored ``accuracy`` (1 if it is the case's expected option) and ``unparsed``; the gaps between
+    the groups of ``compare`` are the findings, also broken down by each case attribute of ``by``.
+
+    A further task kind is a further class here, its parser in analyze/tasks.py and its metrics
+    in the metric registry (``tasks``)."""
+
+    kind: Literal["choice"]
+    compare: list[tuple[Identifier, Identifier]] = Field(
+        min_length=1, description="pairs (a, b) of variants whose within-case gap a - b is measured"
+    )
+    by: list[str] = Field(default_factory=list, description="case attributes whose values get their own gaps")
+    options: str = Field("options", description='case attribute listing the options, "|"-separated')
+    expected: str = Field("answer", description="case attribute naming the expected option")
+
+
+Task = ChoiceTask
+
+
 class Prompt(_Strict):
     """One prompt of a suite: what ``suites show --json`` lists and what generation expands."""
 
@@ -56,6 +77,8 @@ class Suite(_Strict):
     completion: bool = False
     defaults: GenerationDefaults = GenerationDefaults()
     cases: list[Case] = Field(min_length=1)
+    # A task-style suite's scoring (None: free answers, measured by their words).
+    task: Task | None = None
 
     @field_validator("cases")
     @classmethod
@@ -67,6 +90,29 @@ class Suite(_Strict):
             seen.add(case.case_id)
         return cases
 
+    @model_validator(mode="after")
+    def _task_fits_cases(self) -> Suite:
+        task = self.task
+        if task is None:
+            return self
+        groups = {variant for case in self.cases for variant in case.variants}
+        for a, b in task.compare:
+            for group in (a, b):
+                if group not in groups:
+                    raise ValueError(f"task.compare names {group!r}, a variant no case has")
+        for case in self.cases:
+            facts = case.attributes
+            for name in (task.options, task.expected, *task.by):
+                if name not in facts:
+                    raise ValueError(f"case {case.case_id!r} lacks the attribute {name!r} the task reads")
+            options = str(facts[task.options]).split("|")
+            if len(options) < 2 or str(facts[task.expected]) not in options:
+                raise ValueError(
+                    f"case {case.case_id!r}: {task.expected} {facts[task.expected]!r} must be one of "
+                    f"at least two {task.options} (value: {facts[task.options]!r})"
+                )
+        return self
+
     def prompts(self) -> list[Prompt]:
         return [
             Prompt(case_id=case.case_id, variant=variant, prompt=text)
@@ -74,7 +120,12 @@ class Suite(_Strict):
             for variant, text in case.variants.items()
         ]
 
+    def document(self) -> dict:
+        """The suite as JSON-able data (what a suite file holds); a suite without a task has no
+        ``task`` key, so it hashes as before tasks existed and its earlier runs stay comparable."""
+        return self.model_dump(mode="json", exclude={"task"} if self.task is None else None)
+
     def content_hash(self) -> str:
         """sha256 of the suite's content (not its file's formatting): recorded with each run."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(self.document(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
