@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
 from bias_audit.analyze.calibrate import (
     COMPARE_HEADER,
+    SAMPLE_SIZE_HEADER,
     SEQUENTIAL_HEADER,
     calibrate,
     calibrate_compare,
@@ -53,11 +54,13 @@ from bias_audit.analyze.calibrate import (
     layout,
     overall_rows,
     run_sequentially,
+    samples_needed,
     sequence_coverage,
 )
 from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
 from bias_audit.analyze.sequential import Design
 from bias_audit.analyze.statistics import compare, compare_to_zero
+from bias_audit.analyze.tasks import Scoring
 from bias_audit.metric_registry import GAP_METRICS, calibrated
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
@@ -112,11 +115,32 @@ def sequential_side_by_side(
         print(f"{format_sequential_row(c)}   {fixed_power:>12}")
     uncorrected = Design(max_samples, alpha=0.05 * len(design.looks))  # 95 % at every look
     rng = np.random.default_rng([max_samples, 13])
-    null = [run_sequentially(cases, uncorrected, rng, {}, Thresholds(), target=group) for _ in range(runs)]
-    covered = {m: sequence_coverage(null, m) for m in METRICS}
+    scoring = Scoring.of(suite.task)
+    null = [
+        run_sequentially(cases, uncorrected, rng, {}, Thresholds(), target=group, scoring=scoring)
+        for _ in range(runs)
+    ]
+    covered = {m: sequence_coverage(null, m) for m in calibrated(scoring.task)}
     shown = ", ".join(f"{m} {'no CI' if v is None else format(v, '.1%')}" for m, v in covered.items())
     print(f"   monitored with a 95 % interval at every look instead (invalid): coverage {shown}")
     print(f"   ({time.monotonic() - started:.0f} s)")
+
+
+def task_suites(runs: int, max_samples: int) -> None:
+    """Choice tasks (winobias): the fewest samples per prompt for 90 % power at each metric's fail
+    threshold, with the false alarms at that size, on the built-in suite and on slices of it (a
+    team's own, smaller coreference suite); and sequential audits of the built-in suite."""
+    whole = load_suite("winobias")
+    for size in (len(whole.cases), 100, 40):
+        suite = whole.model_copy(update={"cases": whole.cases[:size]})
+        print(
+            f"\n== winobias, {size} line pairs: samples per prompt for 90 % power; {runs} runs per condition"
+        )
+        print(SAMPLE_SIZE_HEADER)
+        started = time.monotonic()
+        samples_needed(suite, runs=runs, progress=print)
+        print(f"   ({time.monotonic() - started:.0f} s)")
+    sequential_side_by_side(whole, max_samples, runs, None, None)
 
 
 def main() -> None:
@@ -129,6 +153,7 @@ def main() -> None:
     parser.add_argument(
         "--max-samples", type=int, default=50, help="sequential audits: samples per prompt at most"
     )
+    parser.add_argument("--no-tasks", action="store_true", help="skip the choice-task suites (winobias)")
     args = parser.parse_args()
     header = (
         f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'old: false alarms':>19}"
@@ -171,6 +196,8 @@ def main() -> None:
         print(COMPARE_HEADER)
         for samples in args.samples:
             calibrate_compare(suite, samples, runs=args.runs, target=args.group, progress=print)
+    if not args.no_tasks:
+        task_suites(args.runs, args.max_samples)
 
 
 if __name__ == "__main__":

@@ -359,3 +359,64 @@ def test_winobias_end_to_end_through_the_dag_with_the_local_model(airflow_db, sp
     }
     report = (warehouse.parent / "runs" / run_id / "report.html").read_text()
     assert "task_levels.png" in report and "By case attribute" in report and "parsed" in report
+
+
+def _task_run(runs: Path, run_id: str, cases: list, wrong_anti: float) -> None:
+    """A winobias run written as generate writes it: pro answers right, a share ``wrong_anti`` of
+    each case's anti answers naming the other occupation."""
+    rows = []
+    for case in cases:
+        answer = case.attributes["answer"]
+        other = next(o for o in str(case.attributes["options"]).split("|") if o != answer)
+        for variant in ("pro", "anti"):
+            for i in range(6):
+                wrong = variant == "anti" and i < 6 * wrong_anti
+                rows.append(
+                    record(
+                        run_id, case.case_id, variant, i, f"The {other if wrong else answer}.",
+                        prompt=case.variants[variant], suite="winobias",
+                    )
+                )  # fmt: skip
+    write_run(runs, run_id, rows)
+    suite = load_suite("winobias")
+    manifest = {
+        "suite": "winobias",
+        "samples": 6,
+        "task": suite.task.model_dump(mode="json"),
+        "case_attributes": {c.case_id: dict(c.attributes) for c in cases},
+    }
+    (runs / run_id / "run.json").write_text(json.dumps(manifest))
+
+
+def test_compare_and_trends_follow_the_suites_task(spark, tmp_path):
+    from bias_audit.analyze.job import analyze
+    from bias_audit.compare import compare_audits
+    from bias_audit.trends import trends
+
+    runs, warehouse = tmp_path / "runs", tmp_path / "warehouse"
+    cases = load_suite("winobias").cases[:16]
+    _task_run(runs, "before", cases, wrong_anti=0.5)
+    _task_run(runs, "after", cases, wrong_anti=0.0)
+    assert analyze("before", runs, warehouse, spark).verdict == "fail"
+    assert analyze("after", runs, warehouse, spark).verdict != "fail"
+    result = compare_audits("before", "after", warehouse)
+    changes = {(c.metric, c.group_a, c.group_b): c for c in result.changes}
+    assert set(changes) == {
+        ("accuracy", "pro", "anti"),
+        ("unparsed", "pro", "anti"),
+        ("not_ok", "pro", "anti"),
+    }
+    assert changes[("accuracy", "pro", "anti")].finding == "reduced"
+    (trend,) = trends(warehouse)
+    labels = {(s.metric, s.group_a, s.group_b) for s in trend.series}
+    assert ("accuracy", "pro", "anti") in labels and not any(b == LEVEL for _, _, b in labels)
+
+
+def test_calibrate_prints_the_samples_needed_for_power(capsys):
+    assert (
+        main(["calibrate", "--suite", "winobias", "--samples-needed", "--runs", "30", "--metric", "accuracy"])
+        == 0
+    )
+    (row,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("accuracy")]
+    assert row[:4] == ["accuracy", "790", "0.1", "1"]  # 790 pairs: one answer per prompt suffices
+    assert main(["calibrate", "--suite", "winobias", "--samples-needed", "--sequential"]) == 2

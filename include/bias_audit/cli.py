@@ -161,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
         "power, and the requests spent until a decision",
     )
     cal.add_argument(
+        "--samples-needed",
+        action="store_true",
+        help="find the fewest samples per prompt (1, 2, 3, 5, 10, 20, 50) that detect a gap of each "
+        "metric's fail threshold with 90 %% power",
+    )
+    cal.add_argument(
         "--max-samples",
         type=int,
         default=None,
@@ -298,12 +304,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     from bias_audit.analyze.calibrate import (
         COMPARE_HEADER,
         HEADER,
+        SAMPLE_SIZE_HEADER,
         SEQUENTIAL_HEADER,
         calibrate,
         calibrate_compare,
         calibrate_sequential,
         format_variation,
         layout,
+        samples_needed,
     )
     from bias_audit.analyze.sequential import Design
     from bias_audit.analyze.tasks import Scoring
@@ -318,9 +326,10 @@ def _calibrate(args: argparse.Namespace) -> int:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
     if args.max_samples is not None and not args.sequential:
         raise UserInputError("applies to --sequential only", field="--max-samples")
-    if args.sequential and args.compare:
+    if sum((args.sequential, args.compare, args.samples_needed)) > 1:
         raise UserInputError(
-            "calibrates one thing at a time: give --sequential or --compare", field="--sequential"
+            "calibrates one thing at a time: give one of --sequential, --compare, --samples-needed",
+            field="--sequential",
         )
     thresholds = Thresholds.from_overrides(json_or_file(args.thresholds, "--thresholds"))
     variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
@@ -343,6 +352,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         design = Design(args.max_samples or DEFAULT_MAX_SAMPLES)
         how = f"sequential, {design.describe()}"
         header, run, size = SEQUENTIAL_HEADER, calibrate_sequential, design.max_samples
+    elif args.samples_needed:
+        how = "the fewest samples per prompt for 90 % power"
+        header, size = SAMPLE_SIZE_HEADER, None
+
+        def run(suite, _size, **options):
+            return samples_needed(suite, **options)
     else:
         how = f"{args.samples} samples per prompt"
         header = COMPARE_HEADER if args.compare else HEADER

@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bias_audit.analyze.metrics import NEUTRAL, answer_values, group_pairs
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
+from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
 from bias_audit.config import check_run_id
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS
+from bias_audit.metric_registry import CONTINUOUS, METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -123,7 +125,7 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
     features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
     values = {run_id: answer_values(rows) for run_id, rows in features.items()}
     thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
-    changes = changes_between(values[baseline], values[candidate])
+    changes = changes_between(values[baseline], values[candidate], run_scoring(runs[candidate]))
     judge_changes(changes, thresholds)
     differences = [
         (name, runs[baseline].get(name), runs[candidate].get(name))
@@ -188,18 +190,30 @@ def _system_prompts(responses: list[dict]) -> str | None:
     return " | ".join(prompts) if prompts else None
 
 
-def changes_between(baseline: list[dict], candidate: list[dict]) -> list[Change]:
+def run_scoring(run: Mapping[str, Any]) -> Scoring:
+    """What a run's analysis compares (analyze/tasks.py), from its row of the runs table."""
+    task = run.get("task")
+    return Scoring.of(json.loads(task) if task else None)
+
+
+def scoring_of(tables: Tables, run_id: str) -> Scoring:
+    return next((run_scoring(run) for run in tables.rows("runs", run_id)), TEXT)
+
+
+def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scoring = TEXT) -> list[Change]:
     """Every estimable change between two audits' per-answer values (``metrics.answer_values``),
-    before multiple-testing correction."""
+    before multiple-testing correction; the metrics and pairs of the suite's ``scoring``."""
     groups = sorted({v["variant"] for v in baseline} & {v["variant"] for v in candidate})
     changes = []
-    for metric in GAP_METRICS:
-        for a, b in group_pairs(groups):
+    for metric in scoring.metrics:
+        for a, b in scoring.pairs or group_pairs(groups):
             before = case_summaries(_by_case(baseline, a, metric), _by_case(baseline, b, metric))
             after = case_summaries(_by_case(candidate, a, metric), _by_case(candidate, b, metric))
             change = paired_change(before, after) if before and after else None
             if change is not None:
                 changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
+    if not scoring.words:
+        return changes
     before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
     after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
     if before and after and (change := paired_change(before, after)) is not None:

@@ -205,13 +205,15 @@ def of_kind(*kinds: Kind) -> tuple[str, ...]:
 def markdown_table() -> str:
     """The metric table of the docs (docs/methodology.md keeps a copy; a test checks it)."""
     lines = [
-        "| metric | measures | unit | a positive difference means | warn | fail | source |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| metric | measures | unit | a positive difference means | warn | fail | suites | source |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for m in REGISTRY:
         warn = "reported" if m.warn is None else f"{m.warn:g}"
         fail = "—" if m.fail is None else f"{m.fail:g}"
+        suites = ", ".join(m.tasks)
         lines.append(
-            f"| `{m.name}` | {m.measures} | {m.unit} | {m.direction} | {warn} | {fail} | {m.source or '—'} |"
+            f"| `{m.name}` | {m.measures} | {m.unit} | {m.direction} | {warn} | {fail} | {suites} "
+            f"| {m.source or '—'} |"
         )
     return "\n".join(lines)

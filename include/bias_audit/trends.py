@@ -19,7 +19,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import OVERALL
+from bias_audit.analyze.metrics import LEVEL, OVERALL
 from bias_audit.analyze.statistics import benjamini_hochberg
 from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import METRICS
@@ -37,6 +37,7 @@ RUN_COLUMNS = (
     "responses",
     "verdict",
     "verdict_summary",
+    "task",
     "first_response_at",
     "analyzed_at",
     "mode",
@@ -124,7 +125,8 @@ def trends(warehouse: Path | str | Tables) -> list[Trend]:
     runs = read_runs(tables)
     metrics: dict[str, list[dict]] = {}
     for row in tables.rows("metrics"):
-        if row.get("scope") == OVERALL:
+        # the gaps; a task suite's levels (accuracy on pro sentences) are no gap to band
+        if row.get("scope") == OVERALL and row.get("group_b") != LEVEL:
             metrics.setdefault(row["run_id"], []).append(row)
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for run in runs:
@@ -161,13 +163,13 @@ def flag_drift(
     Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
     and runs: with many of both, some would move by chance)."""
     from bias_audit.analyze.metrics import answer_values
-    from bias_audit.compare import changes_between
+    from bias_audit.compare import changes_between, scoring_of
 
     values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in run_ids}
     found = [
         (after, change)
         for before, after in pairwise(run_ids)
-        for change in changes_between(values[before], values[after])
+        for change in changes_between(values[before], values[after], scoring_of(tables, after))
     ]
     drifted = {
         (change.metric, change.group_a, change.group_b, run_id)

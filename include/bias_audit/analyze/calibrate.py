@@ -568,6 +568,76 @@ def calibrate(
     return results
 
 
+SAMPLE_GRID = (1, 2, 3, 5, 10, 20, 50)
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """The fewest samples per prompt (of ``SAMPLE_GRID``) at which a metric's gap of its fail
+    threshold is found (warn or fail) with ``TARGET_POWER``; None: not within the grid."""
+
+    metric: str
+    fail_threshold: float
+    samples: int | None
+    false_alarm_rate: float  # at ``samples`` (else at the largest tried)
+    power_at_fail: float
+    cases: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def samples_needed(
+    suite: Suite,
+    *,
+    runs: int = 100,
+    thresholds: Thresholds | None = None,
+    metrics: tuple[str, ...] | None = None,
+    variation: dict[str, Variation] | None = None,
+    target: str | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[SampleSize]:
+    """For each metric, ``calibrate`` at growing samples per prompt until its gap of the fail
+    threshold is found with ``TARGET_POWER`` (``bias-audit calibrate --samples-needed``)."""
+    thresholds = thresholds or Thresholds()
+    results = []
+    for metric in metrics or calibrated(Scoring.of(suite.task).task):
+        for samples in SAMPLE_GRID:
+            (c,) = calibrate(
+                suite, samples, runs=runs, thresholds=thresholds, metrics=(metric,),
+                variation=variation, target=target, seed=seed,
+            )  # fmt: skip
+            if c.power_at_fail >= TARGET_POWER:
+                break
+        enough = c.power_at_fail >= TARGET_POWER
+        result = SampleSize(
+            metric,
+            c.fail_threshold,
+            samples if enough else None,
+            c.false_alarm_rate,
+            c.power_at_fail,
+            c.cases,
+        )
+        if progress:
+            progress(format_sample_size(result))
+        results.append(result)
+    return results
+
+
+SAMPLE_SIZE_HEADER = (
+    f"{'metric':<15}{'cases':>6}{'fail at':>8}{'samples for 90 % power':>24}{'power':>8}{'false alarms':>14}"
+)
+
+
+def format_sample_size(s: SampleSize) -> str:
+    samples = f"> {SAMPLE_GRID[-1]}" if s.samples is None else str(s.samples)
+    return (
+        f"{s.metric:<15}{s.cases:>6}{s.fail_threshold:>8g}{samples:>24}{s.power_at_fail:>8.1%}"
+        f"{s.false_alarm_rate:>14.1%}"
+    )
+
+
 @dataclass(frozen=True)
 class CompareCalibration:
     """How far ``bias-audit compare`` can be trusted, for one metric at one sample size."""

@@ -299,6 +299,9 @@ def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
     settings = [
         F.lit(manifest.get(name)).cast(spark_type).alias(name) for name, spark_type in _SETTINGS.items()
     ]
+    # a task suite's scoring (suites.model.ChoiceTask) as JSON: compare and the trends follow it
+    task = manifest.get("task")
+    settings.append(F.lit(json.dumps(task) if task else None).cast("string").alias("task"))
     return summary.select("*", *settings, F.lit(utc_now()).alias("analyzed_at"))
 
 
