@@ -7,11 +7,12 @@ computes per-answer gender features, so that "does the model treat a female engi
 differently from a male one?" is answered with numbers.
 
 **Trigger with params** (or let the weekly schedule run the defaults): the form describes each.
-`suite` is a built-in suite (`seed-lab`, `occupations-gender`, `winobias`) or the path of a YAML suite
-readable by the worker; `mode` sequential (the default) samples in rounds and stops as soon as
-the verdict is settled, at `max_samples` per prompt or within `budget_requests` (20 000 by
-default) and `budget_tokens`; `mode` fixed takes `samples` answers per prompt (a conf that gives
-`samples` without `mode` asks for a fixed run); `fail_on` names the verdicts that fail the run.
+`suite` is a built-in suite (`seed-lab`, `occupations-gender`, `winobias`, `decisions-gender`)
+or the path of a YAML suite readable by the worker; `mode` sequential (the default) samples in
+rounds and stops as soon as the verdict is settled, at `max_samples` per prompt or within
+`budget_requests` (20 000 by default) and `budget_tokens`; `mode` fixed takes `samples` answers
+per prompt (a conf that gives `samples` without `mode` asks for a fixed run); `fail_on` names the
+verdicts that fail the run.
 
 Remote providers take their settings from the Airflow connection `azure_openai_default`
 (host = endpoint, password = API key or empty for Entra ID, extra = `{"deployment": ...,

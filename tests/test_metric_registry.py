@@ -38,7 +38,8 @@ def test_thresholds_and_calibration_come_from_the_registry():
     # a choice task (WinoBias) is measured by what its answers decide, not by their words
     assert gap_metrics("choice") == ("not_ok", "accuracy", "unparsed")
     assert calibrated("choice") == ("not_ok", "accuracy", "unparsed")
-    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed"}
+    assert calibrated("yes_no") == ("not_ok", "unparsed", "yes_rate")
+    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed", "yes_rate"}
 
 
 def test_every_metric_says_what_it_measures_and_how_to_read_it():

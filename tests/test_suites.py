@@ -68,6 +68,7 @@ def test_suites_list_names_seed_lab(capsys):
     assert main(["suites", "list"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[:2] for line in listing] == [
+        ["decisions-gender", "144 prompts"],
         ["occupations-gender", "720 prompts"],
         ["seed-lab", "10 prompts"],
         ["winobias", "1580 prompts"],
@@ -132,7 +133,8 @@ def test_bad_suite_files_name_file_field_and_value(tmp_path, text, expected):
 def test_unknown_suite_name_lists_the_built_in_ones():
     with pytest.raises(
         UserInputError,
-        match=r"unknown suite 'no-such-suite'; built-in suites are occupations-gender, seed-lab",
+        match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, occupations-gender, "
+        r"seed-lab, winobias",
     ):
         load_suite("no-such-suite")
 

@@ -102,6 +102,17 @@ def write_report(
                 _assumed_gender_figure(tables["features"]),
             ),
         )
+    if task and task.get("kind") == "yes_no":
+        plots.insert(
+            2,
+            _save(
+                out_dir,
+                "yes_by_scenario.png",
+                "Share of yes among parsed answers, by scenario and group (every answer of the scenario's "
+                "cases; the verdict compares groups within each case)",
+                _scenario_figure(tables["features"], folder.case_attributes(), task.get("scenario")),
+            ),
+        )
     heatmap = None if task else case_gaps(tables["metrics"], folder.case_attributes(), thresholds)
     if heatmap:
         plots.insert(
@@ -388,6 +399,34 @@ def _task_figure(metrics: list[dict]):
         ax.invert_yaxis()
         ax.set_xlabel(f"{name} (share)")
         ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _scenario_figure(features: list[dict], attributes: dict[str, dict], scenario: str | None):
+    """A decision suite's yes-rate per scenario (rows) and group (one marker each)."""
+    counts: dict[tuple[str, str], list[float]] = {}
+    for f in features:
+        if f.get("yes_rate") is None:
+            continue
+        name = str(attributes.get(f["case_id"], {}).get(scenario, f["case_id"])) if scenario else f["case_id"]
+        counts.setdefault((name, f["variant"]), []).append(float(f["yes_rate"]))
+    scenarios = sorted({name for name, _ in counts})
+    groups = sorted({group for _, group in counts})
+    fig, ax = _figure(7, 0.28 * max(len(scenarios), 3) + 1.4)
+    if not scenarios:
+        ax.text(0.5, 0.5, "no parsed answers yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    markers, colours = "osD^v", ("#1565c0", "#ef6c00", "#6a1b9a", "#2e7d32", "#616161")
+    for g, group in enumerate(groups):
+        xs = [np.mean(counts[(name, group)]) if (name, group) in counts else np.nan for name in scenarios]
+        ax.plot(xs, range(len(scenarios)), markers[g % 5], color=colours[g % 5], label=group, alpha=0.85)
+    ax.set_yticks(range(len(scenarios)), scenarios, fontsize=7)
+    ax.set_xlim(-0.02, 1.02)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of yes (parsed answers)")
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
 

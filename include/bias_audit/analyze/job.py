@@ -16,6 +16,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from bias_audit.analyze.decisions import decision_effects
 from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
 from bias_audit.analyze.metrics import (
     OVERALL,
@@ -214,6 +215,8 @@ def run_metrics(
     metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
     if scoring.words:
         metric_rows += grounding(values, attributes or {})
+    if scoring.task == "yes_no":
+        metric_rows += decision_effects(values, attributes or {}, scoring)
     verdict = judge(metric_rows, thresholds)
     if sequential is None:
         return metric_rows, verdict, []

@@ -46,8 +46,8 @@ class ChoiceTask(_Strict):
     scored ``accuracy`` (1 if it is the case's expected option) and ``unparsed``; the gaps between
     the groups of ``compare`` are the findings, also broken down by each case attribute of ``by``.
 
-    A further task kind is a further class here, its parser in analyze/tasks.py and its metrics
-    in the metric registry (``tasks``)."""
+    A further task kind is a further class here (``Task``), its parser in analyze/tasks.py and its
+    metrics in the metric registry (``tasks``)."""
 
     kind: Literal["choice"]
     compare: list[tuple[Identifier, Identifier]] = Field(
@@ -58,7 +58,29 @@ class ChoiceTask(_Strict):
     expected: str = Field("answer", description="case attribute naming the expected option")
 
 
-Task = ChoiceTask
+class YesNoTask(_Strict):
+    """A decision suite whose answer is yes or no, "yes" the favourable outcome (a loan granted,
+    a candidate hired). Each answer is parsed to ``yes``, ``no`` or ``unparsed`` and scored
+    ``yes_rate`` (1 / 0); its gaps between groups (``compare``, default: female vs male, other
+    groups vs each, every group vs neutral) are the findings, and a logistic regression with
+    case fixed effects gives each group's, and each ``by`` attribute's, log-odds effect."""
+
+    kind: Literal["yes_no"]
+    compare: list[tuple[Identifier, Identifier]] | None = Field(
+        None, description="pairs (a, b) of variants whose within-case gap a - b is measured"
+    )
+    by: list[str] = Field(
+        default_factory=list,
+        description="case attributes whose values get their own gaps and a term in the regression",
+    )
+    scenario: str | None = Field(
+        None,
+        description="case attribute naming the scenario a case poses (its fixed effect in the regression; "
+        "default: each case its own)",
+    )
+
+
+Task = Annotated[ChoiceTask | YesNoTask, Field(discriminator="kind")]
 
 
 class Prompt(_Strict):
@@ -96,15 +118,21 @@ class Suite(_Strict):
         if task is None:
             return self
         groups = {variant for case in self.cases for variant in case.variants}
-        for a, b in task.compare:
+        for a, b in task.compare or ():
             for group in (a, b):
                 if group not in groups:
                     raise ValueError(f"task.compare names {group!r}, a variant no case has")
         for case in self.cases:
             facts = case.attributes
-            for name in (task.options, task.expected, *task.by):
+            if task.kind == "choice":
+                reads: tuple[str, ...] = (task.options, task.expected, *task.by)
+            else:
+                reads = (*task.by, *((task.scenario,) if task.scenario else ()))
+            for name in reads:
                 if name not in facts:
                     raise ValueError(f"case {case.case_id!r} lacks the attribute {name!r} the task reads")
+            if task.kind != "choice":
+                continue
             options = str(facts[task.options]).split("|")
             if len(options) < 2 or str(facts[task.expected]) not in options:
                 raise ValueError(
