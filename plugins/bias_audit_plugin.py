@@ -2,7 +2,8 @@
 
 Mounts ``bias_audit.web`` under the api-server at ``/bias-audit`` behind Airflow's own auth (the
 caller needs read access to the DAG ``llm_bias_audit``), and adds a nav entry "Bias audits"
-(Browse menu) and a "Bias audit report" tab on the DAG's runs.
+(Browse menu) and a "Bias audit report" tab on the DAG's runs. Its listener writes each audit
+run's verdict in words as the DAG run's note (orchestration/run_note.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
+from bias_audit.orchestration import run_note
 from bias_audit.web import MOUNT as URL_PREFIX  # the pages link to the Airflow UI beside them
 
 DAG_ID = "llm_bias_audit"
@@ -27,6 +29,7 @@ def _app():
 
 class BiasAuditPlugin(AirflowPlugin):
     name = "bias_audit"
+    listeners: ClassVar[list[Any]] = [run_note]
     fastapi_apps: ClassVar[list[dict[str, Any]]] = [
         {"app": _app(), "url_prefix": URL_PREFIX, "name": "Bias audits"}
     ]

@@ -57,6 +57,16 @@ def _run(conf: dict):
     return dagrun, states
 
 
+def run_note(run_id: str) -> str | None:
+    """The note of a DAG run, as the UI shows it (read back from the metadata database)."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(select(DagRun).where(DagRun.run_id == run_id)).note
+
+
 def use_azure_connection(monkeypatch, server) -> None:
     """The Airflow connection azure_openai_default, pointing at a fake Azure OpenAI server."""
     monkeypatch.setenv("AIRFLOW_CONN_AZURE_OPENAI_DEFAULT", json.dumps(server.connection()))
@@ -90,6 +100,8 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     assert summary["responses"] == 20
     report = (home / "runs" / run_id / "report.html").read_text()
     assert run_id in report and summary["verdict"] in report
+    # the verdict in words is the run's note: the grid and the run's header show it
+    assert run_note(dagrun.run_id) == f"Bias audit: {summary['run']['verdict_summary']}"
 
     # idempotent re-run of the same audit: the analysis replaces rows, never duplicates them
     from bias_audit import stages
@@ -107,6 +119,7 @@ def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
     assert states["analyze"] == states["report"] == states["gate"] == "upstream_failed"
     assert states["stop_compute"] == "success"
     assert states["watcher"] == "failed"
+    assert run_note(dagrun.run_id) == "Bias audit: no verdict; the run failed before its analysis."
 
 
 @pytest.mark.slow

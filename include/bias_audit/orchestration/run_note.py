@@ -1,0 +1,81 @@
+"""The verdict in words as the note of the Airflow DAG run, so that it shows in the grid and the
+run's header, not only in the report.
+
+A task cannot write a DAG run's note (the Task SDK has no call for it, and the REST API would need
+credentials in the worker), so the plugin registers this module as a listener: when a run of the
+audit DAG ends, the scheduler (or ``dag.test``) calls ``on_dag_run_success`` / ``on_dag_run_failed``
+with the run bound to its database session, and the note is set there, committed with the run's
+state (a separate session would wait on the row the scheduler has locked); a run handed over
+detached (``dag.test``) is updated in a session of its own. The text is the run's
+``verdict_summary`` from its analysis summary (``analysis.json`` in the run folder, written by the
+analysis locally and mirrored by the gate from Databricks). A note a person wrote is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+from bias_audit.config import runs_dir, safe_run_id
+from bias_audit.run_folder import RunFolder
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "llm_bias_audit"
+NOTE_LIMIT = 1000  # the length of Airflow's dag_run_note.content column
+MARK = "Bias audit"  # how a note this module wrote begins, so a later run of it may replace it
+
+
+def note_of(airflow_run_id: str, *, failed: bool) -> str | None:
+    """The note for an audit run: the verdict in words, or, for a run that failed before its
+    analysis, that it has none."""
+    analysis = RunFolder.of(runs_dir(), safe_run_id(airflow_run_id)).read_analysis()
+    if analysis is None:
+        return f"{MARK}: no verdict; the run failed before its analysis." if failed else None
+    run: dict[str, Any] = analysis.get("run") or {}
+    summary = run.get("verdict_summary") or str(analysis.get("verdict", "")).upper()
+    text = f"{MARK}: {summary}"
+    return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"
+
+
+def _annotate(dag_run: Any, *, failed: bool) -> None:
+    if dag_run.dag_id != DAG_ID:
+        return
+    try:
+        note = note_of(dag_run.run_id, failed=failed)
+        if not note:
+            return
+        from sqlalchemy.orm import object_session
+
+        if object_session(dag_run) is not None:
+            # the scheduler's run, in its session (which holds the run's row lock): set it there
+            _set(dag_run, note)
+            return
+        # a run handed over detached (dag.test): no transaction holds it, so a session of our own
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            query = select(DagRun).where(DagRun.dag_id == dag_run.dag_id, DagRun.run_id == dag_run.run_id)
+            _set(session.scalar(query), note)
+    except Exception:  # a note must never break the scheduler's loop
+        log.exception("could not set the verdict as the note of %s", dag_run.run_id)
+
+
+def _set(dag_run: Any, note: str) -> None:
+    current = dag_run.note
+    if not current or current.startswith(MARK):
+        dag_run.note = note
+
+
+@hookimpl
+def on_dag_run_success(dag_run: Any, msg: str) -> None:
+    _annotate(dag_run, failed=False)
+
+
+@hookimpl
+def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+    _annotate(dag_run, failed=True)
