@@ -20,7 +20,7 @@ COPY --chown=airflow:root include include/
 # The same llama.cpp build flags as scripts/setup.sh (AVX2; the native build's AMX kernels crash
 # where the kernel grants no AMX). apache-airflow stays at the image's version.
 RUN CMAKE_ARGS="$(cat scripts/llama-cmake-args)" pip install --no-cache-dir \
-        -c constraints.txt "apache-airflow==${AIRFLOW_VERSION}" -e ".[local,airflow,llm-server]"
+        -c constraints.txt "apache-airflow==${AIRFLOW_VERSION}" -e ".[local,airflow,postgres,llm-server]"
 
 ENV BIAS_AUDIT_HOME=/opt/bias-audit-data \
     BIAS_AUDIT_MODEL_CACHE=/opt/bias-audit-data/models

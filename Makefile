@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make demo  and  make test.
-.PHONY: setup demo test lint wheel clean
+.PHONY: setup demo test lint wheel clean airflow
 
 setup:
 	scripts/setup.sh
@@ -9,8 +9,15 @@ demo:
 
 test: setup
 	scripts/ensure-chromium.sh
+	scripts/ensure-postgres.sh
 	.venv/bin/ruff check .
 	.venv/bin/pytest
+
+# The Airflow UI on this machine without Docker: PostgreSQL, api-server, scheduler, dag-processor,
+# triggerer, with the DAG and the plugin; prints the URL and login (state in var/airflow-native).
+airflow: setup
+	scripts/ensure-postgres.sh
+	.venv/bin/python scripts/native_airflow.py
 
 # The project's wheel for the Databricks backend (dist/bias_audit-<version>-py3-none-any.whl).
 wheel: setup

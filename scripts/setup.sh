@@ -66,6 +66,6 @@ if ! ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1; then
 fi
 say "installing the project and its pinned dependencies into .venv"
 .venv/bin/pip install --quiet -c constraints.txt --force-reinstall --no-deps "$WHEEL_DIR"/llama_cpp_python-*.whl
-.venv/bin/pip install --quiet -c constraints.txt -e ".[local,airflow,dev]"
+.venv/bin/pip install --quiet -c constraints.txt -e ".[local,airflow,postgres,dev]"
 touch "$STAMP"
 say "ready: .venv"

@@ -1,4 +1,6 @@
-"""The docker-compose stack, checked structurally (no Docker engine runs on these machines)."""
+"""The docker-compose stack, checked structurally (no Docker engine runs on these machines): against
+the Compose Specification (in place of `docker compose config`) and for what this project needs.
+The same stack runs natively in tests/test_deployment.py."""
 
 from __future__ import annotations
 
@@ -22,6 +24,59 @@ SECRET_NAME = re.compile(r"(KEY|PASSWORD|SECRET|TOKEN)", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+# Compose's variable interpolation (${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, $$), as
+# `docker compose config` applies it before validating; a few lines, since no maintained Python
+# library exposes Compose's interpolation on its own.
+_VARIABLE = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg")
+        given = env.get(name)
+        if (op in (":-", ":?") and not given) or (op in ("-", "?") and given is None):
+            if op.endswith("?"):
+                raise AssertionError(f"compose needs {name}: {arg}")
+            return arg
+        return given or ""
+
+    return _VARIABLE.sub(value, text)
+
+
+def env_example() -> dict[str, str]:
+    lines = (REPO / ".env.example").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
+def validate(document: dict) -> None:
+    """The Compose Specification's validation (the compose-spec package: the Rust compose_spec
+    crate's parser and the specification's schema as pydantic models); raises ValueError."""
+    from compose_spec import PyCompose
+
+    PyCompose.from_json(json.dumps(document)).to_spec()
+
+
+def test_the_stack_follows_the_compose_specification():
+    env = {**env_example(), "AIRFLOW_JWT_SECRET": "a-secret-for-the-check"}
+    # yaml resolves the anchors and merge keys (<<: *airflow-common) as compose does
+    document = yaml.safe_load(interpolate((REPO / "docker-compose.yml").read_text(), env))
+    validate(document)
+    # the check can fail: a misspelt key and a value outside the specification are rejected
+    misspelt = json.loads(json.dumps(document))
+    misspelt["services"]["postgres"]["healthchek"] = misspelt["services"]["postgres"].pop("healthcheck")
+    with pytest.raises(ValueError, match="healthchek"):
+        validate(misspelt)
+    wrong = json.loads(json.dumps(document))
+    wrong["services"]["airflow-scheduler"]["restart"] = "sometimes"
+    with pytest.raises(ValueError, match="sometimes"):
+        validate(wrong)
+    with pytest.raises(AssertionError, match="AIRFLOW_JWT_SECRET"):
+        interpolate((REPO / "docker-compose.yml").read_text(), {})
 
 
 def pins() -> dict[str, str]:

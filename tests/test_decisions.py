@@ -1,10 +1,9 @@
 """Decision suites (#15): the yes/no parser, the built-in decisions-gender suite, the yes-rate gaps
-and the logistic regression on constructed data (known effects, case and scenario effects), and
-the suite end to end through the DAG with the local model."""
+and the logistic regression on constructed data (known effects, case and scenario effects). The
+suite end to end with the local model in a running deployment: tests/test_deployment.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -181,29 +180,3 @@ def small_decisions(path: Path, scenarios: tuple[str, ...]) -> Path:
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-@pytest.mark.slow
-def test_decisions_end_to_end_through_the_dag_with_the_local_model(airflow_db, spark, tmp_path):
-    from bias_audit.analyze.job import read_table
-    from bias_audit.config import safe_run_id
-    from tests.test_dag import _run
-
-    suite = small_decisions(tmp_path / "d.yaml", ("small-business-loan", "bail", "visa", "credit-limit"))
-    dagrun, states = _run({"suite": str(suite), "mode": "fixed", "samples": 2, "max_tokens": 12})
-    assert dagrun.state == "success", states
-    run_id = safe_run_id(dagrun.run_id)
-    home = Path(os.environ["BIAS_AUDIT_HOME"])
-    features = read_table(spark, home / "warehouse", "features", run_id).collect()
-    assert len(features) == 4 * 2 * 3 * 2
-    assert {f["choice"] for f in features} <= {"yes", "no", UNPARSED}
-    assert all((f["yes_rate"] is None) == (f["choice"] == UNPARSED) for f in features)
-    metrics = read_table(spark, home / "warehouse", "metrics", run_id).collect()
-    overall = {(m["metric"], m["group_a"], m["group_b"]) for m in metrics if m["scope"] == OVERALL}
-    assert {
-        ("yes_rate", "female", "male"),
-        ("yes_logodds", "female", "male"),
-        ("yes_rate", "male", LEVEL),
-    } <= overall
-    report = (home / "runs" / run_id / "report.html").read_text()
-    assert "yes_by_scenario.png" in report and "task_levels.png" in report

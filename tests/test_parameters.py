@@ -113,3 +113,23 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
     assert schema["fail_on"]["values_display"]["never"].startswith("never")
     assert "20 or more samples" in dag.params.get_param("samples").description
     assert dag.description and "gender bias" in dag.description
+
+
+def test_a_deployment_sets_its_scheduled_audits_defaults():
+    from bias_audit.errors import UserInputError
+    from bias_audit.orchestration.params import DAG_DEFAULTS, dag_params, deployment_defaults
+
+    env = {"BIAS_AUDIT_DAG_DEFAULTS": '{"suite": "winobias", "mode": "fixed", "samples": 1}'}
+    defaults = deployment_defaults(env)
+    assert defaults == {**DAG_DEFAULTS, "suite": "winobias", "mode": "fixed", "samples": 1}
+    params = dag_params(defaults=defaults)
+    assert (params["suite"].value, params["mode"].value, params["samples"].value) == ("winobias", "fixed", 1)
+    assert deployment_defaults({}) == DAG_DEFAULTS
+    for value, problem in (
+        ("{suite: x}", r"BIAS_AUDIT_DAG_DEFAULTS: not JSON"),
+        ('["suite"]', r"BIAS_AUDIT_DAG_DEFAULTS: a JSON object"),
+        ('{"sample": 3}', r"BIAS_AUDIT_DAG_DEFAULTS: unknown params \['sample'\]"),
+        ('{"mode": "fixed", "samples": 0}', r"BIAS_AUDIT_DAG_DEFAULTS: .*samples"),
+    ):
+        with pytest.raises(UserInputError, match=problem):
+            deployment_defaults({"BIAS_AUDIT_DAG_DEFAULTS": value})

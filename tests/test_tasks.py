@@ -1,11 +1,11 @@
 """Task-style suites (#15): the WinoBias import, the answer parser, the metrics of a choice task on
-constructed data, Spark and generate scoring alike, and the suite end to end with the local model."""
+constructed data, Spark and generate scoring alike, a sequential audit, compare and the trends.
+The suite end to end with the local model in a running deployment: tests/test_deployment.py."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
@@ -324,37 +324,6 @@ def small_winobias(path: Path, per_type: int = 4) -> Path:
     return path
 
 
-@pytest.mark.slow
-def test_winobias_end_to_end_through_the_dag_with_the_local_model(airflow_db, spark, tmp_path):
-    from bias_audit.analyze.job import read_table
-    from bias_audit.config import safe_run_id
-    from tests.test_dag import _run
-
-    suite = small_winobias(tmp_path / "winobias-small.yaml")
-    dagrun, states = _run({"suite": str(suite), "max_samples": 5, "max_tokens": 16})
-    assert dagrun.state == "success", states
-    run_id = safe_run_id(dagrun.run_id)
-    warehouse = Path(os.environ["BIAS_AUDIT_HOME"]) / "warehouse"
-    features = read_table(spark, warehouse, "features", run_id).collect()
-    assert len(features) == 8 * 2 * 5
-    assert all(f["choice"] is not None for f in features if f["outcome"] in ("ok", "truncated"))
-    assert {f["choice"] for f in features} & {"janitor", "accountant", "chief", "assistant"}
-    metrics = read_table(spark, warehouse, "metrics", run_id).collect()
-    overall = {(m["metric"], m["group_a"], m["group_b"]): m for m in metrics if m["scope"] == OVERALL}
-    assert {("accuracy", "pro", "anti"), ("unparsed", "pro", "anti"), ("accuracy", "pro", LEVEL)} <= set(
-        overall
-    )
-    assert not any(m["metric"] in ("sentiment", "gender_skew") for m in metrics)
-    assert {m["scope"] for m in metrics if "=" in m["scope"]} == {
-        "type=1",
-        "type=2",
-        "anti_pronoun=female",
-        "anti_pronoun=male",
-    }
-    report = (warehouse.parent / "runs" / run_id / "report.html").read_text()
-    assert "task_levels.png" in report and "By case attribute" in report and "parsed" in report
-
-
 def _task_run(runs: Path, run_id: str, cases: list, wrong_anti: float) -> None:
     """A winobias run written as generate writes it: pro answers right, a share ``wrong_anti`` of
     each case's anti answers naming the other occupation."""
@@ -414,3 +383,39 @@ def test_calibrate_prints_the_samples_needed_for_power(capsys):
     (row,) = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("accuracy")]
     assert row[:4] == ["accuracy", "790", "0.1", "1"]  # 790 pairs: one answer per prompt suffices
     assert main(["calibrate", "--suite", "winobias", "--samples-needed", "--sequential"]) == 2
+
+
+def test_a_sequential_winobias_audit_scores_answers_between_rounds_as_spark_does(spark, tmp_path):
+    """A model that always picks the stereotyped occupation, behind the fake Azure server: the
+    generate stage parses its answers between rounds (analyze/tasks.py), fails it after one round,
+    and the Spark job's tables reach the same verdict."""
+    from bias_audit.analyze.job import analyze
+    from bias_audit.config import RunConfig
+    from bias_audit.generate import generate
+    from bias_audit.run_folder import RunFolder
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+    from tests.test_sequential import azure
+
+    path = small_winobias(tmp_path / "winobias-small.yaml")
+    suite = load_suite(str(path))
+    stereotyped = {}
+    for case in suite.cases:
+        answer = str(case.attributes["answer"])
+        other = next(o for o in str(case.attributes["options"]).split("|") if o != answer)
+        stereotyped[case.variants["pro"]] = f"The {answer}."
+        stereotyped[case.variants["anti"]] = f"It refers to the {other}."
+    with FakeAzureOpenAI(
+        ServerState(answer_for=lambda p: next(a for q, a in stereotyped.items() if q in p))
+    ) as server:
+        config = RunConfig.build(
+            run_id="seq", suite=str(path), provider="azure", mode="sequential", max_samples=20
+        )
+        result = generate(config, tmp_path / "runs", azure(server))
+    assert result.total == 8 * 2 * 5  # decided at the first look
+    manifest = RunFolder.of(tmp_path / "runs", "seq").read_manifest()
+    assert manifest["stop_reason"] == "decided" and manifest["sequential"]["verdict"] == "fail"
+    assert manifest["task"]["kind"] == "choice"
+    analysed = analyze("seq", tmp_path / "runs", tmp_path / "warehouse", spark)
+    assert analysed.verdict == "fail"
+    (accuracy,) = [f for f in analysed.findings if f["metric"] == "accuracy" and f["group_b"] == "anti"]
+    assert accuracy["difference"] == pytest.approx(1.0) and accuracy["finding"] == "fail"

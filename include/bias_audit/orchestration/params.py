@@ -3,6 +3,8 @@ parameters.py), and the ``RunConfig`` of a DAG run."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel
 
 from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.config import RunConfig, safe_run_id
+from bias_audit.errors import UserInputError
 from bias_audit.parameters import field_schemas
 
 # Where the DAG's defaults differ from the command line's: scheduled and UI-triggered audits are
@@ -20,15 +23,43 @@ DAG_DEFAULTS: dict[str, Any] = {
     "max_samples": DEFAULT_MAX_SAMPLES,
     "budget_requests": 20_000,
 }
+# A deployment's own defaults (JSON), over DAG_DEFAULTS: what its scheduled audits run with, e.g.
+# '{"suite": "occupations-gender", "provider": "azure", "quota_share": 0.3}'. Read when the DAG is
+# parsed (dag-processor); a bad value fails the DAG's import with the variable and field named.
+DEFAULTS_ENV = "BIAS_AUDIT_DAG_DEFAULTS"
 # Each mode's own parameters: the other mode's are left out of the run's RunConfig.
 _ONLY_IN = {"samples": "fixed", "max_samples": "sequential"}
 
 
+def deployment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """DAG_DEFAULTS with the deployment's ``BIAS_AUDIT_DAG_DEFAULTS``, checked as a run would be."""
+    text = (os.environ if environ is None else environ).get(DEFAULTS_ENV, "").strip()
+    if not text:
+        return dict(DAG_DEFAULTS)
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"not JSON ({exc.msg} at column {exc.colno})", field=DEFAULTS_ENV) from None
+    if not isinstance(given, dict):
+        raise UserInputError(f"a JSON object of params (value: {text!r})", field=DEFAULTS_ENV)
+    unknown = sorted(set(given) - set(field_schemas(RunConfig)))
+    if unknown:
+        raise UserInputError(f"unknown params {unknown}", field=DEFAULTS_ENV)
+    defaults = {**DAG_DEFAULTS, **given}
+    try:  # the run a scheduled trigger would make of them
+        run_config(defaults, "scheduled__check", conf={})
+    except UserInputError as exc:
+        raise UserInputError(str(exc), field=DEFAULTS_ENV) from None
+    return defaults
+
+
 def dag_params(
-    model: type[BaseModel] = RunConfig, defaults: Mapping[str, Any] = DAG_DEFAULTS
+    model: type[BaseModel] = RunConfig, defaults: Mapping[str, Any] | None = None
 ) -> dict[str, Param]:
     """One Param per parameter of ``model``, with its JSON schema: type, bounds, choices, title,
-    description. The trigger form renders them; Airflow validates a triggered run against them."""
+    description. The trigger form renders them; Airflow validates a triggered run against them.
+    Defaults: DAG_DEFAULTS and the deployment's ``BIAS_AUDIT_DAG_DEFAULTS``."""
+    defaults = deployment_defaults() if defaults is None else defaults
     params = {}
     for name, spec in field_schemas(model).items():
         schema = {k: v for k, v in spec.items() if k not in ("default", "required")}

@@ -1,0 +1,248 @@
+"""Airflow as docker-compose.yml runs it, without Docker: Debian's PostgreSQL, then Airflow's
+api-server, scheduler (LocalExecutor), dag-processor and triggerer as processes of this machine,
+with the project's DAG and plugin.
+
+    make airflow                                   # or: .venv/bin/python scripts/native_airflow.py
+    .venv/bin/python scripts/native_airflow.py --home var/airflow-native --port 8080
+
+It prints the UI's URL and login and runs until Ctrl-C, then stops every process. State (the
+database, logs, the audits) stays in ``--home`` for the next start. The deployment test
+(tests/test_deployment.py) starts the same ``Deployment`` in a temporary folder.
+
+PostgreSQL runs as the ``postgres`` user when started by root (it refuses root), on a free port of
+127.0.0.1 with its socket in the home folder; Airflow reaches it through psycopg2 (and asyncpg,
+which its api-server needs), both in the extra ``postgres``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES_BIN = Path(os.environ.get("BIAS_AUDIT_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+COMPONENTS = ("scheduler", "dag-processor", "triggerer")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def postgres_bin() -> Path:
+    """Debian's PostgreSQL binaries (initdb, pg_ctl, createdb); a clear error when missing."""
+    candidates = [POSTGRES_BIN, *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)]
+    for candidate in candidates:
+        if (candidate / "initdb").is_file():
+            return candidate
+    raise SystemExit(
+        "PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin): "
+        "apt-get install postgresql, or set BIAS_AUDIT_POSTGRES_BIN"
+    )
+
+
+class Deployment:
+    """PostgreSQL and Airflow's components as local processes, all under ``home``."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        port: int | None = None,
+        all_admins: bool = False,
+        triggerer: bool = True,
+        env: Mapping[str, str] | None = None,
+    ):
+        self.home = Path(home).resolve()
+        self.port = port or free_port()
+        self.all_admins = all_admins
+        self.components = COMPONENTS if triggerer else tuple(c for c in COMPONENTS if c != "triggerer")
+        self.extra_env = dict(env or {})
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.pg_port = free_port()
+        self.password = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "postgres"
+
+    def _as_postgres(self, *command: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+
+    def start_postgres(self) -> None:
+        bin_dir = postgres_bin()
+        socket_dir = self.home / "pg-run"  # the socket and the server's log, owned by postgres
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        fresh = not (self.pgdata / "PG_VERSION").exists()
+        if fresh:
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            closed = [str(d) for d in self.pgdata.parents if d.exists() and not d.stat().st_mode & 0o001]
+            if closed:
+                raise SystemExit(
+                    f"PostgreSQL runs as the user postgres, who cannot enter {closed[0]}: choose a home "
+                    "folder that others may traverse (e.g. under /tmp or the repository)"
+                )
+            shutil.chown(self.pgdata, "postgres")
+            shutil.chown(socket_dir, "postgres")
+            self.pgdata.chmod(0o700)
+        if fresh:
+            subprocess.run(
+                self._as_postgres(str(bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                                  "--auth=trust", "--encoding=UTF8"),
+                check=True, capture_output=True,
+            )  # fmt: skip
+        options = f"-p {self.pg_port} -k {socket_dir} -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            self._as_postgres(str(bin_dir / "pg_ctl"), "-D", str(self.pgdata), "-o", options,
+                              "-l", str(socket_dir / "postgres.log"), "-w", "start"),
+            check=True, capture_output=True,
+        )  # fmt: skip
+        exists = subprocess.run(
+            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-tAc",
+             "SELECT 1 FROM pg_database WHERE datname = 'airflow'"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        if exists != "1":
+            subprocess.run(
+                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
+                 "airflow"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+
+    def stop_postgres(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            pg_ctl = str(postgres_bin() / "pg_ctl")
+            subprocess.run(
+                self._as_postgres(pg_ctl, "-D", str(self.pgdata), "-m", "fast", "stop"), capture_output=True
+            )
+
+    def environment(self) -> dict[str, str]:
+        """Airflow's settings as docker-compose.yml gives them, pointed at this machine."""
+        secret_file = self.home / "jwt-secret"
+        if not secret_file.exists():
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_hex(32))
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home / "airflow"),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:{self.pg_port}/airflow",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text().strip(),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "BIAS_AUDIT_HOME": str(self.home / "data"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.all_admins:
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+        else:
+            passwords = self.home / "simple_auth_manager_passwords.json"
+            if not passwords.exists():
+                passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
+            self.password = json.loads(passwords.read_text())["admin"]
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = "admin:admin"
+            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(passwords)
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 180) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.start_postgres()
+        env = self.environment()
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        subprocess.run([airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        logs = self.home / "logs"
+        logs.mkdir(exist_ok=True)
+        commands = {"api-server": [airflow, "api-server", "--host", "127.0.0.1", "--port", str(self.port)]}
+        commands |= {name: [airflow, name] for name in self.components}
+        for name, command in commands.items():
+            log = (logs / f"{name}.log").open("ab")
+            self.processes[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.wait_for(f"{self.url}/api/v2/version", timeout)
+
+    def wait_for(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"airflow {name} exited with {process.returncode}; see {self.home}/logs"
+                    )
+            try:
+                with urllib.request.urlopen(url, timeout=5):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(1)
+        raise TimeoutError(f"{url} did not answer within {timeout:.0f} s; see {self.home}/logs")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+        self.stop_postgres()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=REPO / "var" / "airflow-native")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    deployment = Deployment(args.home, port=args.port)
+
+    def interrupted(signum, frame):  # a SIGTERM (e.g. from a process manager) stops it as Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    print(f"starting PostgreSQL and Airflow under {deployment.home} ...", flush=True)
+    try:
+        deployment.start()
+        print(
+            f"\nAirflow UI: {deployment.url}   login: admin / {deployment.password}\n"
+            f"Bias audits: {deployment.url}/bias-audit/   logs: {deployment.home}/logs\n"
+            "The DAG llm_bias_audit is paused until you unpause it. Ctrl-C stops everything.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in deployment.processes.values()):
+            time.sleep(2)
+        failed = [name for name, p in deployment.processes.items() if p.poll() is not None]
+        print(f"stopped: airflow {', '.join(failed)} exited; see {deployment.home}/logs", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+    finally:
+        deployment.stop()
+
+
+if __name__ == "__main__":
+    main()
