@@ -11,7 +11,7 @@ test: setup
 	scripts/ensure-chromium.sh
 	scripts/ensure-postgres.sh
 	.venv/bin/ruff check .
-	.venv/bin/pytest
+	.venv/bin/pytest --durations=20
 
 # The Airflow UI on this machine without Docker: PostgreSQL, api-server, scheduler, dag-processor,
 # triggerer, with the DAG and the plugin; prints the URL and login (state in var/airflow-native).
