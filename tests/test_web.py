@@ -177,3 +177,29 @@ def test_a_missing_report_is_a_page_that_says_why(client, run_id, says):
     page = client.get(f"/runs/{run_id}/report.html")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert says in page.text and 'href="http://testserver/">All bias audits</a>' in page.text
+
+
+def test_the_report_links_the_pages_and_the_neighbouring_audits(client):
+    from bias_audit.report import airflow_run_link
+
+    report = client.get(f"/runs/{RUN_ID}/report.html").text
+    for link in (
+        'href="../../">All bias audits',
+        'href="../trends.html">Trends',
+        'href="neighbour/previous"',
+    ):
+        assert link in report
+    # both runs audit test-suite with one model: the first's next audit is the second
+    following = client.get(f"/runs/{RUN_ID}/neighbour/next", follow_redirects=False)
+    assert following.status_code == 307
+    assert following.headers["location"] == "http://testserver/runs/not-reported/report.html"
+    first = client.get(f"/runs/{RUN_ID}/neighbour/previous")
+    assert first.status_code == 404 and "This is the first audit of suite test-suite" in first.text
+    assert client.get(f"/runs/{RUN_ID}/neighbour/sideways").status_code == 404
+    assert client.get("/runs/no-such-run/neighbour/next").status_code == 404
+    # the Airflow run, relative to /<airflow>/bias-audit/runs/<run>/report.html
+    run = {"airflow_dag_id": "llm_bias_audit", "airflow_run_id": "manual__2026-11-29T10:59:26+00:00"}
+    assert (
+        airflow_run_link(run) == "../../../dags/llm_bias_audit/runs/manual__2026-11-29T10%3A59%3A26%2B00%3A00"
+    )
+    assert airflow_run_link({}) is None

@@ -11,6 +11,7 @@ import base64
 import math
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -164,6 +165,7 @@ def write_report(
             findings=findings,
             subgroups=subgroups,
             task=task,
+            airflow_run=airflow_run_link(run),
             limits=_limits(findings, run),
             metrics=METRICS,
             thresholds=thresholds,
@@ -182,6 +184,15 @@ def write_report(
     )
     folder.report.write_text(html, encoding="utf-8")
     return folder.report
+
+
+def airflow_run_link(run: dict[str, Any]) -> str | None:
+    """The Airflow DAG run that made the audit, relative to the report as the audit pages serve it
+    (``<Airflow>/bias-audit/runs/<run>/report.html``), so it holds under any Airflow base URL."""
+    if not run.get("airflow_dag_id") or not run.get("airflow_run_id"):
+        return None
+    dag_id, run_id = (quote(str(run[k]), safe="") for k in ("airflow_dag_id", "airflow_run_id"))
+    return f"../../../dags/{dag_id}/runs/{run_id}"
 
 
 def applied_thresholds(run: dict[str, Any], folder: RunFolder) -> Thresholds:

@@ -177,6 +177,35 @@ def create_app(
             str(request.url_for("report", run_id=candidate)),
         )
 
+    @app.get("/runs/{run_id}/neighbour/{direction}", name="neighbour", response_model=None)
+    def neighbour(run_id: str, direction: str, request: Request) -> RedirectResponse | HTMLResponse:
+        """The previous or next audit of the same suite, provider and model (the report links
+        both): a redirect to its report, or a page that says there is none."""
+        if direction not in ("previous", "next"):
+            raise HTTPException(404, f"no {direction!r}: previous or next")
+        rows = sorted(all_runs(read_runs(warehouse or warehouse_dir())), key=lambda r: (r["at"], r["run_id"]))
+        this = next((r for r in rows if r["run_id"] == run_id), None)
+        if this is None:
+            raise HTTPException(404, f"no audit run {run_id!r}")
+        same = [r for r in rows if all(r.get(k) == this.get(k) for k in ("suite", "provider", "model"))]
+        at = same.index(this) + (1 if direction == "next" else -1)
+        if 0 <= at < len(same):
+            target = request.url_for("report", run_id=same[at]["run_id"])
+            return RedirectResponse(str(target), status_code=307)
+        html = (
+            environment()
+            .get_template("no_report.html.j2")
+            .render(
+                run_id=run_id,
+                verdict=None,
+                started=True,
+                missing=f"This is the {'latest' if direction == 'next' else 'first'} audit of suite "
+                f"{this.get('suite')} with {this.get('provider')} / {this.get('model')}.",
+                runs_url=str(request.url_for("index")),
+            )
+        )
+        return HTMLResponse(html, status_code=404)
+
     @app.get("/runs/{run_id}/{name}", name="plot")
     def plot(run_id: str, name: str) -> FileResponse:
         path = run_folder(run_id).path / name
