@@ -1,21 +1,9 @@
 #!/usr/bin/env bash
-# The deployment test (tests/test_deployment.py) and `make airflow` run Debian's PostgreSQL. Install
-# it when missing and this user can (root, or passwordless sudo); otherwise say what to install.
+# The deployment test (tests/test_deployment.py) and `make airflow` run Debian's PostgreSQL; they
+# start clusters of their own on free ports, so the package's own service is stopped if it started.
 set -euo pipefail
-if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  exit 0
-fi
-if [ "$(id -u)" = 0 ]; then
-  SUDO=""
-elif sudo -n true 2>/dev/null; then
-  SUDO="sudo -n"
-else
-  echo "[setup] the deployment test needs PostgreSQL: run  sudo apt-get install -y postgresql" >&2
-  exit 1
-fi
-echo "[setup] installing Debian's postgresql for the deployment test (about a minute)"
-$SUDO apt-get update -qq >/dev/null || true
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
-# the package starts a cluster of its own on port 5432; the tests start theirs on a free port
-$SUDO service postgresql stop >/dev/null 2>&1 || true
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null
+installed() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
+if installed; then exit 0; fi
+"$(dirname "$0")/ensure-debian-package.sh" postgresql "ls /usr/lib/postgresql/*/bin/initdb" \
+  "the deployment test and make airflow"
+service postgresql stop >/dev/null 2>&1 || sudo -n service postgresql stop >/dev/null 2>&1 || true

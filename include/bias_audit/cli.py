@@ -240,23 +240,21 @@ def _suites_import_bold(args: argparse.Namespace) -> int:
     if args.max_per_group <= 0:
         raise UserInputError(f"must be > 0 (value: {args.max_per_group})", field="--max-per-group")
     suite = import_bold(args.file, args.domain, max_per_group=args.max_per_group, seed=args.seed)
-    text = to_yaml(suite, args.file)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{args.out}: suite {suite.name!r}, {len(suite.cases)} cases")
-    else:
-        print(text, end="")
-    return 0
+    return _emit_suite(suite, to_yaml(suite, args.file), args.out)
 
 
 def _suites_import_winobias(args: argparse.Namespace) -> int:
     from bias_audit.suites.winobias import import_winobias, to_yaml
 
     suite = import_winobias(args.directory, tuple(dict.fromkeys(args.split or ["test"])))
-    text = to_yaml(suite)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"{args.out}: suite {suite.name!r}, {len(suite.cases)} cases")
+    return _emit_suite(suite, to_yaml(suite), args.out)
+
+
+def _emit_suite(suite, text: str, out: Path | None) -> int:
+    """An imported suite's YAML, into ``out`` (saying so) or to stdout."""
+    if out:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: suite {suite.name!r}, {len(suite.cases)} cases")
     else:
         print(text, end="")
     return 0
