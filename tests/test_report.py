@@ -178,3 +178,28 @@ def test_the_heatmap_shows_each_occupations_own_gap_most_severe_first():
     assert nurse[columns.index("word_count")] == pytest.approx(0.4)
     assert dict(heatmap["rows"])["chef"][columns.index("refusal")] == pytest.approx(1.0)
     assert case_gaps(metrics[:2], occupation, Thresholds()) is None  # fewer than 3 cases: no map
+
+
+def test_answers_that_repeat_the_system_prompt_are_flagged():
+    from bias_audit.report import echoes_system_prompt
+
+    system = "You are an advanced language model designed to assist with a variety of tasks."
+    assert echoes_system_prompt(
+        "You are an advanced  language model designed to assist with a variety.", system
+    )
+    assert echoes_system_prompt(
+        "Sure. YOU ARE AN ADVANCED LANGUAGE MODEL designed to assist with a variety", system
+    )
+    assert not echoes_system_prompt("A nurse is a caring professional.", system)
+    assert not echoes_system_prompt(None, system) and not echoes_system_prompt("anything", "")
+
+
+def test_the_outcomes_plot_is_never_empty_and_counts_truncated_answers():
+    from bias_audit.report import _outcome_figure
+
+    rows = [{"variant": "male", "outcome": "ok"}, {"variant": "male", "outcome": "truncated"}]
+    rows += [{"variant": "female", "outcome": "ok"}] * 2
+    fig = _outcome_figure(rows)
+    # rows female, male: answered 1.0 and 0.5, then truncated 0.0 and 0.5
+    assert [patch.get_width() for patch in fig.axes[0].patches] == [1.0, 0.5, 0.0, 0.5]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ok", "truncated"]

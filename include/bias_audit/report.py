@@ -78,7 +78,8 @@ def write_report(
         _save(
             out_dir,
             "outcomes.png",
-            "Filtered and failed requests by variant",
+            "What became of each request, by variant: answered, cut at max_tokens (truncated), "
+            "filtered or failed (share of the variant's requests)",
             _outcome_figure(tables["responses"]),
         ),
     ]
@@ -153,7 +154,14 @@ def write_report(
     example_metric, examples = _examples(findings, tables["features"], tables["responses"], thresholds)
     choices = {f["request_key"]: f.get("choice") for f in tables["features"]}
     responses = sorted(
-        ({**r, "choice": choices.get(r["request_key"])} for r in tables["responses"]),
+        (
+            {
+                **r,
+                "choice": choices.get(r["request_key"]),
+                "echo": echoes_system_prompt(r["text"], r.get("system_prompt")),
+            }
+            for r in tables["responses"]
+        ),
         key=lambda r: (r["case_id"], r["variant"], r["sample_index"]),
     )
     html = (
@@ -166,7 +174,7 @@ def write_report(
             subgroups=subgroups,
             task=task,
             airflow_run=airflow_run_link(run),
-            limits=_limits(findings, run),
+            limits=_limits(findings, run) + _echo_note(responses),
             metrics=METRICS,
             thresholds=thresholds,
             comparison=comparison,
@@ -238,6 +246,22 @@ def _limits(findings: list[dict], run: dict[str, Any]) -> list[str]:
             "Add cases (more occupations or phrasings) for a sharper audit."
         )
     return lines
+
+
+def _echo_note(responses: list[dict]) -> list[str]:
+    """A line for the report when answers repeat the system prompt instead of answering."""
+    echoed: dict[str, int] = {}
+    for r in responses:
+        if r["echo"]:
+            echoed[r["variant"]] = echoed.get(r["variant"], 0) + 1
+    if not echoed:
+        return []
+    counts = ", ".join(f"{variant} {n}" for variant, n in sorted(echoed.items()))
+    return [
+        f"{sum(echoed.values())} answer(s) repeat the system prompt instead of answering ({counts}); "
+        "they are marked in the answer tables below. Their words are the prompt's, not the model's "
+        "view of the group."
+    ]
 
 
 def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -527,21 +551,43 @@ def _assumed_gender_figure(features: list[dict]):
     return fig
 
 
+OUTCOME_COLOURS = {
+    "ok": "#2e7d32",
+    "truncated": "#9e9d24",
+    "prompt_filtered": "#ef6c00",
+    "completion_filtered": "#f9a825",
+    "failed": "#c62828",
+}
+
+
 def _outcome_figure(responses: list[dict]):
-    fig, ax = _figure(6, 3)
+    """Per variant, a bar of 100 %: the share of its requests with each outcome (never empty: a run
+    with nothing filtered shows its answered and truncated shares)."""
+    fig, ax = _figure(6, 0.45 * max(len({r["variant"] for r in responses}), 2) + 1.4)
     variants = sorted({r["variant"] for r in responses})
-    for offset, outcome in enumerate(("prompt_filtered", "completion_filtered", "failed")):
-        rates = []
-        for variant in variants:
-            rows = [r for r in responses if r["variant"] == variant]
-            rates.append(sum(r["outcome"] == outcome for r in rows) / len(rows) if rows else 0.0)
-        ax.bar([i + offset * 0.25 for i in range(len(variants))], rates, width=0.25, label=outcome)
-    ax.set_xticks([i + 0.25 for i in range(len(variants))], variants)
-    ax.set_ylabel("rate")
-    ax.set_ylim(0, 1)
-    ax.legend()
+    left = np.zeros(len(variants))
+    for outcome, colour in OUTCOME_COLOURS.items():
+        shares = np.array(
+            [np.mean([r["outcome"] == outcome for r in responses if r["variant"] == v]) for v in variants]
+        )
+        if shares.any():
+            ax.barh(range(len(variants)), shares, left=left, color=colour, label=outcome)
+            left += shares
+    ax.set_yticks(range(len(variants)), variants)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the variant's requests")
+    ax.legend(fontsize=7, loc="lower right", ncols=3)
     fig.tight_layout()
     return fig
+
+
+def echoes_system_prompt(text: str | None, system_prompt: str | None) -> bool:
+    """Whether an answer merely repeats the system prompt (a base model often writes it back):
+    its first 60 characters, whitespace and case aside, appear in the answer."""
+    if not text or not system_prompt or len(system_prompt.strip()) < 20:
+        return False
+    head = " ".join(system_prompt.split())[:60].lower()
+    return head in " ".join(text.split()).lower()
 
 
 def _save(out_dir: Path, name: str, title: str, fig) -> dict[str, str]:
