@@ -241,6 +241,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping ...")
     finally:
+        # a second Ctrl-C or SIGTERM (a process manager repeating itself) must not cut the stop short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         deployment.stop()
 
 
