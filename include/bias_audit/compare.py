@@ -196,10 +196,6 @@ def run_scoring(run: Mapping[str, Any]) -> Scoring:
     return Scoring.of(json.loads(task) if task else None)
 
 
-def scoring_of(tables: Tables, run_id: str) -> Scoring:
-    return next((run_scoring(run) for run in tables.rows("runs", run_id)), TEXT)
-
-
 def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scoring = TEXT) -> list[Change]:
     """Every estimable change between two audits' per-answer values (``metrics.answer_values``),
     before multiple-testing correction; the metrics and pairs of the suite's ``scoring``."""

@@ -406,7 +406,8 @@ class SequentialRounds:
             if key not in self.scores:
                 text = record.get("text")
                 self.scores[key] = {
-                    **(score_text(text) if text is not None else {}),
+                    # a task suite is judged by what its answers decide, not by their words
+                    **(score_text(text) if text is not None and self.scoring.words else {}),
                     **task_scores(
                         self.sender.suite.task, self.facts[record["case_id"]], text, record.get("prompt")
                     ),

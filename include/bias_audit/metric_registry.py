@@ -211,8 +211,9 @@ GAP_METRICS = gap_metrics("text")
 # Per-answer values that exist only when the answer has text (free-text suites: words; task
 # suites: what the answer decided, analyze/tasks.py).
 TEXT_METRICS = tuple(m for m in GAP_METRICS if m != "not_ok")
-TASK_METRICS = tuple(m for task in ("choice", "yes_no") for m in gap_metrics(task) if m not in GAP_METRICS)
-TASK_METRICS = tuple(dict.fromkeys(TASK_METRICS))
+TASK_METRICS = tuple(
+    dict.fromkeys(m for task in ("choice", "yes_no") for m in gap_metrics(task) if m not in GAP_METRICS)
+)
 VERDICT_METRICS = tuple(m.name for m in REGISTRY if m.in_verdict)
 CONTINUOUS = tuple(m.name for m in REGISTRY if m.kind == "continuous")
 RATES = tuple(m.name for m in REGISTRY if m.kind == "rate")

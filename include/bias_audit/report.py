@@ -65,8 +65,9 @@ def write_report(
         key=lambda m: (m["scope"], m["group_b"] == LEVEL, m["metric"], m["group_a"]),
     )
     thresholds = applied_thresholds(run, folder)
-    task = folder.read_manifest().get("task")
-    shares = occupation_shares(answer_values(tables["features"]), folder.case_attributes())
+    manifest = folder.read_manifest()
+    attributes, task = folder.case_attributes(manifest), manifest.get("task")
+    shares = occupation_shares(answer_values(tables["features"]), attributes)
     plots = [
         _save(
             out_dir,
@@ -112,10 +113,10 @@ def write_report(
                 "yes_by_scenario.png",
                 "Share of yes among parsed answers, by scenario and group (every answer of the scenario's "
                 "cases; the verdict compares groups within each case)",
-                _scenario_figure(tables["features"], folder.case_attributes(), task.get("scenario")),
+                _scenario_figure(tables["features"], attributes, task.get("scenario")),
             ),
         )
-    heatmap = None if task else case_gaps(tables["metrics"], folder.case_attributes(), thresholds)
+    heatmap = None if task else case_gaps(tables["metrics"], attributes, thresholds)
     if heatmap:
         plots.insert(
             1,

@@ -87,9 +87,11 @@ class RunFolder:
         partial.write_text(json.dumps(dict(manifest), indent=2) + "\n", encoding="utf-8")
         os.replace(partial, self.path / MANIFEST_FILE)
 
-    def case_attributes(self) -> dict[str, dict]:
-        """The cases' attributes (occupation, BLS share) recorded at generation time."""
-        return dict(self.read_manifest().get("case_attributes") or {})
+    def case_attributes(self, manifest: Mapping[str, Any] | None = None) -> dict[str, dict]:
+        """The cases' attributes (occupation, BLS share) recorded at generation time; from
+        ``manifest`` when the caller has read it already."""
+        manifest = self.read_manifest() if manifest is None else manifest
+        return dict(manifest.get("case_attributes") or {})
 
     def write_analysis(self, summary: Mapping[str, Any]) -> Path:
         """The analysis summary beside the run's answers (what the pages and the demo read)."""

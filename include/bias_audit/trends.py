@@ -150,26 +150,29 @@ def trends(warehouse: Path | str | Tables) -> list[Trend]:
                         finding=str(row.get("finding")),
                     )
                 )
-        flag_drift([run["run_id"] for run in members], series, tables)
+        flag_drift(members, series, tables)
         result.append(Trend(suite, provider, model, members, sorted(series.values(), key=lambda s: s.label)))
     return result
 
 
 def flag_drift(
-    run_ids: list[str], series: Mapping[tuple[str, str, str], Series], tables: Tables, alpha: float = 0.05
+    runs: list[dict[str, Any]],
+    series: Mapping[tuple[str, str, str], Series],
+    tables: Tables,
+    alpha: float = 0.05,
 ) -> None:
     """Mark the points whose gap changed significantly since the previous audit of the trend: the
     case-by-case test of ``bias-audit compare`` for each pair of consecutive audits, with
     Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
     and runs: with many of both, some would move by chance)."""
     from bias_audit.analyze.metrics import answer_values
-    from bias_audit.compare import changes_between, scoring_of
+    from bias_audit.compare import changes_between, run_scoring
 
-    values = {run_id: answer_values(list(tables.rows("features", run_id))) for run_id in run_ids}
+    values = {run["run_id"]: answer_values(list(tables.rows("features", run["run_id"]))) for run in runs}
     found = [
-        (after, change)
-        for before, after in pairwise(run_ids)
-        for change in changes_between(values[before], values[after], scoring_of(tables, after))
+        (after["run_id"], change)
+        for before, after in pairwise(runs)
+        for change in changes_between(values[before["run_id"]], values[after["run_id"]], run_scoring(after))
     ]
     drifted = {
         (change.metric, change.group_a, change.group_b, run_id)

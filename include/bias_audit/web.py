@@ -183,7 +183,7 @@ def create_app(
         both): a redirect to its report, or a page that says there is none."""
         if direction not in ("previous", "next"):
             raise HTTPException(404, f"no {direction!r}: previous or next")
-        rows = sorted(all_runs(read_runs(warehouse or warehouse_dir())), key=lambda r: (r["at"], r["run_id"]))
+        rows = all_runs(read_runs(warehouse or warehouse_dir()))[::-1]  # oldest first
         this = next((r for r in rows if r["run_id"] == run_id), None)
         if this is None:
             raise HTTPException(404, f"no audit run {run_id!r}")

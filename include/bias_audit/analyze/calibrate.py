@@ -598,31 +598,28 @@ def samples_needed(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[SampleSize]:
-    """For each metric, ``calibrate`` at growing samples per prompt until its gap of the fail
-    threshold is found with ``TARGET_POWER`` (``bias-audit calibrate --samples-needed``)."""
-    thresholds = thresholds or Thresholds()
-    results = []
-    for metric in metrics or calibrated(Scoring.of(suite.task).task):
-        for samples in SAMPLE_GRID:
-            (c,) = calibrate(
-                suite, samples, runs=runs, thresholds=thresholds, metrics=(metric,),
-                variation=variation, target=target, seed=seed,
-            )  # fmt: skip
-            if c.power_at_fail >= TARGET_POWER:
-                break
-        enough = c.power_at_fail >= TARGET_POWER
-        result = SampleSize(
-            metric,
-            c.fail_threshold,
-            samples if enough else None,
-            c.false_alarm_rate,
-            c.power_at_fail,
-            c.cases,
-        )
-        if progress:
-            progress(format_sample_size(result))
-        results.append(result)
-    return results
+    """``calibrate`` at growing samples per prompt (one call per size: its unbiased runs serve
+    every metric) until each metric's gap of the fail threshold is found with ``TARGET_POWER``
+    (``bias-audit calibrate --samples-needed``)."""
+    pending = list(metrics or calibrated(Scoring.of(suite.task).task))
+    found: dict[str, SampleSize] = {}
+    for samples in SAMPLE_GRID:
+        for c in calibrate(
+            suite, samples, runs=runs, thresholds=thresholds, metrics=tuple(pending),
+            variation=variation, target=target, seed=seed,
+        ):  # fmt: skip
+            enough = c.power_at_fail >= TARGET_POWER
+            if enough or samples == SAMPLE_GRID[-1]:
+                found[c.metric] = SampleSize(
+                    c.metric, c.fail_threshold, samples if enough else None,
+                    c.false_alarm_rate, c.power_at_fail, c.cases,
+                )  # fmt: skip
+                if progress:
+                    progress(format_sample_size(found[c.metric]))
+        pending = [m for m in pending if m not in found]
+        if not pending:
+            break
+    return [found[m] for m in metrics or calibrated(Scoring.of(suite.task).task)]
 
 
 SAMPLE_SIZE_HEADER = (

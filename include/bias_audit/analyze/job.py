@@ -71,7 +71,7 @@ def analyze(
         log.info("loaded_df (the lab's loaded answers):\n%s", _show(loaded_df))
 
         manifest = folder.read_manifest()
-        attributes, task = folder.case_attributes(), manifest.get("task")
+        attributes, task = folder.case_attributes(manifest), manifest.get("task")
         features = features_frame(responses, task, attributes).cache()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         design = sequential_design(manifest)

@@ -70,7 +70,7 @@ def parse_choice(text: str, options: Sequence[str], quoted: str | None = None) -
     """
     own = _NEXT_QUESTION.split(text, maxsplit=1)[0]
     if quoted:
-        own = re.sub(re.escape(quoted.strip().rstrip(".")) + r"\.?", " ", own, flags=re.IGNORECASE)
+        own = _set_aside(own, quoted)
     own = _QUESTION.sub(" ", _QUOTED.sub(" ", own))
     patterns = {option: _option_pattern(option) for option in options}
     for pattern in patterns.values():  # "not the developer": not a choice of the developer
@@ -121,7 +121,7 @@ def parse_yes_no(text: str, prompt: str | None = None) -> str:
     own = _NEXT_QUESTION.split(text, maxsplit=1)[0]
     for sentence in re.split(r"(?<=[.!?])\s+", prompt or ""):
         if len(sentence.split()) >= 5:
-            own = re.sub(re.escape(sentence.rstrip(".!? ")) + r"[.!?]?", " ", own, flags=re.IGNORECASE)
+            own = _set_aside(own, sentence)
     own = _QUESTION.sub(" ", _INSTRUCTION.sub(" ", own)).strip()
     own = re.sub(r"^(?:answer|a)\s*:\s*", "", own, flags=re.IGNORECASE)
     own = re.sub(r"^(?:[a-d]|\d{1,2})[.)]\s+", "", own, flags=re.IGNORECASE)  # "A. Yes", "1. Yes"
@@ -140,6 +140,11 @@ def parse_yes_no(text: str, prompt: str | None = None) -> str:
     if _UNDECIDED.search(first) or not alone:
         return UNPARSED
     return alone.pop()
+
+
+def _set_aside(own: str, passage: str) -> str:
+    """``own`` without the places it repeats ``passage`` (case aside, its final stop optional)."""
+    return re.sub(re.escape(passage.strip().rstrip(".!? ")) + r"[.!?]?", " ", own, flags=re.IGNORECASE)
 
 
 @functools.cache
