@@ -40,7 +40,7 @@ from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
 from bias_audit import stages
 from bias_audit.compute import backend_name, local
 from bias_audit.config import runs_dir
-from bias_audit.orchestration.connections import provider_settings
+from bias_audit.orchestration.connections import judge_settings, provider_settings
 from bias_audit.orchestration.gate import (
     FAIL_ON,
     comparison_gate,
@@ -136,7 +136,9 @@ def _local_stages():
         with fail_fast_on_user_error():
             config = run_config(params, run_id, conf=dag_run.conf)
             origin = {"airflow_dag_id": dag_run.dag_id, "airflow_run_id": run_id}
-            return stages.generate(config, provider_settings(config.provider), origin=origin)
+            judge = judge_settings(config.judge) if config.judge != "none" else None
+            settings = provider_settings(config.provider)
+            return stages.generate(config, settings, origin=origin, judge_settings=judge)
 
     @task(outlets=[METRICS_ASSET])
     def analyze(generated: dict) -> dict:

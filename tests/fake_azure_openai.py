@@ -302,6 +302,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _complete(self, deployment: str, body: dict) -> None:
         state = self.server.state
+        problem = response_format_problem(
+            body, parse_qs(urlparse(self.path).query).get("api-version", [None])[0]
+        )
+        if problem is not None:
+            return self._error(400, "BadRequest", problem)
         messages = body.get("messages") or []
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
         n = int(body.get("n") or 1)
@@ -524,6 +529,39 @@ def _finish(state: ServerState, batch: dict, lines: list[dict], fate: str, now: 
     counts = batch["request_counts"]
     counts.update(completed=len(output), failed=len(errors))
     batch.update(status=fate, **{f"{'completed' if fate == 'completed' else fate}_at": now})
+
+
+# Structured outputs (response_format json_schema) came with this api version; older ones refuse them.
+JSON_SCHEMA_SINCE = "2024-08-01-preview"
+
+
+def response_format_problem(body: dict, api_version: str | None) -> str | None:
+    """Azure's 400 message for a response_format it refuses, as the service words it; None if fine."""
+    response_format = body.get("response_format")
+    if not response_format or response_format.get("type") != "json_schema":
+        return None
+    if api_version is not None and api_version < JSON_SCHEMA_SINCE:
+        return (
+            f"response_format value as json_schema is enabled only for api versions {JSON_SCHEMA_SINCE} "
+            "and later"
+        )
+    spec = response_format.get("json_schema") or {}
+    name, schema = spec.get("name"), spec.get("schema")
+    if not name or not isinstance(schema, dict):
+        return "Missing required parameter: 'response_format.json_schema.name'."
+    if spec.get("strict"):
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return (
+                f"Invalid schema for response_format '{name}': In context=(), 'additionalProperties' is "
+                "required to be supplied and to be false."
+            )
+        if set(schema.get("required") or []) != set(properties):
+            return (
+                f"Invalid schema for response_format '{name}': In context=(), 'required' is required to "
+                "be supplied and to be an array including every key in properties."
+            )
+    return None
 
 
 def prompt_tokens_of(messages: list[dict]) -> int:

@@ -172,6 +172,37 @@ class RunConfig(BaseModel):
         'path of a file holding it; "" for no system prompt at all. Not set: the suite\'s.',
         json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
+    judge: Literal[("none", *PROVIDERS)] = Field(  # type: ignore[valid-type]
+        "none",
+        title="Stereotyping judge",
+        description="A model that grades every answer for stereotyping (rubric stereotyping-v1, 0-3): "
+        "azure (connection bias_audit_judge, else azure_openai_default's resource with "
+        "BIAS_AUDIT_JUDGE_* settings), openai, or local (Gemma 3 270M: a poor judge, see its "
+        "judge-check). Its gap is reported beside its measured agreement with human labels.",
+        json_schema_extra={
+            "section": "Stereotyping judge (optional)",
+            "values_display": {
+                "none": "No judge",
+                "local": "Local model (Gemma 3 270M: a poor judge)",
+                "azure": "Azure OpenAI (connection bias_audit_judge)",
+                "openai": "OpenAI-compatible endpoint (connection bias_audit_judge)",
+            },
+        },
+    )
+    judge_tpm: int | None = Field(
+        None,
+        gt=0,
+        title="Judge: tokens per minute",
+        description="The judge deployment's tokens-per-minute quota.",
+        json_schema_extra={"section": "Stereotyping judge (optional)"},
+    )
+    judge_rpm: int | None = Field(
+        None,
+        gt=0,
+        title="Judge: requests per minute",
+        description="The judge deployment's requests-per-minute quota.",
+        json_schema_extra={"section": "Stereotyping judge (optional)"},
+    )
     thresholds: dict[str, Any] | None = Field(
         None,
         title="Verdict thresholds",
@@ -211,6 +242,12 @@ class RunConfig(BaseModel):
                 "too: tpm and/or rpm",
                 field="quota_share",
             )
+        for name in ("judge_tpm", "judge_rpm"):
+            if getattr(config, name) is not None and config.judge == "none":
+                raise UserInputError(
+                    f"is the judge's quota (value: {getattr(config, name)}); choose a judge too (--judge)",
+                    field=name,
+                )
         if config.mode == "fixed" and config.max_samples is not None:
             raise UserInputError(
                 f"applies to sequential runs only (value: {config.max_samples}); give --sequential "

@@ -207,7 +207,7 @@ class Sender:
             if self.batch is not None:
                 await self.batch.send(pending, record)
             else:
-                await _dispatch(pending, self.provider, self.limiter, self.concurrency, record)
+                await dispatch(pending, self.provider, self.limiter, self.concurrency, record)
         finally:
             self.sending_seconds += time.monotonic() - started
         progress.finish()
@@ -450,7 +450,7 @@ async def _closing(provider: Provider, work: Awaitable[None]) -> None:
             await close()
 
 
-async def _dispatch(
+async def dispatch(
     pending: list[tuple[str, Request]],
     provider: Provider,
     limiter: RateLimiter,

@@ -53,13 +53,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_SPARK_TYPES = {str: "STRING", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP"}
+_SPARK_TYPES = {str: "STRING", int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", datetime: "TIMESTAMP"}
 
 
-def spark_ddl() -> str:
-    """The Spark schema of the record as DDL, derived from the model so the two cannot drift."""
+def spark_ddl(record: type[BaseModel] = ResponseRecord) -> str:
+    """The Spark schema of a record (an answer; a judge's grade, judge/grading.py) as DDL, derived
+    from the model so the two cannot drift."""
     columns = []
-    for name, field in ResponseRecord.model_fields.items():
+    for name, field in record.model_fields.items():
         annotation = field.annotation
         if isinstance(annotation, types.UnionType):
             annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))

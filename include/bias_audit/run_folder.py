@@ -3,6 +3,8 @@
     <runs>/<run_id>/responses.jsonl   every answer, appended as it arrives          (generate)
     <runs>/<run_id>/run.json          the manifest: configuration, suite hash, case
                                       attributes, thresholds                         (generate)
+    <runs>/<run_id>/grades.jsonl      the judge's grade of each answer (optional)     (judge)
+    <runs>/<run_id>/labels.jsonl      human grades of a sample of its answers         (judge-labels)
     <runs>/<run_id>/analysis.json     the Spark job's summary: verdict, findings      (analyze)
     <runs>/<run_id>/report.html       the report, its PNGs beside it                  (report)
     <runs>/<run_id>/comparison.json   this run against a baseline audit, and its page
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bias_audit.records import ResponseRecord
+from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,11 @@ ANALYSIS_FILE = "analysis.json"
 REPORT_FILE = "report.html"
 COMPARISON_FILE = "comparison.json"
 COMPARISON_PAGE = "comparison.html"
+GRADES_FILE = "grades.jsonl"
+LABELS_FILE = "labels.jsonl"
 TRENDS_FILE = "trends.html"  # in the runs directory, not in a run's folder
+JUDGE_CACHE_FILE = ".judge-cache.jsonl"  # in the runs directory: every grade by judge key
+JUDGE_CHECKS_DIR = "judge-checks"  # in the runs directory: judge-check's result per judge
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,14 @@ class RunFolder:
     @property
     def responses(self) -> Path:
         return self.path / RESPONSES_FILE
+
+    @property
+    def grades(self) -> Path:
+        return self.path / GRADES_FILE
+
+    @property
+    def labels(self) -> Path:
+        return self.path / LABELS_FILE
 
     @property
     def analysis(self) -> Path:
@@ -103,6 +117,14 @@ class RunFolder:
         return json.loads(self.analysis.read_text(encoding="utf-8")) if self.analysis.is_file() else None
 
 
+def judge_cache(runs: Path) -> Path:
+    return Path(runs) / JUDGE_CACHE_FILE
+
+
+def judge_checks(runs: Path) -> Path:
+    return Path(runs) / JUDGE_CHECKS_DIR
+
+
 def trends_page(runs: Path) -> Path:
     return Path(runs) / TRENDS_FILE
 
@@ -120,7 +142,7 @@ def analysed_runs(runs: Path) -> Iterator[RunFolder]:
 
 
 class ResponseLog:
-    """Append-only JSONL of response records; tolerant of a torn last line after a crash."""
+    """Append-only JSONL of records (answers, grades); tolerant of a torn last line after a crash."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -156,7 +178,7 @@ class ResponseLog:
         self._file = self.path.open("a", encoding="utf-8")
         return self
 
-    def append(self, record: ResponseRecord) -> None:
+    def append(self, record: BaseModel) -> None:
         self._file.write(record.model_dump_json() + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())

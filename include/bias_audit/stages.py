@@ -24,15 +24,18 @@ def generate(
     provider_settings: Mapping[str, Any] | None = None,
     runs: Path | None = None,
     origin: Mapping[str, str] | None = None,
+    judge_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
     """Run generation here; ``provider_settings`` (from an Airflow connection) override the
-    environment; ``origin`` (the Airflow DAG and run) is recorded in run.json."""
+    environment; ``origin`` (the Airflow DAG and run) is recorded in run.json. A run with a judge
+    then has its answers graded (``judge_settings``: the judge's connection), see ``judge``."""
     from bias_audit.generate import generate as run_generation
     from bias_audit.llm import make_provider
 
+    runs = runs or runs_dir()
     provider = make_provider(config.provider, provider_settings)
-    result = run_generation(config, runs or runs_dir(), provider, origin=origin)
-    return {
+    result = run_generation(config, runs, provider, origin=origin)
+    summary: dict[str, object] = {
         "run_id": config.run_id,
         "run_dir": str(result.run_dir),
         "requests": result.total,
@@ -40,6 +43,23 @@ def generate(
         "already_recorded": result.already_recorded,
         "outcomes": result.outcomes,
     }
+    if config.judge != "none":
+        summary["judge"] = judge(config, runs, judge_settings)
+    return summary
+
+
+def judge(config: RunConfig, runs: Path, settings: Mapping[str, Any] | None = None) -> dict[str, object]:
+    """Grade the run's answers with its judge (judge/grading.py); then make sure the judge's own
+    error is measured (judge-check, once per judge model and rubric: cached), for the report."""
+    from bias_audit.judge.check import ensure_check
+    from bias_audit.judge.grading import JudgeLimits, grade_run
+    from bias_audit.llm.registry import judge_environment, make_provider
+
+    provider = make_provider(config.judge, settings, env=judge_environment())
+    limits = JudgeLimits(config.judge_tpm, config.judge_rpm, config.concurrency)
+    result = grade_run(RunFolder.of(runs, config.run_id), runs, provider, limits)
+    check = ensure_check(provider, runs, limits)
+    return {**result.as_dict(), "check": str(check)}
 
 
 def analyze(run_id: str, runs: Path | None = None, tables: str | None = None) -> dict[str, object]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -31,7 +32,7 @@ from bias_audit.analyze.sequential import Design, Look, analyse, apply, stop_in_
 from bias_audit.analyze.spark import get_spark
 from bias_audit.analyze.tasks import TEXT, Scoring, task_columns
 from bias_audit.errors import UserInputError
-from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
+from bias_audit.metric_registry import JUDGE_METRICS, TASK_METRICS, TEXT_METRICS
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
 from bias_audit.tables import Tables, open_tables
@@ -72,10 +73,12 @@ def analyze(
 
         manifest = folder.read_manifest()
         attributes, task = folder.case_attributes(manifest), manifest.get("task")
-        features = features_frame(responses, task, attributes).cache()
+        grades = grades_frame(spark, folder, manifest.get("judge_grading"))
+        features = features_frame(responses, task, attributes, grades).cache()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         design = sequential_design(manifest)
-        metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, Scoring.of(task))
+        scoring = Scoring.of(task, judged=grades is not None)
+        metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, scoring)
         metrics = metrics_frame(spark, run_id, metric_rows)
         summary = verdict_in_words(metric_rows, verdict, thresholds)
         if design is not None:
@@ -171,13 +174,51 @@ def lab_frames(responses: DataFrame) -> tuple[DataFrame, DataFrame]:
     return neutral_df, loaded_df
 
 
+def grades_frame(spark: SparkSession, folder: RunFolder, judge: dict | None) -> DataFrame | None:
+    """The judge's grade of each answer (judge/grading.py): the latest by the judge and rubric the
+    run was graded with (run.json ``judge_grading``); None when the run has no judge."""
+    if not judge or not folder.grades.is_file():
+        return None
+    from bias_audit.judge.grading import GradeRecord
+
+    identity = [F.col(k) == F.lit(judge.get(k)) for k in ("rubric_version", "judge_provider", "judge_model")]
+    latest_first = Window.partitionBy("request_key").orderBy(F.col("created_at").desc())
+    return (
+        spark.read.schema(spark_ddl(GradeRecord))
+        .json(str(folder.grades))
+        .filter(F.col("replicate") == 0)
+        .filter(reduce(lambda a, b: a & b, identity))
+        .withColumn("_rank", F.row_number().over(latest_first))
+        .filter("_rank = 1")
+        .select(
+            "request_key",
+            F.col("grade").cast("double").alias("stereotyping"),
+            F.col("status").alias("judge_status"),
+            F.col("reason").alias("judge_reason"),
+        )
+    )
+
+
 def features_frame(
-    responses: DataFrame, task: dict | None = None, attributes: dict[str, dict] | None = None
+    responses: DataFrame,
+    task: dict | None = None,
+    attributes: dict[str, dict] | None = None,
+    grades: DataFrame | None = None,
 ) -> DataFrame:
-    """Per answer: its words' features and, for a task suite, what it decided (analyze/tasks.py;
-    null columns otherwise, so that every run's features share one schema)."""
+    """Per answer: its words' features, for a task suite what it decided (analyze/tasks.py), and
+    the judge's grade (``grades``, judge/); null columns otherwise, so that every run's features
+    share one schema."""
     text = F.col("text")
-    return responses.select(
+    if grades is None:
+        judged = responses.select(
+            "*",
+            F.lit(None).cast("double").alias("stereotyping"),
+            F.lit(None).cast("string").alias("judge_status"),
+            F.lit(None).cast("string").alias("judge_reason"),
+        )
+    else:
+        judged = responses.join(grades, "request_key", "left")
+    return judged.select(
         "run_id",
         "request_key",
         "suite",
@@ -193,6 +234,9 @@ def features_frame(
                 task, attributes or {}, F.col("case_id"), F.col("prompt"), text
             ).items()
         ],
+        "stereotyping",
+        "judge_status",
+        "judge_reason",
     )
 
 
@@ -211,6 +255,7 @@ def run_metrics(
     over the looks, findings from the look they were reached; its looks are returned too."""
     columns = ("variant", "case_id", "sample_index", "outcome", "assumed_gender", *TEXT_METRICS)
     columns += TASK_METRICS if not scoring.words else ()
+    columns += JUDGE_METRICS if scoring.judged else ()
     values = answer_values([row.asDict() for row in features.select(*columns).collect()])
     metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
     if scoring.words:
@@ -305,6 +350,10 @@ def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
     # a task suite's scoring (suites.model.ChoiceTask) as JSON: compare and the trends follow it
     task = manifest.get("task")
     settings.append(F.lit(json.dumps(task) if task else None).cast("string").alias("task"))
+    # the judge that graded the answers (judge/), by model and rubric
+    judge = manifest.get("judge_grading") or {}
+    for name in ("judge_model", "rubric_version"):
+        settings.append(F.lit(judge.get(name)).cast("string").alias(name))
     return summary.select("*", *settings, F.lit(utc_now()).alias("analyzed_at"))
 
 
@@ -325,6 +374,7 @@ _SETTINGS = {
     "stop_reason": "string",  # sequential runs: decided, max_samples or budget
     "rounds": "bigint",
     "tokens_spent": "bigint",
+    "judge": "string",  # the judge's provider (judge/), "none" without one
     "airflow_dag_id": "string",  # runs the DAG started: its DAG and run (the audit pages link to it)
     "airflow_run_id": "string",
 }

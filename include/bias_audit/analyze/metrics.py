@@ -63,7 +63,7 @@ from bias_audit.analyze.statistics import (
 )
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import is_not_estimable, pooled_gap, pooled_level
-from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS, VERDICT_METRICS
+from bias_audit.metric_registry import JUDGE_METRICS, TASK_METRICS, TEXT_METRICS, VERDICT_METRICS
 from bias_audit.thresholds import Thresholds
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
@@ -109,6 +109,8 @@ def answer_values(rows: list[dict]) -> list[dict]:
                 "not_ok": 1.0 if row["outcome"] in NOT_OK else 0.0,
                 **{m: _float(row.get(m)) if has_text else None for m in TEXT_METRICS},
                 **{m: _float(row.get(m)) for m in TASK_METRICS},
+                # the judge's grade (judge/): None without a judge, or when its reply was unreadable
+                **{m: _float(row.get(m)) for m in JUDGE_METRICS},
                 "gender_skew": (
                     {"male": 1.0, "female": -1.0}.get(row["assumed_gender"], 0.0) if has_text else None
                 ),

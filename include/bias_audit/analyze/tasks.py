@@ -165,18 +165,19 @@ class Scoring:
     pairs: tuple[tuple[str, str], ...] | None = None
     by: tuple[str, ...] = ()
     scenario: str | None = None  # yes/no tasks: the attribute whose values are the regression's fixed effects
+    judged: bool = False  # a judge graded the answers (judge/): the stereotyping gap is compared too
 
     @classmethod
-    def of(cls, task: Task | Mapping | None) -> Scoring:
+    def of(cls, task: Task | Mapping | None, judged: bool = False) -> Scoring:
         task = task_of(task)
         if task is None:
-            return cls()
+            return cls(judged=judged)
         pairs = tuple((a, b) for a, b in task.compare) if task.compare else None
-        return cls(task.kind, pairs, tuple(task.by), getattr(task, "scenario", None))
+        return cls(task.kind, pairs, tuple(task.by), getattr(task, "scenario", None), judged)
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return gap_metrics(self.task)
+        return gap_metrics(self.task, self.judged)
 
     @property
     def words(self) -> bool:

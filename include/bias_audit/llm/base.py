@@ -28,6 +28,8 @@ class Request:
     max_tokens: int
     seed: int
     completion: bool = False  # continue the prompt's text instead of answering it
+    # Structured output: the chat API's ``response_format`` as JSON text (a judge's grade, judge/).
+    response_format: str | None = None
 
     def key(self, provider: str, model: str, api_version: str | None) -> str:
         """Hash of everything that determines the answer: the cache and idempotency key."""
@@ -45,6 +47,8 @@ class Request:
         }
         if self.completion:  # only then, so that the keys of question suites stay as they were
             determining["completion"] = True
+        if self.response_format:  # likewise
+            determining["response_format"] = self.response_format
         canonical = json.dumps(determining, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -56,18 +60,22 @@ class Request:
     def chat_body(self) -> dict[str, object]:
         """The chat completion's parameters besides the model: what the online path sends and
         what a Batch API line carries (llm/remote.py, llm/batch.py)."""
-        return {
+        body: dict[str, object] = {
             "messages": self.messages(),
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
             "seed": self.seed,
         }
+        if self.response_format:
+            body["response_format"] = json.loads(self.response_format)
+        return body
 
     def as_dict(self) -> dict[str, object]:
         """The fields a response record repeats."""
         fields = asdict(self)
         fields.pop("completion")
+        fields.pop("response_format")
         return fields
 
 

@@ -76,6 +76,20 @@ def load_model(path: str, n_threads: int | None = None) -> Any:
     return llm
 
 
+@functools.lru_cache(maxsize=4)
+def _grammar(response_format: str | None) -> Any:
+    """A request's structured output (``response_format`` with a JSON schema, as the chat API takes
+    it) as the llama.cpp grammar that constrains sampling to it; None without one."""
+    if not response_format:
+        return None
+    import json
+
+    from llama_cpp import LlamaGrammar
+
+    schema = json.loads(response_format)["json_schema"]["schema"]
+    return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
 class LocalProvider:
     name = "local"
     model = MODEL_NAME
@@ -102,6 +116,7 @@ class LocalProvider:
                 top_p=request.top_p,
                 seed=request.seed,
                 stop=STOP,
+                grammar=_grammar(request.response_format),
             )
         latency_ms = (time.perf_counter() - started) * 1000
         choice = result["choices"][0]

@@ -13,9 +13,17 @@ CONNECTION_IDS = {
     "azure": ("BIAS_AUDIT_AZURE_CONN_ID", "azure_openai_default"),
     "openai": ("BIAS_AUDIT_OPENAI_CONN_ID", "openai_default"),
 }
+# The judge's connection (judge/): an azure or openai connection as above, for the judge's deployment.
+JUDGE_CONNECTION_ID = ("BIAS_AUDIT_JUDGE_CONN_ID", "bias_audit_judge")
 
 
-def provider_settings(provider: str) -> dict[str, Any] | None:
+def judge_settings(provider: str) -> dict[str, Any] | None:
+    """The judge's settings from its own connection (``bias_audit_judge``), read as ``provider``'s;
+    None (the environment: BIAS_AUDIT_JUDGE_*, else the provider's own variables) without one."""
+    return provider_settings(provider, JUDGE_CONNECTION_ID)
+
+
+def provider_settings(provider: str, connection: tuple[str, str] | None = None) -> dict[str, Any] | None:
     """A remote provider's settings from its Airflow connection; None (use the environment) when
     the provider is local or the connection is not defined.
 
@@ -28,7 +36,7 @@ def provider_settings(provider: str) -> dict[str, Any] | None:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
-    variable, default = CONNECTION_IDS[provider]
+    variable, default = connection or CONNECTION_IDS[provider]
     conn_id = os.environ.get(variable, default)
     try:
         conn = BaseHook.get_connection(conn_id)
