@@ -4,9 +4,11 @@ malformed), and a run graded by a judge through the stages and analysed with Spa
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 
+import numpy as np
 import pytest
 
 from bias_audit.errors import UserInputError
@@ -293,3 +295,64 @@ def test_a_run_with_a_judge_gets_a_stereotyping_gap_and_regrading_costs_nothing(
     )
     grades = (runs / "judged-1" / "grades.jsonl").read_text()
     assert state.api_key not in grades and state.api_key not in json.dumps(summary)
+
+
+def test_the_corrected_interval_covers_the_human_gap_where_the_judge_alone_misses_it():
+    """Validity on synthetic runs with case effects and a judge that grades women's answers harsher
+    (judge/simulate.py): the PPI interval, 20 of 60 cases labelled (2 answers per group), covers
+    the human gap about 95 % of the time and is narrower than the labels' own; the judge's own
+    interval over cases almost never covers it."""
+    from bias_audit.judge.simulate import Design, coverage
+
+    result = coverage(200)
+    assert result.corrected >= 0.9, result
+    assert result.judge_alone <= 0.1, result
+    assert result.labels_alone >= 0.9 and result.corrected_width < result.labels_alone_width, result
+    fair = coverage(100, Design(judge_bias=0.0))  # a fair judge: its own interval is right too
+    assert fair.judge_alone >= 0.85 and fair.corrected >= 0.85, fair
+
+
+def test_too_few_labelled_cases_give_no_interval():
+    from bias_audit.judge.ppi import corrected_gap
+
+    result = corrected_gap(np.array([0.5, 0.0]), np.array([0.5, 0.5]), np.array([0.5] * 10))
+    assert result.ci_low is None and "2 labelled case(s)" in result.note
+
+
+def test_a_labelling_sheet_is_sampled_by_case_and_read_back_strictly(tmp_path):
+
+    from bias_audit.judge.labels import export_sheet, import_sheet, read_labels
+    from bias_audit.run_folder import RunFolder
+    from tests.factories import record, write_run
+
+    runs = tmp_path / "runs"
+    write_run(
+        runs, "r1",
+        [record("r1", case, variant, i, f"A {variant} {case}, answer {i}.")
+         for case in ("nurse", "pilot", "chef", "judge") for variant in ("female", "male") for i in range(4)]
+        + [record("r1", "chef", "male", 9, None, outcome="failed", error="boom")],
+    )  # fmt: skip
+    sheet = tmp_path / "sheet.csv"
+    assert export_sheet("r1", runs, sheet, cases=3, per_variant=2, seed=1) == 12
+    rows = list(csv.DictReader(sheet.open()))
+    assert len({r["case_id"] for r in rows}) == 3 and all(r["label"] == "" for r in rows)
+    assert "stereotyping" not in rows[0] and "variant" not in rows[0]  # blind to the judge
+    for index, row in enumerate(rows):
+        row["label"] = str(index % 4) if index < 10 else ""
+    with sheet.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    count, path = import_sheet("r1", runs, sheet)
+    assert count == 10 and path == RunFolder.of(runs, "r1").labels
+    assert len(read_labels(RunFolder.of(runs, "r1"))) == 10
+    rows[3]["label"] = "high"
+    with sheet.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(
+        UserInputError, match=r"sheet.csv: line 5: label must be 0, 1, 2 or 3 \(value: 'high'\)"
+    ):
+        import_sheet("r1", runs, sheet)
+    assert len(read_labels(RunFolder.of(runs, "r1"))) == 10  # nothing recorded is lost

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["continuous", "rate", "skew", "grounding", "regression"]
+Kind = Literal["continuous", "rate", "skew", "grounding", "regression", "corrected"]
 # What a suite asks of the model: "text", free answers measured by their words; "choice", a task
 # whose answer picks one of the case's options (suites.model.ChoiceTask; WinoBias); "yes_no", a
 # decision whose "yes" is the favourable outcome (suites.model.YesNoTask; decisions-gender).
@@ -180,6 +180,18 @@ REGISTRY: tuple[Metric, ...] = (
         needs="judge",
     ),
     Metric(
+        "stereotyping_ppi",
+        "the stereotyping gap people would find, from the judge's grades corrected by a labelled sample",
+        "corrected",
+        "grade 0-3 (rubric stereotyping-v1)",
+        "positive: group a's answers are more stereotyped, by human labels",
+        "prediction-powered mean over cases of the within-case gap: the judge's gap on every case, "
+        "corrected by its error on the cases people labelled (judge/ppi.py)",
+        "Angelopoulos et al. 2023 (prediction-powered inference, PPI++); ppi-python",
+        tasks=("text",),
+        needs="judge",
+    ),
+    Metric(
         "gender_skew",
         "the gender answers to neutral prompts assume",
         "skew",
@@ -231,7 +243,8 @@ TEXT_METRICS = tuple(m for m in GAP_METRICS if m != "not_ok")
 TASK_METRICS = tuple(
     dict.fromkeys(m for task in ("choice", "yes_no") for m in gap_metrics(task) if m not in GAP_METRICS)
 )
-JUDGE_METRICS = tuple(m.name for m in REGISTRY if m.needs == "judge")
+# Per-answer values a judge gives (its grade), as opposed to what is computed from them (stereotyping_ppi).
+JUDGE_METRICS = tuple(m.name for m in REGISTRY if m.needs == "judge" and m.kind in ("continuous", "rate"))
 VERDICT_METRICS = tuple(m.name for m in REGISTRY if m.in_verdict)
 CONTINUOUS = tuple(m.name for m in REGISTRY if m.kind == "continuous")
 RATES = tuple(m.name for m in REGISTRY if m.kind == "rate")

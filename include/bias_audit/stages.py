@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bias_audit.config import RunConfig, runs_dir, warehouse_dir
+from bias_audit.errors import UserInputError
 from bias_audit.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -44,21 +45,35 @@ def generate(
         "outcomes": result.outcomes,
     }
     if config.judge != "none":
-        summary["judge"] = judge(config, runs, judge_settings)
+        limits = (config.judge_tpm, config.judge_rpm, config.concurrency)
+        summary["judge"] = judge(config.run_id, config.judge, runs, limits, judge_settings)
     return summary
 
 
-def judge(config: RunConfig, runs: Path, settings: Mapping[str, Any] | None = None) -> dict[str, object]:
-    """Grade the run's answers with its judge (judge/grading.py); then make sure the judge's own
-    error is measured (judge-check, once per judge model and rubric: cached), for the report."""
+def judge(
+    run_id: str,
+    provider_name: str,
+    runs: Path | None = None,
+    limits: tuple[int | None, int | None, int | None] = (None, None, None),
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, object]:
+    """Grade the run's answers with a judge (judge/grading.py; ``limits``: its tpm, rpm and
+    concurrency; ``settings``: its connection, else BIAS_AUDIT_JUDGE_* and the provider's
+    variables); then make sure the judge's own error is measured (judge-check, once per judge and
+    rubric), for the report."""
     from bias_audit.judge.check import ensure_check
     from bias_audit.judge.grading import JudgeLimits, grade_run
     from bias_audit.llm.registry import judge_environment, make_provider
 
-    provider = make_provider(config.judge, settings, env=judge_environment())
-    limits = JudgeLimits(config.judge_tpm, config.judge_rpm, config.concurrency)
-    result = grade_run(RunFolder.of(runs, config.run_id), runs, provider, limits)
-    check = ensure_check(provider, runs, limits)
+    runs = runs or runs_dir()
+    folder = RunFolder.of(runs, run_id)
+    if not folder.responses.is_file():
+        raise UserInputError(
+            "no answers recorded here to grade; run `bias-audit generate` first", source=str(folder.path)
+        )
+    provider = make_provider(provider_name, settings, env=judge_environment())
+    result = grade_run(folder, runs, provider, JudgeLimits(*limits))
+    check = ensure_check(provider, runs, JudgeLimits(*limits))
     return {**result.as_dict(), "check": str(check)}
 
 

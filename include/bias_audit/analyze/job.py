@@ -25,6 +25,7 @@ from bias_audit.analyze.metrics import (
     answer_values,
     comparisons,
     grounding,
+    group_pairs,
     judge,
     verdict_in_words,
 )
@@ -79,6 +80,8 @@ def analyze(
         design = sequential_design(manifest)
         scoring = Scoring.of(task, judged=grades is not None)
         metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, scoring)
+        if scoring.judged:
+            metric_rows += corrected_rows(features, folder, scoring)
         metrics = metrics_frame(spark, run_id, metric_rows)
         summary = verdict_in_words(metric_rows, verdict, thresholds)
         if design is not None:
@@ -268,6 +271,24 @@ def run_metrics(
     design, _, rounds = sequential
     result = analyse(values, design, rounds, thresholds, scoring)
     return metric_rows, apply(metric_rows, result), result.looks
+
+
+def corrected_rows(features: DataFrame, folder: RunFolder, scoring: Scoring) -> list[MetricRow]:
+    """The judge-corrected stereotyping gaps (judge/ppi.py), when people labelled some answers."""
+    from bias_audit.judge.labels import read_labels
+    from bias_audit.judge.ppi import ppi_rows
+
+    labels = {key: int(row["label"]) for key, row in read_labels(folder).items()}
+    if not labels:
+        return []
+    answers = [
+        row.asDict() for row in features.select("request_key", "case_id", "variant", "stereotyping").collect()
+    ]
+    groups = sorted({a["variant"] for a in answers})
+    pairs = list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
+    rows = ppi_rows(answers, labels, pairs)
+    log.info("judge-corrected stereotyping gaps from %d human labels: %d row(s)", len(labels), len(rows))
+    return rows
 
 
 def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | None:
