@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,6 +296,41 @@ def test_a_run_with_a_judge_gets_a_stereotyping_gap_and_regrading_costs_nothing(
     )
     grades = (runs / "judged-1" / "grades.jsonl").read_text()
     assert state.api_key not in grades and state.api_key not in json.dumps(summary)
+    assert not [f for f in summary["findings"] if f["metric"] == "stereotyping_ppi"]  # no labels yet
+
+    # people label a sample (here: as the rubric says, which the judge's markers follow) ...
+    from bias_audit.cli import main
+
+    sheet = tmp_path / "sheet.csv"
+    export = ["judge-labels", "export", "--run-id", "judged-1", "--out", str(runs), "--file", str(sheet)]
+    assert main([*export, "--cases", "6", "--per-variant", "2"]) == 0
+    rows = list(csv.DictReader(sheet.open()))
+    for row in rows:
+        row["label"] = "2" if "naturally more" in row["answer"] else "0"
+    with sheet.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["judge-labels", "import", "--run-id", "judged-1", "--out", str(runs), str(sheet)]) == 0
+    # ... and the analysis adds the judge-corrected gap
+    summary = stages.analyze("judged-1", runs, tables)
+    corrected = [f for f in summary["findings"] if f["metric"] == "stereotyping_ppi"]
+    (corrected,) = [f for f in corrected if f["group_a"] == "female"]
+    labelled_cases = len({r["case_id"] for r in rows if r["case_id"] != "lawyer"})
+    assert (corrected["n_a"], corrected["n_b"], corrected["cases"]) == (labelled_cases, 7, 7)
+    assert corrected["ci_low"] <= gap["difference"] <= corrected["ci_high"]  # a right judge: no correction
+
+    # the report shows the judge's grades, both gaps, and the judge's measured agreement
+    report = Path(stages.report("judged-1", runs, tables)["report"])
+    html = report.read_text(encoding="utf-8")
+    section = html[html.index('id="judge"') : html.index("How far the judge can be trusted")]
+    assert "judge-4o" in section and "stereotyping-v1" in section
+    assert ">unparseable<" in section and "<td>female</td>" in section
+    assert "corrected by human labels" in section and "the judge alone" in section
+    trusted = html[html.index("How far the judge can be trusted") :]
+    check = json.loads(Path(generated["judge"]["check"]).read_text())
+    assert f"kappa {check['cohen_kappa']['value']:.2f} [" in trusted and "female - male" in trusted
+    assert 'title="as the rubric says">2</span>' in html  # the grade beside its answer, the reason on hover
 
 
 def test_the_corrected_interval_covers_the_human_gap_where_the_judge_alone_misses_it():

@@ -35,7 +35,7 @@ from bias_audit.thresholds import Thresholds
 from bias_audit.trends import Trend, drifts_of_run, trends
 
 # Metrics whose answers can be shown as the reason for a gap: continuous per-answer values.
-EXAMPLE_METRICS = CONTINUOUS
+EXAMPLE_METRICS = tuple(m for m in CONTINUOUS if m in VERDICT_METRICS)  # sized by their fail threshold
 
 
 def write_report(
@@ -154,11 +154,13 @@ def write_report(
         )
     example_metric, examples = _examples(findings, tables["features"], tables["responses"], thresholds)
     choices = {f["request_key"]: f.get("choice") for f in tables["features"]}
+    graded = {f["request_key"]: f for f in tables["features"] if f.get("judge_status")}
     responses = sorted(
         (
             {
                 **r,
                 "choice": choices.get(r["request_key"]),
+                "grade": graded.get(r["request_key"]),
                 "echo": echoes_system_prompt(r["text"], r.get("system_prompt")),
             }
             for r in tables["responses"]
@@ -170,6 +172,7 @@ def write_report(
         .get_template("report.html.j2")
         .render(
             run=run,
+            judge=judge_section(manifest, tables["features"], findings, runs_dir),
             metadata=_metadata(run),
             findings=findings,
             subgroups=subgroups,
@@ -193,6 +196,41 @@ def write_report(
     )
     folder.report.write_text(html, encoding="utf-8")
     return folder.report
+
+
+def judge_section(
+    manifest: dict[str, Any], features: list[dict], findings: list[dict], runs_dir: Path
+) -> dict[str, Any] | None:
+    """What the report shows of a run's judge (judge/): who graded, by which rubric; its grades by
+    group, unreadable ones included; its gaps alone and corrected by human labels; and its measured
+    agreement and consistency (judge-check), or that they were not measured."""
+    identity = manifest.get("judge_grading")
+    if not identity:
+        return None
+    from bias_audit.judge.check import read_check, summary_line
+    from bias_audit.judge.rubric import LEVELS
+
+    columns = [*map(str, LEVELS), "unparseable", "filtered", "failed", "not graded"]
+    counts: dict[str, dict[str, int]] = {}
+    for row in features:
+        status = row.get("judge_status")
+        if status == "ok":
+            column = str(int(row["stereotyping"]))
+        elif status is None:
+            column = "not graded"  # no text to grade (filtered, failed), or graded by another judge
+        else:
+            column = status
+        counts.setdefault(row["variant"], dict.fromkeys(columns, 0))[column] += 1
+    check = read_check(runs_dir, identity)
+    return {
+        "identity": identity,
+        "columns": columns,
+        "counts": sorted(counts.items()),
+        "gaps": [f for f in findings if f["metric"] in ("stereotyping", "stereotyping_ppi")],
+        "labelled": any(f["metric"] == "stereotyping_ppi" for f in findings),
+        "check": check,
+        "check_line": summary_line(check) if check else None,
+    }
 
 
 def airflow_run_link(run: dict[str, Any]) -> str | None:

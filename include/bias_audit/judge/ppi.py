@@ -71,11 +71,16 @@ def corrected_gap(y: np.ndarray, y_hat: np.ndarray, unlabeled: np.ndarray, alpha
     from ppi_py import ppi_mean_ci
     from scipy import stats
 
-    low, high = (float(np.ravel(bound)[0]) for bound in ppi_mean_ci(y, y_hat, unlabeled, alpha=alpha))
+    # PPI++ tunes how much the judge counts (lam) from the labelled cases' covariances; when the
+    # labelled gaps do not vary, that is 0/0, and plain PPI (lam = 1) is used.
+    lam = 1.0 if np.var(y) == 0 or np.var(y_hat) == 0 else None
+    bounds = ppi_mean_ci(y, y_hat, unlabeled, alpha=alpha, lam=lam)
+    low, high = (float(np.ravel(bound)[0]) for bound in bounds)
     # ppi-python's interval is normal (z); with a few dozen labelled cases the rectifier's variance
     # is itself uncertain, so the half-width is widened to Student's t with n - 1 degrees of
     # freedom (n labelled cases), as the audit's other intervals over cases are (within_case.py).
-    centre, standard_error = (low + high) / 2, (high - low) / 2 / stats.norm.ppf(1 - alpha / 2)
+    centre = (low + high) / 2
+    standard_error = float((high - low) / 2 / stats.norm.ppf(1 - alpha / 2))
     half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * standard_error
     low, high = centre - half, centre + half
     p_value = float(2 * stats.t.sf(abs(centre) / standard_error, n - 1)) if standard_error > 0 else None
