@@ -34,7 +34,8 @@ def main() -> None:
             result = coverage(args.simulations, Design(judge_bias=bias, labelled_cases=labelled))
             print(
                 f"{bias:>10.1f} {labelled:>5}/60 {result.truth:>6.3f} | {result.corrected:>16.1%} "
-                f"{result.corrected_width:>6.3f} | {result.judge_alone:>11.1%} {result.judge_alone_width:>6.3f} | "
+                f"{result.corrected_width:>6.3f} | {result.judge_alone:>11.1%} "
+                f"{result.judge_alone_width:>6.3f} | "
                 f"{result.labels_alone:>12.1%} {result.labels_alone_width:>6.3f}"
             )
 
