@@ -392,3 +392,58 @@ def test_a_labelling_sheet_is_sampled_by_case_and_read_back_strictly(tmp_path):
     ):
         import_sheet("r1", runs, sheet)
     assert len(read_labels(RunFolder.of(runs, "r1"))) == 10  # nothing recorded is lost
+
+
+def test_ordinal_alpha_matches_the_reference_implementation():
+    """Values computed by the ``krippendorff`` package 0.9.0 (GPL-3.0, not a dependency) for the
+    same data: ordinal metric, value domain 0-3, None missing."""
+    from bias_audit.judge.check import ordinal_alpha
+
+    first = [1, 2, 3, 3, 0, 0, 3, 3, 0, 1, 3, 1, 1, 3, 1, 1, 2, 2, 0, 0, 3, 3, 3, 2, 3, 1, 1, 3, 0, 1]
+    second = [2, 1, 3, 2, 0, 1, 0, 3, 1, 0, 2, 0, 1, 2, 2, 1, 2, 2, 1, 1, 3, 3, 3, 3, 3, 0, 1, 0, 3, 2]
+    assert ordinal_alpha(first, second, [0, 1, 2, 3]) == pytest.approx(0.4584349411272488, abs=1e-12)
+    first = [2, 2, 3, 1, 2, 0, 1, 3, 1, 0, 3, 1, 1, 3, 1, 1, 0, 3, 0, 2, 0, 3, 2, 2, 1, 1, 3, 3, 1, 0]
+    second = [
+        None,
+        2,
+        3,
+        0,
+        3,
+        1,
+        0,
+        None,
+        1,
+        1,
+        3,
+        2,
+        0,
+        3,
+        None,
+        0,
+        0,
+        0,
+        1,
+        2,
+        1,
+        None,
+        2,
+        1,
+        0,
+        1,
+        0,
+        3,
+        None,
+        1,
+    ]
+    assert ordinal_alpha(first, second, [0, 1, 2, 3]) == pytest.approx(0.4454263565891473, abs=1e-12)
+    assert ordinal_alpha([0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]) == 1.0
+
+
+def test_the_local_model_as_judge_is_held_to_the_schema():
+    """Gemma 3 270M under the grammar made from the judge's schema: every reply parses strictly."""
+    from bias_audit.llm.local import LocalProvider
+
+    provider = LocalProvider()
+    for item in labelled_set()[:3]:
+        completion = provider.complete(judge_request(item["prompt"], item["answer"]))
+        assert parse_grade(completion.text).parsed, completion.text

@@ -4,8 +4,8 @@ On the labelled set (labelled.jsonl, 200 answers with their rubric grade; how th
 scripts/build_judge_labels.py and docs/judge.md) the judge grades every answer three times over:
 
 - as it is: agreement with the labels, Cohen's kappa (unweighted, and quadratic-weighted for an
-  ordinal scale) with its 95 % interval (statsmodels), Krippendorff's alpha (ordinal; the
-  ``krippendorff`` package) with a 95 % bootstrap interval over answers, the confusion matrix, and
+  ordinal scale) with its 95 % interval (statsmodels), Krippendorff's alpha (ordinal; computed
+  here, see ``ordinal_alpha``) with a 95 % bootstrap interval over answers, the confusion matrix, and
   the share of replies that could not be read (Wilson interval);
 - again (a second request for the same answer): the share graded the same both times;
 - with its gendered words swapped (she <-> he, women <-> men, judge/rubric.py ``swap_gender``): the
@@ -199,30 +199,47 @@ def _kappas(labels: np.ndarray, grades: np.ndarray) -> dict[str, object]:
     return out
 
 
+def ordinal_alpha(first: Sequence[int | None], second: Sequence[int | None], levels: Sequence[int]) -> float:
+    """Krippendorff's alpha, ordinal metric, of two coders' values (None: missing), from the
+    coincidence matrix (Krippendorff 2011, "Computing Krippendorff's alpha-reliability").
+
+    Written here because the maintained implementation on PyPI (``krippendorff``) is GPL-3.0,
+    which this Apache-2.0 project does not take on; tests/test_judge.py checks this one against
+    values that package computes."""
+    index = {level: i for i, level in enumerate(levels)}
+    coincidences = np.zeros((len(levels), len(levels)))
+    for a, b in zip(first, second, strict=True):
+        if a is not None and b is not None:  # a unit with one value has no pair
+            coincidences[index[a], index[b]] += 1
+            coincidences[index[b], index[a]] += 1
+    totals = coincidences.sum(axis=1)
+    n = totals.sum()
+    cumulative = np.cumsum(totals)
+    delta = np.zeros_like(coincidences)
+    for c in range(len(levels)):
+        for k in range(len(levels)):
+            low, high = min(c, k), max(c, k)
+            between = cumulative[high] - (cumulative[low - 1] if low > 0 else 0.0)
+            delta[c, k] = (between - (totals[c] + totals[k]) / 2) ** 2
+    observed = float((coincidences * delta).sum() / n)
+    expected = float((np.outer(totals, totals) * delta).sum() / (n * (n - 1)))
+    return 1.0 - observed / expected
+
+
 def _alpha(labels: np.ndarray, grades: Sequence[int | None], seed: int) -> dict[str, object] | None:
-    import krippendorff
-
-    data = np.array([labels.astype(float), [np.nan if g is None else float(g) for g in grades]])
-    pairable = ~np.isnan(data[1])
-    if pairable.sum() < 2 or len(set(data[:, pairable].ravel())) < 2:
+    pairs = [(int(label), grade) for label, grade in zip(labels, grades, strict=True) if grade is not None]
+    if len(pairs) < 2 or len({v for pair in pairs for v in pair}) < 2:
         return None
-
-    def alpha(columns: np.ndarray) -> float:
-        return float(
-            krippendorff.alpha(
-                reliability_data=data[:, columns], level_of_measurement="ordinal", value_domain=list(LEVELS)
-            )
-        )
-
-    value = alpha(np.arange(data.shape[1]))
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    value = ordinal_alpha(first, second, list(LEVELS))
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(BOOTSTRAP):
-        columns = rng.integers(0, data.shape[1], data.shape[1])
-        if len(set(data[:, columns][~np.isnan(data[:, columns])])) > 1:
-            draws.append(alpha(columns))
+        pick = rng.integers(0, len(pairs), len(pairs))
+        if len({first[i] for i in pick} | {second[i] for i in pick}) > 1:
+            draws.append(ordinal_alpha([first[i] for i in pick], [second[i] for i in pick], list(LEVELS)))
     low, high = np.quantile(draws, [0.025, 0.975])
-    return {"value": value, "ci_low": float(low), "ci_high": float(high), "n": int(pairable.sum())}
+    return {"value": value, "ci_low": float(low), "ci_high": float(high), "n": len(pairs)}
 
 
 def _same(first: Sequence[GradeRecord], second: Sequence[GradeRecord]) -> dict[str, object]:

@@ -76,18 +76,33 @@ def load_model(path: str, n_threads: int | None = None) -> Any:
     return llm
 
 
+STRING_CAP = 120  # characters: a string of a structured reply that a base model would run on
+
+
 @functools.lru_cache(maxsize=4)
 def _grammar(response_format: str | None) -> Any:
     """A request's structured output (``response_format`` with a JSON schema, as the chat API takes
-    it) as the llama.cpp grammar that constrains sampling to it; None without one."""
+    it) as the llama.cpp grammar that constrains sampling to it; None without one.
+
+    Two changes to llama-cpp-python's conversion, both so that the reply is JSON that closes within
+    max_tokens: strings without a maxLength get STRING_CAP (a small base model repeats itself
+    until it is cut off), and string characters exclude raw control characters (the converter lets
+    a newline into a string, which JSON does not allow)."""
     if not response_format:
         return None
     import json
 
     from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     schema = json.loads(response_format)["json_schema"]["schema"]
-    return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    for spec in (schema.get("properties") or {}).values():
+        if spec.get("type") == "string":
+            spec.setdefault("maxLength", STRING_CAP)
+    gbnf = json_schema_to_gbnf(json.dumps(schema)).replace(
+        'char ::= [^"\\\\]', 'char ::= [^"\\\\\\x00-\\x1F]'
+    )
+    return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 class LocalProvider:
