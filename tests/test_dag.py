@@ -128,17 +128,25 @@ def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch,
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
 
-    from tests.fake_azure_openai import FakeAzureOpenAI
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+    from tests.test_judge import right_judge
 
     caplog.set_level(logging.DEBUG)
-    with FakeAzureOpenAI() as server:
+    # the audited deployment answers with its default words; the judge, its own deployment behind
+    # the connection bias_audit_judge, grades by the labelled set
+    state = ServerState(answer_for=right_judge, deployments=("gpt-4o", "judge-4o"))
+    with FakeAzureOpenAI(state) as server:
         key = server.state.api_key
         use_azure_connection(monkeypatch, server)
+        judge = {**server.connection(), "extra": {"deployment": "judge-4o", "api_version": "2024-10-21"}}
+        monkeypatch.setenv("AIRFLOW_CONN_BIAS_AUDIT_JUDGE", json.dumps(judge))
         for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"):
             monkeypatch.delenv(name, raising=False)
-        dagrun, states = _run({"provider": "azure", "samples": 2, "tpm": 100_000})
+        dagrun, states = _run({"provider": "azure", "samples": 2, "tpm": 100_000, "judge": "azure"})
         assert dagrun.state == "success", states
-        assert len(server.state.received) == 20
+        paths = [r["path"].split("/")[3] for r in server.state.received]
+        assert paths.count("gpt-4o") == 20
+        assert paths.count("judge-4o") == 10 + 580  # one grade per distinct answer, and judge-check
         assert server.state.received[0]["headers"]["api-key"] == key
 
     run_dir = Path(os.environ["BIAS_AUDIT_HOME"]) / "runs" / safe_run_id(dagrun.run_id)
@@ -148,11 +156,17 @@ def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch,
         xcoms = session.scalars(select(XComModel).where(XComModel.run_id == dagrun.run_id)).all()
         assert xcoms, "the tasks pushed no XCom"
         stored = " ".join(str(x.value) for x in xcoms)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["judge"] == "azure" and manifest["judge_grading"]["judge_model"] == "judge-4o"
+    assert 'id="judge"' in (run_dir / "report.html").read_text()
+    checks = list((run_dir.parent / "judge-checks").glob("*judge-4o.json"))
     for text in (
         stored,
         caplog.text,
         (run_dir / "responses.jsonl").read_text(),
         (run_dir / "run.json").read_text(),
+        (run_dir / "grades.jsonl").read_text(),
+        checks[0].read_text(),
     ):
         assert key not in text
 
