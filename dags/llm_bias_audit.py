@@ -181,7 +181,8 @@ def _databricks_stages():
                 params, run_id, conf=dag_run.conf
             )  # a bad param fails here, before a cluster exists
             baseline = baseline_spec(params.get("baseline"), scheduled=run_id.startswith("scheduled__"))
-            return databricks.start(config, provider_settings(config.provider), baseline)
+            judge = judge_settings(config.judge) if config.judge != "none" else None
+            return databricks.start(config, provider_settings(config.provider), baseline, judge)
 
     @task(retries=0)
     def gate(params: dict | None = None, ti=None) -> str:

@@ -315,3 +315,21 @@ def test_a_sequential_audit_runs_its_rounds_on_the_cluster(airflow_db, workspace
     assert analysis["verdict"] == manifest["sequential"]["verdict"]
     assert analysis["run"]["stop_reason"] == manifest["stop_reason"]
     assert (volume / "warehouse" / "looks" / f"run_id={run_id}").is_dir()
+
+
+def test_a_judge_reaches_the_cluster_under_its_prefix():
+    from bias_audit.compute.databricks import DatabricksSettings, cluster_env
+    from bias_audit.llm.registry import judge_environment
+
+    settings = DatabricksSettings(wheel="dbfs:/FileStore/bias_audit.whl")
+    audited = {"endpoint": "https://res.openai.azure.com", "deployment": "gpt-4o", "api_key": "k1"}
+    judge = {"endpoint": "https://res.openai.azure.com", "deployment": "gpt-4o-judge", "api_key": "k2"}
+    env = cluster_env(settings, "azure", audited, "azure", judge)
+    assert env["AZURE_OPENAI_DEPLOYMENT"] == "gpt-4o"
+    assert env["BIAS_AUDIT_JUDGE_AZURE_OPENAI_DEPLOYMENT"] == "gpt-4o-judge"
+    assert "k1" not in str(env) and "k2" not in str(env)  # keys only as secret references
+    # on the cluster, the judge reads its own deployment and the audited resource's key
+    seen = judge_environment({**env, "AZURE_OPENAI_API_KEY": "from-the-secret-scope"})
+    assert seen["AZURE_OPENAI_DEPLOYMENT"] == "gpt-4o-judge"
+    assert seen["AZURE_OPENAI_API_KEY"] == "from-the-secret-scope"
+    assert "BIAS_AUDIT_JUDGE_AZURE_OPENAI_DEPLOYMENT" not in cluster_env(settings, "azure", audited)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bias_audit.compute.databricks_job import USAGE_ERROR, result_from_logs
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
+from bias_audit.llm.registry import JUDGE_ENV_PREFIX
 from bias_audit.run_folder import COMPARISON_PAGE, REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,16 @@ def default_cluster_spec(run_id: str) -> dict[str, Any]:
 
 
 def cluster_env(
-    settings: DatabricksSettings, provider: str, provider_settings: Mapping[str, Any] | None
+    settings: DatabricksSettings,
+    provider: str,
+    provider_settings: Mapping[str, Any] | None,
+    judge: str = "none",
+    judge_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """spark_env_vars for the LLM: plain settings as values, keys as secret references."""
+    """spark_env_vars for the LLM: plain settings as values, keys as secret references. A judge's
+    plain settings (from its connection) go under ``BIAS_AUDIT_JUDGE_``-prefixed names, which the
+    judge reads before the provider's own (llm/registry.py); its key is the audited provider's
+    unless the cluster's spark_env_vars (the Variable) give ``BIAS_AUDIT_JUDGE_..._API_KEY``."""
     env = {
         name: f"{{{{secrets/{settings.secret_scope}/{key}}}}}"
         for name, key in SECRET_ENV.get(provider, {}).items()
@@ -189,25 +197,38 @@ def cluster_env(
         value = (provider_settings or {}).get(field)
         if value:
             env[name] = str(value)
+    for field, name in PLAIN_ENV.get(judge, {}).items():
+        value = (judge_settings or {}).get(field)
+        if value:
+            env[f"{JUDGE_ENV_PREFIX}{name}"] = str(value)
     return env
 
 
 def cluster_spec(
-    settings: DatabricksSettings, run_id: str, provider: str, provider_settings: Mapping[str, Any] | None
+    settings: DatabricksSettings,
+    run_id: str,
+    provider: str,
+    provider_settings: Mapping[str, Any] | None,
+    judge: str = "none",
+    judge_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     spec = {**default_cluster_spec(run_id), **settings.cluster}
     spec["spark_env_vars"] = {
         **settings.cluster.get("spark_env_vars", {}),
-        **cluster_env(settings, provider, provider_settings),
+        **cluster_env(settings, provider, provider_settings, judge, judge_settings),
     }
     return spec
 
 
 def start(
-    config: RunConfig, provider_settings: Mapping[str, Any] | None = None, baseline: str | None = None
+    config: RunConfig,
+    provider_settings: Mapping[str, Any] | None = None,
+    baseline: str | None = None,
+    judge_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create (or start) the cluster, wait until it runs, and return the handle: the cluster, and
-    the payload of each stage's run (``baseline``: what the report stage compares the run with)."""
+    the payload of each stage's run (``baseline``: what the report stage compares the run with;
+    ``judge_settings``: the judge's connection, for a run with a judge)."""
     settings = DatabricksSettings.load()
     hook = _hook()
     if settings.upload_wheel_from:
@@ -219,7 +240,9 @@ def start(
             log.info("starting existing cluster %s (%s)", cluster_id, state.state)
             hook.start_cluster({"cluster_id": cluster_id})
     else:
-        spec = cluster_spec(settings, config.run_id, config.provider, provider_settings)
+        spec = cluster_spec(
+            settings, config.run_id, config.provider, provider_settings, config.judge, judge_settings
+        )
         cluster_id, created = hook.create_cluster(spec), True
         log.info("created cluster %s (%s, %s)", cluster_id, spec["spark_version"], spec["node_type_id"])
     try:
