@@ -447,3 +447,23 @@ def test_the_local_model_as_judge_is_held_to_the_schema():
     for item in labelled_set()[:3]:
         completion = provider.complete(judge_request(item["prompt"], item["answer"]))
         assert parse_grade(completion.text).parsed, completion.text
+
+
+def test_a_check_the_project_measured_is_used_while_the_labelled_set_is_unchanged(tmp_path, monkeypatch):
+    from bias_audit.judge import check as checks
+    from bias_audit.llm.local import LocalProvider
+
+    provider = LocalProvider()  # not loaded: the measured check spares its 580 requests
+    measured = tmp_path / "measured"
+    measured.mkdir()
+    name = checks.check_path(tmp_path, provider).name
+    shipped = {
+        "judge": checks.judge_identity(provider),
+        "labelled_sha256": checks._digest(LABELLED),
+        "answers": 200,
+    }
+    (measured / name).write_text(json.dumps(shipped))
+    monkeypatch.setattr(checks, "MEASURED", measured)
+    path = checks.ensure_check(provider, tmp_path / "runs")
+    assert json.loads(path.read_text()) == shipped
+    assert checks.read_check(tmp_path / "runs", checks.judge_identity(provider))["answers"] == 200
