@@ -467,3 +467,15 @@ def test_a_check_the_project_measured_is_used_while_the_labelled_set_is_unchange
     path = checks.ensure_check(provider, tmp_path / "runs")
     assert json.loads(path.read_text()) == shipped
     assert checks.read_check(tmp_path / "runs", checks.judge_identity(provider))["answers"] == 200
+
+
+def test_the_shipped_local_check_matches_the_labelled_set():
+    """The project's measurement of the local judge (docs/judge.md quotes it) was made on the labelled
+    set as it is: change the set, and the check must be measured again."""
+    from bias_audit.judge import check as checks
+    from bias_audit.llm.local import LocalProvider
+
+    path = checks.MEASURED / checks.check_path(Path("."), LocalProvider()).name
+    shipped = json.loads(path.read_text())
+    assert shipped["labelled_sha256"] == checks._digest(LABELLED)
+    assert shipped["answers"] == len(labelled_set())
