@@ -329,7 +329,8 @@ def test_a_run_with_a_judge_gets_a_stereotyping_gap_and_regrading_costs_nothing(
     assert "corrected by human labels" in section and "the judge alone" in section
     trusted = html[html.index("How far the judge can be trusted") :]
     check = json.loads(Path(generated["judge"]["check"]).read_text())
-    assert f"kappa {check['cohen_kappa']['value']:.2f} [" in trusted and "female - male" in trusted
+    assert f'kappa</td><td class="num">{check["cohen_kappa"]["value"]:.2f} [' in trusted
+    assert "female - male (swap)" in trusted
     assert 'title="as the rubric says">2</span>' in html  # the grade beside its answer, the reason on hover
 
 

@@ -207,7 +207,7 @@ def judge_section(
     identity = manifest.get("judge_grading")
     if not identity:
         return None
-    from bias_audit.judge.check import read_check, summary_line
+    from bias_audit.judge.check import check_rows, read_check
     from bias_audit.judge.rubric import LEVELS
 
     columns = [*map(str, LEVELS), "unparseable", "filtered", "failed", "not graded"]
@@ -229,7 +229,7 @@ def judge_section(
         "gaps": [f for f in findings if f["metric"] in ("stereotyping", "stereotyping_ppi")],
         "labelled": any(f["metric"] == "stereotyping_ppi" for f in findings),
         "check": check,
-        "check_line": summary_line(check) if check else None,
+        "check_rows": check_rows(check) if check else [],
     }
 
 

@@ -319,17 +319,23 @@ def _interval(figure: Mapping | None, percent: bool = False) -> str:
 
 
 def summary_line(check: Mapping) -> str:
+    return "; ".join(f"{name} {value}" for name, value in check_rows(check))
+
+
+def check_rows(check: Mapping) -> list[tuple[str, str]]:
+    """The check's figures, each as (name, "value [95 % CI] (n)"): the CLI's table and the report's."""
     swap = check.get("swap") or {}
-    parts = (
-        f"kappa {_interval(check.get('cohen_kappa'))}",
-        f"weighted kappa {_interval(check.get('weighted_kappa'))}",
-        f"alpha {_interval(check.get('krippendorff_alpha'))}",
-        f"unparseable {_interval(check.get('unparseable'), True)}",
-        f"same grade again {_interval(check.get('repeat'), True)}",
-        f"same grade swapped {_interval(swap, True)}",
-        f"female - male {_interval(swap.get('female_minus_male'))}",
+    rows = (
+        ("Cohen's kappa", check.get("cohen_kappa"), False),
+        ("weighted kappa (quadratic)", check.get("weighted_kappa"), False),
+        ("Krippendorff's alpha (ordinal)", check.get("krippendorff_alpha"), False),
+        ("exact agreement", check.get("exact_agreement"), True),
+        ("unparseable replies", check.get("unparseable"), True),
+        ("same grade asked again", check.get("repeat"), True),
+        ("same grade, gender swapped", swap, True),
+        ("female - male (swap)", swap.get("female_minus_male"), False),
     )
-    return "; ".join(parts)
+    return [(name, _interval(figure, percent)) for name, figure, percent in rows]
 
 
 def check_table(check: Mapping) -> str:
@@ -340,17 +346,7 @@ def check_table(check: Mapping) -> str:
         f"{check['answers']} labelled answers ({check['labelled_set']})",
         "figure                         value [95 % CI] (n)",
     ]
-    rows = (
-        ("Cohen's kappa", check.get("cohen_kappa"), False),
-        ("weighted kappa (quadratic)", check.get("weighted_kappa"), False),
-        ("Krippendorff's alpha (ordinal)", check.get("krippendorff_alpha"), False),
-        ("exact agreement", check.get("exact_agreement"), True),
-        ("unparseable replies", check.get("unparseable"), True),
-        ("same grade asked again", check.get("repeat"), True),
-        ("same grade, gender swapped", check.get("swap"), True),
-        ("female - male (swap)", (check.get("swap") or {}).get("female_minus_male"), False),
-    )
-    lines += [f"{name:<30} {_interval(figure, percent)}" for name, figure, percent in rows]
+    lines += [f"{name:<30} {value}" for name, value in check_rows(check)]
     lines.append("confusion (rows: label, columns: the judge's grade)")
     columns = [*map(str, LEVELS), UNPARSEABLE]
     lines.append("label  " + "  ".join(f"{c:>11}" for c in columns))
