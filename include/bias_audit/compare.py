@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import NEUTRAL, answer_values, group_pairs
+from bias_audit.analyze.metrics import NEUTRAL, answer_values, compared_pairs
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
@@ -202,7 +202,7 @@ def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scorin
     groups = sorted({v["variant"] for v in baseline} & {v["variant"] for v in candidate})
     changes = []
     for metric in scoring.metrics:
-        for a, b in scoring.pairs or group_pairs(groups):
+        for a, b in compared_pairs(scoring, groups):
             before = case_summaries(_by_case(baseline, a, metric), _by_case(baseline, b, metric))
             after = case_summaries(_by_case(candidate, a, metric), _by_case(candidate, b, metric))
             change = paired_change(before, after) if before and after else None

@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
+from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, compared_pairs, judge
 from bias_audit.analyze.sequential import Design, Look, Tracker, needed_prompts
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import (
@@ -226,7 +226,7 @@ def _comparisons(run: SyntheticRun):
     groups = sorted({variant for _, variant in run.prompts})
     scoring = run.scoring
     for metric in scoring.metrics:
-        for a, b in scoring.pairs or group_pairs(groups):
+        for a, b in compared_pairs(scoring, groups):
             shared = [c for c, v in run.prompts if v == a and (c, b) in index]
             if not shared:
                 yield metric, a, b, None
@@ -733,7 +733,7 @@ def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = T
     """The fewest shared cases behind an estimable comparison of the target group."""
     counts = []
     groups = sorted({v for variants in cases.values() for v in variants})
-    for a, b in scoring.pairs or group_pairs(groups):
+    for a, b in compared_pairs(scoring, groups):
         if target in (a, b):
             shared = sum(a in variants and b in variants for variants in cases.values())
             if shared:

@@ -23,9 +23,9 @@ from bias_audit.analyze.metrics import (
     OVERALL,
     MetricRow,
     answer_values,
+    compared_pairs,
     comparisons,
     grounding,
-    group_pairs,
     judge,
     verdict_in_words,
 )
@@ -284,9 +284,7 @@ def corrected_rows(features: DataFrame, folder: RunFolder, scoring: Scoring) -> 
     answers = [
         row.asDict() for row in features.select("request_key", "case_id", "variant", "stereotyping").collect()
     ]
-    groups = sorted({a["variant"] for a in answers})
-    pairs = list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
-    rows = ppi_rows(answers, labels, pairs)
+    rows = ppi_rows(answers, labels, compared_pairs(scoring, sorted({a["variant"] for a in answers})))
     log.info("judge-corrected stereotyping gaps from %d human labels: %d row(s)", len(labels), len(rows))
     return rows
 

@@ -145,7 +145,7 @@ def comparisons(
     for value in values:
         by_case.setdefault(value["case_id"], []).append(value)
     groups = sorted({v["variant"] for v in values})
-    pairs = list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
+    pairs = compared_pairs(scoring, groups)
     rows = _pooled(OVERALL, by_case, groups, pairs, scoring, alpha)
     skew = _by_case(by_case, NEUTRAL, "gender_skew")
     if scoring.words and any(skew.values()):
@@ -211,6 +211,12 @@ def _without_test(level: Comparison) -> Comparison:
         ci_low=None if low is None else max(low, 0.0),
         ci_high=None if high is None else min(high, 1.0),
     )
+
+
+def compared_pairs(scoring: Scoring, groups: list[str]) -> list[tuple[str, str]]:
+    """The pairs of groups a suite's gaps are measured between: its task's (``scoring.pairs``,
+    WinoBias: pro vs anti), else ``group_pairs`` of the groups present."""
+    return list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
 
 
 def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
