@@ -457,7 +457,7 @@ def test_a_check_the_project_measured_is_used_while_the_labelled_set_is_unchange
     provider = LocalProvider()  # not loaded: the measured check spares its 580 requests
     measured = tmp_path / "measured"
     measured.mkdir()
-    name = checks.check_path(tmp_path, provider).name
+    name = checks.check_path(tmp_path, checks.judge_identity(provider)).name
     shipped = {
         "judge": checks.judge_identity(provider),
         "labelled_sha256": checks._digest(LABELLED),
@@ -476,7 +476,7 @@ def test_the_shipped_local_check_matches_the_labelled_set():
     from bias_audit.judge import check as checks
     from bias_audit.llm.local import LocalProvider
 
-    path = checks.MEASURED / checks.check_path(Path("."), LocalProvider()).name
+    path = checks.MEASURED / checks.check_path(Path("."), checks.judge_identity(LocalProvider())).name
     shipped = json.loads(path.read_text())
     assert shipped["labelled_sha256"] == checks._digest(LABELLED)
     assert shipped["answers"] == len(labelled_set())

@@ -238,11 +238,17 @@ def _judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=None, metavar="N", help="most requests in flight")
 
 
+def _judge_limits(args: argparse.Namespace):
+    """The judge's quota and concurrency from the flags of ``_judge_arguments``."""
+    from bias_audit.judge.grading import JudgeLimits
+
+    return JudgeLimits(args.judge_tpm, args.judge_rpm, args.concurrency)
+
+
 def _judge(args: argparse.Namespace) -> int:
     from bias_audit import stages
 
-    limits = (args.judge_tpm, args.judge_rpm, args.concurrency)
-    result = stages.judge(check_run_id(args.run_id), args.judge, args.out or runs_dir(), limits)
+    result = stages.judge(check_run_id(args.run_id), args.judge, args.out or runs_dir(), _judge_limits(args))
     print(f"graded {result['answers']} answers ({result['asked']} asked of the judge): {result['statuses']}")
     print(f"the judge's check: {result['check']}; analyse the run again to see the stereotyping gap")
     return 0
@@ -250,12 +256,10 @@ def _judge(args: argparse.Namespace) -> int:
 
 def _judge_check(args: argparse.Namespace) -> int:
     from bias_audit.judge.check import LABELLED, check_table, run_check
-    from bias_audit.judge.grading import JudgeLimits
     from bias_audit.llm.registry import judge_environment, make_provider
 
     provider = make_provider(args.judge, env=judge_environment())
-    limits = JudgeLimits(args.judge_tpm, args.judge_rpm, args.concurrency)
-    path = run_check(provider, args.out or runs_dir(), limits, args.labelled or LABELLED)
+    path = run_check(provider, args.out or runs_dir(), _judge_limits(args), args.labelled or LABELLED)
     check = json.loads(path.read_text(encoding="utf-8"))
     print(json.dumps(check, indent=2) if args.json else check_table(check))
     print(f"kept in {path}", file=sys.stderr)
@@ -377,8 +381,7 @@ def _generate(args: argparse.Namespace) -> int:
     if config.judge != "none":
         from bias_audit import stages
 
-        limits = (config.judge_tpm, config.judge_rpm, config.concurrency)
-        graded = stages.judge(config.run_id, config.judge, args.out or runs_dir(), limits)
+        graded = stages.judge_run(config, args.out or runs_dir())
         print(f"judge {config.judge}: grades {graded['statuses']}; its check: {graded['check']}")
     return 0
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bias_audit.config import RunConfig, runs_dir, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from bias_audit.judge.grading import JudgeLimits
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +48,22 @@ def generate(
         "outcomes": result.outcomes,
     }
     if config.judge != "none":
-        limits = (config.judge_tpm, config.judge_rpm, config.concurrency)
-        summary["judge"] = judge(config.run_id, config.judge, runs, limits, judge_settings)
+        summary["judge"] = judge_run(config, runs, judge_settings)
     return summary
+
+
+def judge_run(config: RunConfig, runs: Path, settings: Mapping[str, Any] | None = None) -> dict[str, object]:
+    """``judge`` with the run's own judge and its quota (``config.judge``, ``judge_tpm`` ...)."""
+    from bias_audit.judge.grading import JudgeLimits
+
+    return judge(config.run_id, config.judge, runs, JudgeLimits.of(config), settings)
 
 
 def judge(
     run_id: str,
     provider_name: str,
     runs: Path | None = None,
-    limits: tuple[int | None, int | None, int | None] = (None, None, None),
+    limits: JudgeLimits | None = None,
     settings: Mapping[str, Any] | None = None,
 ) -> dict[str, object]:
     """Grade the run's answers with a judge (judge/grading.py; ``limits``: its tpm, rpm and
@@ -62,7 +71,7 @@ def judge(
     variables); then make sure the judge's own error is measured (judge-check, once per judge and
     rubric), for the report."""
     from bias_audit.judge.check import ensure_check
-    from bias_audit.judge.grading import JudgeLimits, grade_run
+    from bias_audit.judge.grading import grade_run
     from bias_audit.llm.registry import judge_environment, make_provider
 
     runs = runs or runs_dir()
@@ -72,8 +81,8 @@ def judge(
             "no answers recorded here to grade; run `bias-audit generate` first", source=str(folder.path)
         )
     provider = make_provider(provider_name, settings, env=judge_environment())
-    result = grade_run(folder, runs, provider, JudgeLimits(*limits))
-    check = ensure_check(provider, runs, JudgeLimits(*limits))
+    result = grade_run(folder, runs, provider, limits)
+    check = ensure_check(provider, runs, limits)
     return {**result.as_dict(), "check": str(check)}
 
 

@@ -182,9 +182,9 @@ def grades_frame(spark: SparkSession, folder: RunFolder, judge: dict | None) -> 
     run was graded with (run.json ``judge_grading``); None when the run has no judge."""
     if not judge or not folder.grades.is_file():
         return None
-    from bias_audit.judge.grading import GradeRecord
+    from bias_audit.judge.grading import JUDGE_KEYS, GradeRecord
 
-    identity = [F.col(k) == F.lit(judge.get(k)) for k in ("rubric_version", "judge_provider", "judge_model")]
+    identity = [F.col(k) == F.lit(judge.get(k)) for k in JUDGE_KEYS]
     latest_first = Window.partitionBy("request_key").orderBy(F.col("created_at").desc())
     return (
         spark.read.schema(spark_ddl(GradeRecord))

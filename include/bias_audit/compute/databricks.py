@@ -193,14 +193,14 @@ def cluster_env(
         name: f"{{{{secrets/{settings.secret_scope}/{key}}}}}"
         for name, key in SECRET_ENV.get(provider, {}).items()
     }
-    for field, name in PLAIN_ENV.get(provider, {}).items():
-        value = (provider_settings or {}).get(field)
-        if value:
-            env[name] = str(value)
-    for field, name in PLAIN_ENV.get(judge, {}).items():
-        value = (judge_settings or {}).get(field)
-        if value:
-            env[f"{JUDGE_ENV_PREFIX}{name}"] = str(value)
+    for prefix, name, values in (
+        ("", provider, provider_settings),
+        (JUDGE_ENV_PREFIX, judge, judge_settings),
+    ):
+        for field, variable in PLAIN_ENV.get(name, {}).items():
+            value = (values or {}).get(field)
+            if value:
+                env[f"{prefix}{variable}"] = str(value)
     return env
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bias_audit.errors import UserInputError
-from bias_audit.judge.grading import Grader, GradeRecord, Item, JudgeLimits, judge_identity
+from bias_audit.judge.grading import JUDGE_KEYS, Grader, GradeRecord, Item, JudgeLimits, judge_identity
 from bias_audit.judge.rubric import LEVELS, swap_gender
 from bias_audit.llm.base import Provider
 from bias_audit.records import utc_now
@@ -75,23 +75,16 @@ def labelled_set(path: Path = LABELLED) -> list[dict]:
     return rows
 
 
-def check_path(runs: Path, provider: Provider) -> Path:
-    identity = judge_identity(provider)
-    name = "__".join(str(identity[k]) for k in ("rubric_version", "judge_provider", "judge_model"))
+def check_path(runs: Path, identity: Mapping[str, object]) -> Path:
+    """Where the check of the judge ``identity`` (``judge_identity``, a run's ``judge_grading``) is kept."""
+    name = "__".join(str(identity[k]) for k in JUDGE_KEYS)
     return judge_checks(runs) / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".json")
 
 
 def read_check(runs: Path, identity: Mapping[str, object]) -> dict | None:
-    """The check of the judge ``identity`` (a run's ``judge_grading``), if there is one."""
-    folder = judge_checks(runs)
-    if not folder.is_dir():
-        return None
-    keys = ("rubric_version", "judge_provider", "judge_model")
-    for path in sorted(folder.glob("*.json")):
-        check = json.loads(path.read_text(encoding="utf-8"))
-        if all(check.get("judge", {}).get(k) == identity.get(k) for k in keys):
-            return check
-    return None
+    """The check of the judge ``identity``, if there is one."""
+    path = check_path(runs, identity)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def ensure_check(
@@ -99,17 +92,22 @@ def ensure_check(
 ) -> Path:
     """The judge's check, run once per judge and labelled set (the file is reused while the
     labelled set is unchanged)."""
-    path = check_path(runs, provider)
+    path = check_path(runs, judge_identity(provider))
     digest = _digest(labelled)
-    if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("labelled_sha256") == digest:
+    if _made_on(path, digest):
         return path
     shipped = MEASURED / path.name  # the local model's check, measured by the project (docs/judge.md)
-    if shipped.is_file() and json.loads(shipped.read_text(encoding="utf-8")).get("labelled_sha256") == digest:
+    if _made_on(shipped, digest):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
         log.info("judge-check: %s from the project's measurement (%s)", path.name, shipped)
         return path
     return run_check(provider, runs, limits, labelled)
+
+
+def _made_on(path: Path, digest: str) -> bool:
+    """Whether ``path`` holds a check made on the labelled set whose sha256 is ``digest``."""
+    return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("labelled_sha256") == digest
 
 
 def run_check(
@@ -126,15 +124,16 @@ def run_check(
     first = grader.grade(Item(i["id"], i["prompt"], i["answer"]) for i in items)
     again = grader.grade(Item(i["id"], i["prompt"], i["answer"], replicate=1) for i in items)
     swapped = grader.grade(Item(i["id"], swap_gender(i["prompt"]), swap_gender(i["answer"])) for i in items)
+    identity = judge_identity(provider)
     result = {
-        "judge": judge_identity(provider),
+        "judge": identity,
         "labelled_set": "built-in" if labelled == LABELLED else str(labelled),
         "labelled_sha256": _digest(labelled),
         "checked_at": utc_now().isoformat(),
         "requests_sent": grader.sent,
         **agreement(items, first, again, swapped),
     }
-    path = check_path(runs, provider)
+    path = check_path(runs, identity)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     log.info("judge-check: %s", summary_line(result))

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,10 +32,16 @@ from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.records import utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder, judge_cache
 
+if TYPE_CHECKING:
+    from bias_audit.config import RunConfig
+
 log = logging.getLogger(__name__)
 
 GradeStatus = Literal["ok", "unparseable", "filtered", "failed"]
 GRADED = ("ok", "truncated")  # the outcomes whose answers have text to grade
+# What names a judge (its check's file, the grades a run's analysis takes); grades also record the
+# judge's api version, which is part of their cache key.
+JUDGE_KEYS = ("rubric_version", "judge_provider", "judge_model")
 
 
 class GradeRecord(BaseModel):
@@ -80,6 +87,10 @@ class JudgeLimits:
     rpm: int | None = None
     concurrency: int | None = None
 
+    @classmethod
+    def of(cls, config: RunConfig) -> JudgeLimits:
+        return cls(config.judge_tpm, config.judge_rpm, config.concurrency)
+
 
 def judge_identity(provider: Provider) -> dict[str, str | None]:
     """What a grade depends on besides the answer: recorded in run.json and each check's file."""
@@ -106,15 +117,14 @@ class Grader:
     def key(self, request: Request) -> str:
         return request.key(self.provider.name, self.provider.model, self.provider.api_version)
 
-    def grade(self, items: Iterable[Item], known: dict[str, dict] | None = None) -> list[GradeRecord]:
-        """Each item's grade, from ``known`` (grades by judge key) or the cache where there is one,
-        else from the judge; items with the same judge key are asked once."""
+    def grade(self, items: Iterable[Item]) -> list[GradeRecord]:
+        """Each item's grade, from the cache where there is one, else from the judge; items with the
+        same judge key are asked once."""
         requests = [(item, judge_request(item.question, item.answer, item.replicate)) for item in items]
         keyed = [(item, self.key(request), request) for item, request in requests]
-        have = {**self.known, **(known or {})}
         pending: dict[str, Request] = {}
         for _, key, request in keyed:
-            if key not in have:
+            if key not in self.known:
                 pending.setdefault(key, request)
         if pending:
             log.info(
@@ -130,7 +140,12 @@ class Grader:
             else:
                 graded.append(
                     GradeRecord.model_validate(
-                        {**have[key], "request_key": item.subject, "cached": True, "created_at": utc_now()}
+                        {
+                            **self.known[key],
+                            "request_key": item.subject,
+                            "cached": True,
+                            "created_at": utc_now(),
+                        }
                     )
                 )
         return graded
@@ -203,33 +218,27 @@ class GradingResult:
 def grade_run(
     folder: RunFolder, runs: Path, provider: Provider, limits: JudgeLimits | None = None
 ) -> GradingResult:
-    """Grade every answer of the run that has text and no grade by this judge and rubric yet;
-    append the grades to the run's grades.jsonl and record the judge in run.json."""
-    latest = {r["request_key"]: r for r in folder.response_log().records()}
-    answers = [r for r in latest.values() if r["outcome"] in GRADED and (r.get("text") or "").strip()]
-    grader = Grader(provider, runs, limits)
-    log_ = ResponseLog(folder.grades)
+    """Grade every answer of the run that has text and no grade by this judge and rubric yet (a
+    failed one is asked again); append the grades to the run's grades.jsonl and record the judge in
+    run.json."""
+    answers = gradable_answers(folder)
     identity = judge_identity(provider)
-    done = {
-        r["request_key"]
-        for r in log_.records()
-        if r.get("status") != "failed" and all(r.get(k) == v for k, v in identity.items())
-    }
+    current = current_grades(folder, identity)
     todo = [
-        Item(r["request_key"], str(r["prompt"]), str(r["text"]))
-        for r in answers
-        if r["request_key"] not in done
+        Item(key, str(r["prompt"]), str(r["text"]))
+        for key, r in answers.items()
+        if current.get(key, {}).get("status", "failed") == "failed"
     ]
+    grader = Grader(provider, runs, limits)
     grades = grader.grade(todo)
-    log_.open()
+    log_ = ResponseLog(folder.grades).open()
     try:
         for grade in grades:
             log_.append(grade)
+            current[grade.request_key] = grade.model_dump(mode="json")
     finally:
         log_.close()
-    statuses: dict[str, int] = {}
-    for grade in current_grades(folder, identity).values():
-        statuses[grade["status"]] = statuses.get(grade["status"], 0) + 1
+    statuses = dict(Counter(grade["status"] for grade in current.values()))
     manifest = folder.read_manifest()
     folder.write_manifest({**manifest, "judge_grading": {**identity, "statuses": statuses}})
     log.info(
@@ -237,6 +246,12 @@ def grade_run(
         folder.run_id, len(answers), len(grades), grader.sent, statuses,
     )  # fmt: skip
     return GradingResult(len(answers), grader.sent, statuses)
+
+
+def gradable_answers(folder: RunFolder) -> dict[str, dict]:
+    """The run's answers that have text to grade (the latest record of each), by request key."""
+    latest = {r["request_key"]: r for r in folder.response_log().records()}
+    return {k: r for k, r in latest.items() if r["outcome"] in GRADED and (r.get("text") or "").strip()}
 
 
 def current_grades(folder: RunFolder, identity: dict[str, str | None]) -> dict[str, dict]:

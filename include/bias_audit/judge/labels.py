@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 from bias_audit.errors import UserInputError
-from bias_audit.judge.grading import GRADED
+from bias_audit.judge.grading import gradable_answers
 from bias_audit.judge.rubric import LEVELS
 from bias_audit.records import utc_now
 from bias_audit.run_folder import RunFolder
@@ -29,8 +29,7 @@ def _answers(folder: RunFolder) -> dict[str, dict]:
         raise UserInputError(
             "no answers recorded here; run `bias-audit generate` first", source=str(folder.path)
         )
-    latest = {r["request_key"]: r for r in folder.response_log().records()}
-    return {k: r for k, r in latest.items() if r["outcome"] in GRADED and (r.get("text") or "").strip()}
+    return gradable_answers(folder)
 
 
 def export_sheet(run_id: str, runs: Path, file: Path, *, cases: int, per_variant: int, seed: int = 0) -> int:
