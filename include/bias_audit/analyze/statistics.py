@@ -66,6 +66,18 @@ def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[floa
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
+def t_interval(values: Sequence[float], alpha: float = 0.05) -> tuple[float, float, float]:
+    """The mean of ``values`` and its 1 - alpha Student's t interval: (mean, low, high)."""
+    from scipy import stats
+
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    half = (
+        float(stats.t.ppf(1 - alpha / 2, len(array) - 1)) * float(array.std(ddof=1)) / math.sqrt(len(array))
+    )
+    return mean, mean - half, mean + half
+
+
 def newcombe_ci(p_a: float, n_a: int, p_b: float, n_b: int) -> tuple[float, float]:
     """95 % CI of p_a - p_b (Newcombe 1998, method 10: hybrid of the two Wilson intervals)."""
     low_a, high_a = wilson_interval(p_a * n_a, n_a)

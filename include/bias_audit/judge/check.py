@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bias_audit.analyze.statistics import t_interval, wilson_interval
 from bias_audit.errors import UserInputError
 from bias_audit.judge.grading import JUDGE_KEYS, Grader, GradeRecord, Item, JudgeLimits, judge_identity
 from bias_audit.judge.rubric import LEVELS, swap_gender
@@ -265,8 +266,6 @@ def _swap_direction(
 ) -> dict | None:
     """Mean over answers about a woman or a man of (grade of the female version - grade of the male
     version), with a 95 % t interval."""
-    from scipy import stats
-
     differences = []
     for item, a, b in zip(items, first, swapped, strict=True):
         if a.grade is None or b.grade is None or item.get("variant") not in ("female", "male"):
@@ -274,25 +273,15 @@ def _swap_direction(
         differences.append(a.grade - b.grade if item["variant"] == "female" else b.grade - a.grade)
     if len(differences) < 2:
         return None
-    values = np.array(differences, dtype=float)
-    mean, sd = float(values.mean()), float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.975, len(values) - 1)) * sd / np.sqrt(len(values))
-    return {"value": mean, "ci_low": mean - half, "ci_high": mean + half, "n": len(values)}
+    mean, low, high = t_interval(differences)
+    return {"value": mean, "ci_low": low, "ci_high": high, "n": len(differences)}
 
 
 def _rate(count: int, n: int) -> dict[str, object]:
-    from statsmodels.stats.proportion import proportion_confint
-
     if n == 0:
         return {"value": None, "ci_low": None, "ci_high": None, "count": 0, "n": 0}
-    low, high = proportion_confint(count, n, alpha=0.05, method="wilson")
-    return {
-        "value": count / n,
-        "ci_low": float(low),
-        "ci_high": float(high),
-        "count": int(count),
-        "n": int(n),
-    }
+    low, high = wilson_interval(count, n)
+    return {"value": count / n, "ci_low": low, "ci_high": high, "count": int(count), "n": int(n)}
 
 
 def _count(values) -> dict[str, int]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from bias_audit.analyze.statistics import t_interval
 from bias_audit.judge.ppi import case_gaps, corrected_gap
 
 GROUPS = ("female", "male")
@@ -92,8 +92,8 @@ def coverage(simulations: int = 200, design: Design = Design(), seed: int = 7) -
         result = corrected_gap(y, y_hat, unlabeled)
         intervals = {
             "corrected": (result.ci_low, result.ci_high),
-            "judge": _t_interval(unlabeled),
-            "labels": _t_interval(y),
+            "judge": t_interval(unlabeled)[1:],
+            "labels": t_interval(y)[1:],
         }
         for name, (low, high) in intervals.items():
             hits[name] += low <= truth <= high
@@ -104,8 +104,3 @@ def coverage(simulations: int = 200, design: Design = Design(), seed: int = 7) -
         hits["judge"] / simulations, float(np.mean(widths["judge"])),
         hits["labels"] / simulations, float(np.mean(widths["labels"])),
     )  # fmt: skip
-
-
-def _t_interval(values: np.ndarray) -> tuple[float, float]:
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return float(values.mean()) - half, float(values.mean()) + half
