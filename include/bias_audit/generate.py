@@ -129,10 +129,10 @@ def generate(
         sender.manifest(first, status="generating")  # before any request: the run is listed at once
         if sequential:
             rounds = SequentialRounds(sender)
-            asyncio.run(_closing(provider, rounds.run()))  # one event loop for every round
+            asyncio.run(closing(provider, rounds.run()))  # one event loop for every round
             summary = rounds.summary()
         else:
-            asyncio.run(_closing(provider, sender.send(first)))
+            asyncio.run(closing(provider, sender.send(first)))
             summary = None
     finally:
         responses.close()
@@ -173,8 +173,7 @@ class Sender:
         self.sent = 0
         self.outcomes: Counter[str] = Counter()
         self.limiter = RateLimiter(config.tpm, config.rpm, share=config.quota_share or 1.0)
-        ceilings = [c for c in (config.concurrency, provider.max_concurrency) if c]
-        self.concurrency = Concurrency(self.limiter, min(ceilings) if ceilings else None)
+        self.concurrency = Concurrency.within(self.limiter, config.concurrency, provider.max_concurrency)
         self.sending_seconds = 0.0
         self.estimated_prompt_tokens = 0  # of the answers of this pass that report their usage
         self.reported_prompt_tokens = 0
@@ -440,7 +439,7 @@ class SequentialRounds:
         }
 
 
-async def _closing(provider: Provider, work: Awaitable[None]) -> None:
+async def closing(provider: Provider, work: Awaitable[None]) -> None:
     """Run ``work``, then close the provider's connections in the loop they were opened in."""
     try:
         await work

@@ -151,11 +151,10 @@ class Grader:
         return graded
 
     async def _send(self, pending: dict[str, Request]) -> dict[str, GradeRecord]:
-        from bias_audit.generate import dispatch
+        from bias_audit.generate import closing, dispatch
 
         limiter = RateLimiter(self.limits.tpm, self.limits.rpm)
-        ceilings = [c for c in (self.limits.concurrency, self.provider.max_concurrency) if c]
-        concurrency = Concurrency(limiter, min(ceilings) if ceilings else None)
+        concurrency = Concurrency.within(limiter, self.limits.concurrency, self.provider.max_concurrency)
         fresh: dict[str, GradeRecord] = {}
         self.cache.open()
 
@@ -168,12 +167,11 @@ class Grader:
                 self.known[key] = entry.model_dump(mode="json")
 
         try:
-            await dispatch(list(pending.items()), self.provider, limiter, concurrency, record)
+            await closing(
+                self.provider, dispatch(list(pending.items()), self.provider, limiter, concurrency, record)
+            )
         finally:
             self.cache.close()
-            close = getattr(self.provider, "aclose", None)
-            if close is not None:
-                await close()
         return fresh
 
     def _record(self, key: str, request: Request, completion: Completion) -> GradeRecord:

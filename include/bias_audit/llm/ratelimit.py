@@ -191,6 +191,13 @@ class Concurrency:
         self.highest = self.limit
         self._changed = asyncio.Condition()
 
+    @classmethod
+    def within(cls, limiter: RateLimiter, *ceilings: int | None) -> Concurrency:
+        """Sized as above, at most the lowest of the ``ceilings`` that are given (the run's
+        --concurrency, the provider's own limit)."""
+        given = [c for c in ceilings if c]
+        return cls(limiter, min(given) if given else None)
+
     def describe(self) -> str:
         if self.fixed:
             return str(self.limit)
