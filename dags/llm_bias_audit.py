@@ -8,8 +8,10 @@ differently from a male one?" is answered with numbers.
 
 **Trigger with params** (or let the weekly schedule run the defaults): the form describes each.
 `suite` is a built-in suite (`seed-lab`, `occupations-gender`, `winobias`, `decisions-gender`)
-or the path of a YAML suite readable by the worker; `mode` sequential (the default) samples in
-rounds and stops as soon as the verdict is settled, at `max_samples` per prompt or within
+or a YAML suite file in the folder the deployment gives DAG runs (`$BIAS_AUDIT_SUITES_DIR`,
+default `$BIAS_AUDIT_HOME/suites`; a file of the system prompt too: no other file is read);
+`mode` sequential (the default) samples in rounds and stops as soon as the verdict is settled,
+at `max_samples` per prompt or within
 `budget_requests` (20 000 by default) and `budget_tokens`; `mode` fixed takes `samples` answers
 per prompt (a conf that gives `samples` without `mode` asks for a fixed run); `fail_on` names the
 verdicts that fail the run.
@@ -35,21 +37,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Param, TriggerRule, dag, setup, task, teardown
+from airflow.sdk import Asset, TriggerRule, dag, setup, task, teardown
 
 from bias_audit import stages
 from bias_audit.compute import backend_name, local
-from bias_audit.config import runs_dir
 from bias_audit.orchestration.connections import judge_settings, provider_settings
 from bias_audit.orchestration.gate import (
-    FAIL_ON,
     comparison_gate,
     fail_fast_on_user_error,
     verdict_gate,
     watch_tasks,
 )
 from bias_audit.orchestration.notify import on_audit_failure
-from bias_audit.orchestration.params import BASELINES, baseline_spec, dag_params, run_config
+from bias_audit.orchestration.params import baseline_spec, dag_params, run_config
+from bias_audit.paths import runs_dir
 
 BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
 
@@ -68,40 +69,7 @@ METRICS_ASSET = Asset("bias_audit_metrics")
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     tags=["bias-audit", "llm", "responsible-ai"],
     on_failure_callback=on_audit_failure,
-    params={
-        **dag_params(),  # every parameter of RunConfig, with its type, bounds, title and description
-        "baseline": Param(
-            "auto",
-            type="string",
-            minLength=1,
-            title="Compare with",
-            description="The audit to compare this one with: auto (the previous audit of the same suite, "
-            "provider and model for scheduled runs; none for manual ones), previous, none, or a run id.",
-            examples=list(BASELINES),
-            section="Compare with an earlier audit",
-        ),
-        "fail_on_increase": Param(
-            False,
-            type="boolean",
-            title="Fail when a gap increased",
-            description="Fail the DAG run when a gap increased significantly against the baseline audit.",
-            section="Compare with an earlier audit",
-        ),
-        "fail_on": Param(
-            "fail",
-            type="string",
-            enum=list(FAIL_ON),
-            title="Fail the run on",
-            description="Verdicts that fail the DAG run (after the report is written): fail, warn "
-            "(fail or warn), never (log a warning only). Inconclusive never fails it.",
-            values_display={
-                "fail": "a fail verdict fails the run",
-                "warn": "a warn or fail verdict fails the run",
-                "never": "never: log a warning only",
-            },
-            section="The verdict",
-        ),
-    },
+    params=dag_params(),  # every parameter of RunConfig, then baseline, fail_on_increase, fail_on
 )
 def llm_bias_audit():
     stages = _databricks_stages() if BACKEND == "databricks" else _local_stages()

@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (the tables of occupations and templates read best one entry a line)
 """Regenerate the judge's labelled set: answers of the kind the suites produce, each with its grade
-by the stereotyping rubric (judge/rubric.py, stereotyping-v1).
+by the stereotyping rubric (judge/rubric.py; its levels are those of stereotyping-v1 and v2).
 
 .venv/bin/python scripts/build_judge_labels.py > include/bias_audit/judge/labelled.jsonl
 

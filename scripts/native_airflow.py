@@ -171,6 +171,7 @@ class Deployment:
 
     def start(self, timeout: float = 180) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        self.suites.mkdir(parents=True, exist_ok=True)
         self.start_postgres()
         env = self.environment()
         airflow = str(Path(sys.executable).with_name("airflow"))
@@ -200,6 +201,12 @@ class Deployment:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(1)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f} s; see {self.home}/logs")
+
+    @property
+    def suites(self) -> Path:
+        """The folder whose suite and system-prompt files DAG runs may name (BIAS_AUDIT_SUITES_DIR's
+        default under BIAS_AUDIT_HOME)."""
+        return self.home / "data" / "suites"
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -231,6 +238,7 @@ def main() -> None:
         print(
             f"\nAirflow UI: {deployment.url}   login: admin / {deployment.password}\n"
             f"Bias audits: {deployment.url}/bias-audit/   logs: {deployment.home}/logs\n"
+            f"Suite files for the trigger form's suite param go in {deployment.suites}\n"
             "The DAG llm_bias_audit is paused until you unpause it. Ctrl-C stops everything.",
             flush=True,
         )

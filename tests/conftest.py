@@ -17,6 +17,8 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="bias-audit-tests-"))
 os.environ.update(
     {
         "BIAS_AUDIT_HOME": str(_SESSION_DIR / "home"),
+        # the folder whose suite files DAG runs may name: the tests' own suites
+        "BIAS_AUDIT_SUITES_DIR": str(REPO / "tests" / "data"),
         "AIRFLOW_HOME": str(_SESSION_DIR / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
@@ -55,7 +57,8 @@ def data_home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-AUDITED_RUN_ID = "manual__2026-11-29T10_59_26_00_00"
+AIRFLOW_RUN_ID = "manual__2026-11-29T10:59:26+00:00"
+AUDITED_RUN_ID = "manual__2026-11-29T10_59_26_00_00-d35c7ebc"  # the audit folder of AIRFLOW_RUN_ID
 
 
 @pytest.fixture(scope="session")

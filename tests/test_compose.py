@@ -133,11 +133,13 @@ def test_project_folders_and_named_volumes_are_mounted(compose):
             "./plugins:/opt/airflow/plugins",
             "./include:/opt/bias-audit/include",
             "bias-audit-data:/opt/bias-audit-data",
+            "./suites:/opt/bias-audit/suites:ro",  # the only files DAG params may name
         } <= set(volumes)
     assert {"bias-audit-data", "postgres-db-volume"} <= set(compose["volumes"])
     env = compose["services"]["airflow-scheduler"]["environment"]
     assert env["BIAS_AUDIT_HOME"] == "/opt/bias-audit-data"  # warehouse, runs and reports on the volume
     assert env["BIAS_AUDIT_MODEL_CACHE"].startswith("/opt/bias-audit-data/")
+    assert env["BIAS_AUDIT_SUITES_DIR"] == "/opt/bias-audit/suites"
 
 
 def _walk(node, path=""):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bias_audit.config import safe_run_id
+from bias_audit.run_folder import safe_run_id
 
 DAG_ID = "llm_bias_audit"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bias_audit.config import safe_run_id
+from bias_audit.run_folder import safe_run_id
 from tests.fake_azure_openai import FakeAzureOpenAI
 from tests.fake_databricks import FakeDatabricks, WorkspaceState
 
@@ -120,7 +120,7 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
     # the Airflow UI pages list the run with its verdict and serve its report
     from fastapi.testclient import TestClient
 
-    from bias_audit.config import runs_dir, warehouse_dir
+    from bias_audit.paths import runs_dir, warehouse_dir
     from bias_audit.web import create_app
 
     local = runs_dir() / run_id

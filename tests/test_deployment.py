@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from bias_audit.config import safe_run_id
+from bias_audit.run_folder import safe_run_id
 
 pytestmark = pytest.mark.slow
 
@@ -117,9 +117,10 @@ def test_rest_form_and_schedule_in_a_running_deployment(deployment):
     from tests.test_tasks import small_winobias
 
     before = set(runs(deployment))
-    winobias = small_winobias(deployment.home / "winobias-small.yaml")
+    suites = deployment.suites  # the folder DAG runs may read (BIAS_AUDIT_SUITES_DIR's default)
+    winobias = small_winobias(suites / "winobias-small.yaml")
     decisions = small_decisions(
-        deployment.home / "decisions-small.yaml", ("small-business-loan", "bail", "visa", "credit-limit")
+        suites / "decisions-small.yaml", ("small-business-loan", "bail", "visa", "credit-limit")
     )
     # 1. the REST API, with params, while the DAG is paused: queued until it is unpaused
     conf = {"mode": "fixed", "samples": 2, "max_tokens": 6, "suite": str(winobias)}

@@ -9,6 +9,7 @@ from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.generate import expand, generate
 from bias_audit.llm.local import LocalProvider, render_prompt
+from bias_audit.named_files import text_or_file
 from bias_audit.records import ResponseRecord
 from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.suites import load_suite
@@ -143,11 +144,11 @@ def test_a_runs_system_prompt_replaces_the_suites_and_changes_the_keys(tmp_path)
     lab = expand(suite, config())
     mitigation = tmp_path / "mitigation.txt"
     mitigation.write_text("Treat every person the same, whatever their gender.\n")
-    mitigated = expand(suite, config(system_prompt=str(mitigation)))
+    mitigated = expand(suite, config(system_prompt=text_or_file(str(mitigation))))  # as the CLI reads it
     none = expand(suite, config(system_prompt=""))
     assert {r.system_prompt for r in lab} == {suite.system_prompt}
     assert {r.system_prompt for r in mitigated} == {"Treat every person the same, whatever their gender."}
     assert {r.system_prompt for r in none} == {""}
     keys = [{r.key("local", "m", None) for r in requests} for requests in (lab, mitigated, none)]
     assert not (keys[0] & keys[1]) and not (keys[0] & keys[2])  # recorded answers are never reused
-    assert config(system_prompt=str(mitigation)).system_prompt.startswith("Treat every person")
+    assert text_or_file(str(mitigation)).startswith("Treat every person")

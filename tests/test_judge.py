@@ -24,9 +24,12 @@ FEMALE_WORDS = re.compile(r"\b(she|her|woman|women|female)\b", re.I)
 
 
 def answer_in(user: str) -> str | None:
-    """The answer a judge's request asks about (None: not a judge's request)."""
-    found = re.search(r"ANSWER: (.*)\n\nGrade the ANSWER\.", user, re.S)
-    return found.group(1).strip() if found else None
+    """The answer a judge's request asks about (None: not a judge's request): the rubric gives it
+    as the "answer" of a JSON object, before "Grade the answer."."""
+    document, _, instruction = user.partition("\n\n")
+    if instruction != "Grade the answer.":
+        return None
+    return json.loads(document)["answer"].strip()
 
 
 def label_lookup() -> dict[str, int]:
@@ -113,7 +116,7 @@ def test_swap_exchanges_gendered_words_and_keeps_case():
 def test_the_judge_request_carries_the_rubric_version_and_a_strict_schema():
     request = judge_request("Describe a female engineer.", "She designs bridges.")
     body = request.chat_body()
-    assert "stereotyping-v1" in SYSTEM_PROMPT and body["messages"][0]["content"] == SYSTEM_PROMPT
+    assert "stereotyping-v2" in SYSTEM_PROMPT and body["messages"][0]["content"] == SYSTEM_PROMPT
     assert body["response_format"] == json.loads(RESPONSE_FORMAT)
     assert body["temperature"] == 0.0
     again = judge_request("Describe a female engineer.", "She designs bridges.", replicate=1)
@@ -292,7 +295,7 @@ def test_a_run_with_a_judge_gets_a_stereotyping_gap_and_regrading_costs_nothing(
     assert (run["judge"], run["judge_model"], run["rubric_version"]) == (
         "azure",
         "judge-4o",
-        "stereotyping-v1",
+        "stereotyping-v2",
     )
     grades = (runs / "judged-1" / "grades.jsonl").read_text()
     assert state.api_key not in grades and state.api_key not in json.dumps(summary)
@@ -324,7 +327,7 @@ def test_a_run_with_a_judge_gets_a_stereotyping_gap_and_regrading_costs_nothing(
     report = Path(stages.report("judged-1", runs, tables)["report"])
     html = report.read_text(encoding="utf-8")
     section = html[html.index('id="judge"') : html.index("How far the judge can be trusted")]
-    assert "judge-4o" in section and "stereotyping-v1" in section
+    assert "judge-4o" in section and "stereotyping-v2" in section
     assert ">unparseable<" in section and "<td>female</td>" in section
     assert "corrected by human labels" in section and "the judge alone" in section
     trusted = html[html.index("How far the judge can be trusted") :]

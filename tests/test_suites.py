@@ -104,7 +104,9 @@ def test_content_hash_ignores_formatting_but_not_content(tmp_path):
     [
         ("name: x\ncases: [\n", "malformed YAML: line"),
         ("name: x\ncases:\n  - case_id: a\n", "field cases[0].variants: Field required"),
-        ("name: x\nsystem_prompt: s\n", "field cases: Field required"),
+        ("name: x\nsystem_prompt: s\n", "not a suite: a suite is a YAML mapping with name, cases"),
+        ("name: x\nsystem_prompt: s\n", "this file has no cases"),
+        ("name: x\ncases: {a: 1}\n", "its cases are not a list"),
         (
             "name: x\ndefaults: {max_tokens: 0}\ncases:\n  - {case_id: a, variants: {neutral: p}}\n",
             "field defaults.max_tokens: Input should be greater than 0 (value: 0)",

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bias_audit.web import create_app
+from tests.conftest import AIRFLOW_RUN_ID
 from tests.conftest import AUDITED_RUN_ID as RUN_ID
 
 
@@ -58,7 +59,7 @@ def test_unknown_or_unsafe_paths_are_404(client, path):
 
 
 def test_dag_run_link_redirects_to_its_audits_report(client):
-    response = client.get("/dag-runs/manual__2026-11-29T10:59:26+00:00", follow_redirects=False)
+    response = client.get(f"/dag-runs/{AIRFLOW_RUN_ID}", follow_redirects=False)
     assert response.status_code == 307
     assert response.headers["location"] == f"http://testserver/runs/{RUN_ID}/report.html"
 

@@ -10,10 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
-from bias_audit.config import RunConfig, check_run_id, runs_dir, warehouse_dir
+from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.metric_registry import CALIBRATED
+from bias_audit.named_files import text_or_file
 from bias_audit.parameters import add_arguments, json_or_file, values_from
+from bias_audit.paths import runs_dir, warehouse_dir
+from bias_audit.run_folder import check_run_id
 from bias_audit.suites import builtin_suite_names, load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -371,7 +374,10 @@ def _generate(args: argparse.Namespace) -> int:
     from bias_audit.generate import generate, preflight
     from bias_audit.llm import make_provider
 
-    config = RunConfig.build(run_id=args.run_id, **values_from(args))
+    values = values_from(args)
+    if "system_prompt" in values:  # the command line reads the user's own files (named_files.py)
+        values["system_prompt"] = text_or_file(values["system_prompt"])
+    config = RunConfig.build(run_id=args.run_id, **values)
     preflight(config)  # fail on a bad suite or budget before loading a model
     result = generate(config, args.out or runs_dir(), make_provider(config.provider))
     print(

@@ -33,11 +33,10 @@ from bias_audit.analyze.metrics import NEUTRAL, answer_values, compared_pairs
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
-from bias_audit.config import check_run_id
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.metric_registry import CONTINUOUS, METRICS
-from bias_audit.run_folder import RunFolder
+from bias_audit.run_folder import RunFolder, check_run_id
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -112,7 +111,8 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         rows = list(tables.rows("runs", run_id))
         if not rows:
             raise UserInputError(
-                f"no analysed run {run_id!r} in the warehouse {tables.location}; run analyze first",
+                f"no analysed run {run_id!r} in the warehouse; run analyze first",
+                source=str(tables.location),
                 field=flag,
             )
         runs[run_id] = rows[0]

@@ -1,4 +1,4 @@
-"""Run configuration and where things live on disk.
+"""Run configuration.
 
 One ``RunConfig`` describes one audit run; the CLI and the Airflow DAG both build it, so both
 validate input the same way and report a bad value by its field name.
@@ -6,19 +6,15 @@ validate input the same way and report a bad value by its field name.
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
+from bias_audit.run_folder import RUN_ID_PATTERN, check_run_id
 from bias_audit.suites.loader import builtin_suite_names
 from bias_audit.thresholds import Thresholds
-
-RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class RunConfig(BaseModel):
@@ -35,7 +31,8 @@ class RunConfig(BaseModel):
         "seed-lab",
         min_length=1,
         title="Suite",
-        description="A built-in suite (pick one) or the path of a YAML suite file readable by the worker.",
+        description="A built-in suite (pick one) or the path of a YAML suite file (from the DAG: a file "
+        "in the folder the deployment names, BIAS_AUDIT_SUITES_DIR; a relative path is taken from there).",
         json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed
     )
     samples: int = Field(
@@ -169,13 +166,14 @@ class RunConfig(BaseModel):
         None,
         title="System prompt",
         description="Replaces the suite's system prompt, e.g. a mitigation to test: the text, or the "
-        'path of a file holding it; "" for no system prompt at all. Not set: the suite\'s.',
+        "path of a file holding it (from the DAG: a file in the folder the deployment names, "
+        'BIAS_AUDIT_SUITES_DIR); "" for no system prompt at all. Not set: the suite\'s.',
         json_schema_extra={"section": "Generation settings (empty: the suite's)"},
     )
     judge: Literal[("none", *PROVIDERS)] = Field(  # type: ignore[valid-type]
         "none",
         title="Stereotyping judge",
-        description="A model that grades every answer for stereotyping (rubric stereotyping-v1, 0-3): "
+        description="A model that grades every answer for stereotyping (rubric stereotyping-v2, 0-3): "
         "azure (connection bias_audit_judge, else azure_openai_default's resource with "
         "BIAS_AUDIT_JUDGE_* settings), openai, or local (Gemma 3 270M: a poor judge, see its "
         "judge-check). Its gap is reported beside its measured agreement with human labels.",
@@ -210,13 +208,13 @@ class RunConfig(BaseModel):
         json_schema_extra={"section": "The verdict"},
     )
 
-    @field_validator("system_prompt")
+    @field_validator("run_id")
     @classmethod
-    def _text_or_file(cls, value: str | None) -> str | None:
-        """A path to a readable file stands for the file's text (recorded as text in run.json)."""
-        if value and "\n" not in value and len(value) < 4096 and Path(value).expanduser().is_file():
-            return Path(value).expanduser().read_text(encoding="utf-8").strip()
-        return value
+    def _not_shared(cls, value: str) -> str:
+        try:
+            return check_run_id(value)
+        except UserInputError as exc:
+            raise ValueError(str(exc).removeprefix("run_id: ")) from None
 
     @classmethod
     def build(cls, **values: Any) -> RunConfig:
@@ -255,40 +253,3 @@ class RunConfig(BaseModel):
                 field="max_samples",
             )
         return config
-
-
-def check_run_id(run_id: str) -> str:
-    if not re.fullmatch(RUN_ID_PATTERN, run_id):
-        raise UserInputError(
-            f"must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit "
-            f"(value: {run_id!r})",
-            field="run_id",
-        )
-    return run_id
-
-
-def safe_run_id(text: str) -> str:
-    """Turn an Airflow run id (``manual__2026-11-29T10:00:00+00:00``) into a path-safe run_id."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")
-    return cleaned[:128] or "run"
-
-
-def data_home() -> Path:
-    """Root of runs and warehouse: ``$BIAS_AUDIT_HOME``, else ``~/bias-audit``."""
-    return Path(os.environ.get("BIAS_AUDIT_HOME") or Path.home() / "bias-audit").expanduser()
-
-
-def runs_dir() -> Path:
-    """Where ``<run_id>/responses.jsonl`` files are written."""
-    return data_home() / "runs"
-
-
-def warehouse_dir() -> Path:
-    """Where the Spark tables (Parquet, partitioned by run_id) are stored."""
-    return Path(os.environ.get("BIAS_AUDIT_WAREHOUSE") or data_home() / "warehouse").expanduser()
-
-
-def model_cache_dir() -> Path:
-    """Where the local model file is assembled once: ``$BIAS_AUDIT_MODEL_CACHE``."""
-    default = Path.home() / ".cache" / "bias-audit" / "models"
-    return Path(os.environ.get("BIAS_AUDIT_MODEL_CACHE") or default).expanduser()

@@ -18,6 +18,7 @@ class UserInputError(Exception):
     def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
         self.source = source
         self.field = field
+        self.problem = message  # without its source: what a page may show (a source can be a server path)
         where = ": ".join(part for part in (source, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
 

@@ -107,6 +107,7 @@ def generate(
     suite, first = preflight(config)
     sequential = config.mode == SEQUENTIAL
     folder = RunFolder.of(out_dir, config.run_id)
+    folder.check_owner(origin)
     responses = folder.response_log().open()
     try:
         sender = Sender(config, suite, folder, provider, responses, origin)

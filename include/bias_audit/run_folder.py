@@ -18,15 +18,19 @@ hash is recorded beside them).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from bias_audit.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,46 @@ LABELS_FILE = "labels.jsonl"
 TRENDS_FILE = "trends.html"  # in the runs directory, not in a run's folder
 JUDGE_CACHE_FILE = ".judge-cache.jsonl"  # in the runs directory: every grade by judge key
 JUDGE_CHECKS_DIR = "judge-checks"  # in the runs directory: judge-check's result per judge
+# The runs directory's own files: a run id may not be one of them (in any case, for file systems
+# that ignore it), else the run's folder would take the shared file's place. A shared file added
+# to the runs directory is added here.
+SHARED_NAMES = frozenset({TRENDS_FILE, JUDGE_CACHE_FILE, JUDGE_CHECKS_DIR})
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` can name a run folder: the pattern, and none of the shared names."""
+    return bool(_RUN_ID.match(text)) and text.lower() not in SHARED_NAMES
+
+
+def check_run_id(run_id: str) -> str:
+    if not _RUN_ID.match(run_id):
+        raise UserInputError(
+            f"must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            f"(value: {run_id!r})",
+            field="run_id",
+        )
+    if not is_run_id(run_id):
+        raise UserInputError(
+            f"is the name of a file the runs folder keeps for every run (value: {run_id!r}); "
+            f"reserved: {', '.join(sorted(SHARED_NAMES))}",
+            field="run_id",
+        )
+    return run_id
+
+
+def safe_run_id(text: str) -> str:
+    """An Airflow run id (``manual__2026-11-29T10:00:00+00:00``) as a run id: itself when it is
+    one already, else made path-safe and given a short hash of the original, so that two Airflow
+    runs never share a folder (``...10:00:00+00:00`` and a custom ``...10_00_00_00_00`` would
+    clean to the same name)."""
+    if is_run_id(text):
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:119] or "run"
+    return f"{cleaned}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +137,23 @@ class RunFolder:
             log.warning("%s is missing; the run's settings (suite hash, thresholds ...) are unknown", path)
             return {}
         return json.loads(path.read_text(encoding="utf-8"))
+
+    def check_owner(self, origin: Mapping[str, str] | None) -> None:
+        """Refuse to write into a folder that another Airflow run (or the command line) started:
+        its answers and settings would be mixed with this run's. The same DAG run, retried or
+        cleared, resumes its own folder; the command line may resume any."""
+        airflow_run = (origin or {}).get("airflow_run_id")
+        path = self.path / MANIFEST_FILE
+        if not airflow_run or not path.is_file():
+            return
+        owner = json.loads(path.read_text(encoding="utf-8")).get("airflow_run_id")
+        if owner != airflow_run:
+            started = f"Airflow run {owner!r}" if owner else "the command line"
+            raise UserInputError(
+                f"the audit folder {self.run_id!r} belongs to a run that {started} started, not to "
+                f"Airflow run {airflow_run!r}; trigger this one with another run id",
+                field="run_id",
+            )
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Atomically: a reader never sees half a manifest."""

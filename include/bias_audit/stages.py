@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bias_audit.config import RunConfig, runs_dir, warehouse_dir
+from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
+from bias_audit.paths import runs_dir, warehouse_dir
 from bias_audit.run_folder import RunFolder
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ Databricks backend does: its tables are in Unity Catalog).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,15 +21,15 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from bias_audit.config import RUN_ID_PATTERN, runs_dir, safe_run_id, warehouse_dir
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.run_folder import RunFolder, analysed_runs, started_runs, trends_page
+from bias_audit.paths import runs_dir, warehouse_dir
+from bias_audit.run_folder import RunFolder, analysed_runs, is_run_id, safe_run_id, started_runs, trends_page
 from bias_audit.tables import open_tables
 from bias_audit.trends import read_runs, render_trends, run_summary, shown_time
 from bias_audit.trends import trends as trends_of
 
-_RUN_ID = re.compile(RUN_ID_PATTERN)
+log = logging.getLogger(__name__)
 _PLOT = re.compile(r"^[a-z_]+\.png$")
 
 
@@ -62,6 +63,16 @@ def unanalysed(folder: RunFolder) -> dict[str, Any]:
     }
 
 
+# Every page is served with these. The pages are on Airflow's origin, and a report's text is the
+# model's (and may be copied back from a Databricks volume): no script may run in them, whatever
+# an answer holds; images are the run's own plots or inline data; styles are inline.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
 MOUNT = "/bias-audit"  # where plugins/bias_audit_plugin.py mounts these pages on the api-server
 
 
@@ -81,8 +92,14 @@ def create_app(
     """``runs`` and ``warehouse`` default to ``$BIAS_AUDIT_HOME``'s, read at each request."""
     app = FastAPI(title="Bias audits", dependencies=list(dependencies), docs_url=None, redoc_url=None)
 
+    @app.middleware("http")
+    async def secure_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     def run_folder(run_id: str) -> RunFolder:
-        if not _RUN_ID.match(run_id):
+        if not is_run_id(run_id):
             raise HTTPException(404, f"no audit run {run_id!r}")
         return RunFolder.of(runs or runs_dir(), run_id)
 
@@ -99,7 +116,11 @@ def create_app(
         for folder in started_runs(runs or runs_dir()):  # generating, or stopped before its analysis
             if folder.run_id not in known and not folder.analysis.is_file():
                 rows.append(unanalysed(folder))
-        return sorted(rows, key=lambda r: (r["at"], r["run_id"]), reverse=True)
+        stray = [row["run_id"] for row in rows if not is_run_id(str(row["run_id"]))]
+        if stray:  # e.g. a folder copied in by hand: the other runs are listed all the same
+            log.warning("not audit runs, left out of the list: %s", ", ".join(map(repr, stray)))
+        listed = [row for row in rows if is_run_id(str(row["run_id"]))]
+        return sorted(listed, key=lambda r: (r["at"], r["run_id"]), reverse=True)
 
     @app.get("/", response_class=HTMLResponse, name="index")
     def index(request: Request) -> str:
@@ -169,8 +190,8 @@ def create_app(
             run_folder(run_id)  # a malformed id is a 404 like any unknown run
         try:
             result = compare_audits(baseline, candidate, warehouse or warehouse_dir())
-        except UserInputError as exc:
-            raise HTTPException(400, str(exc)) from None
+        except UserInputError as exc:  # said without its source: a server path is not the user's
+            raise HTTPException(400, f"{exc.field}: {exc.problem}" if exc.field else exc.problem) from None
         return render_comparison(
             result,
             str(request.url_for("report", run_id=baseline)),

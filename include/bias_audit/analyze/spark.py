@@ -6,8 +6,8 @@ import os
 import shutil
 import sys
 
-from bias_audit.config import data_home
 from bias_audit.errors import UserInputError
+from bias_audit.paths import data_home
 
 
 def get_spark():  # -> pyspark.sql.SparkSession (kept lazy: importing pyspark is slow)

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bias_audit import stages
-from bias_audit.config import RunConfig, check_run_id
+from bias_audit.config import RunConfig
 from bias_audit.errors import ProviderSetupError, UserInputError
+from bias_audit.run_folder import check_run_id
 
 RESULT_PREFIX = "BIAS_AUDIT_RESULT "
 USAGE_ERROR = "bias-audit-job: error: "  # how a bad-input failure starts (exit code 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from bias_audit.config import runs_dir, warehouse_dir
+from bias_audit.paths import runs_dir, warehouse_dir
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,17 @@ from bias_audit.records import utc_now
 from bias_audit.run_folder import RunFolder
 
 SHEET_COLUMNS = ("request_key", "case_id", "question", "answer", "label", "labeller")
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection"): a cell of model
+# text that starts so would run when a labeller opens the sheet.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(text: str) -> str:
+    """``text`` as a cell no spreadsheet evaluates: one that starts like a formula (after any
+    leading spaces, which Excel and LibreOffice skip) gets a leading apostrophe, OWASP's rule.
+    Only the sheet's text for reading is changed; the columns read back (request_key, label,
+    labeller) are never altered."""
+    return "'" + text if text.lstrip(" ").startswith(_FORMULA_STARTS) else text
 
 
 def _answers(folder: RunFolder) -> dict[str, dict]:
@@ -56,9 +67,8 @@ def export_sheet(run_id: str, runs: Path, file: Path, *, cases: int, per_variant
         writer = csv.writer(sheet)
         writer.writerow(SHEET_COLUMNS)
         for record in rows:
-            writer.writerow(
-                [record["request_key"], record["case_id"], record["prompt"], record["text"], "", ""]
-            )
+            cells = (record["case_id"], record["prompt"], record["text"] or "")
+            writer.writerow([record["request_key"], *map(inert_cell, cells), "", ""])
     return len(rows)
 
 

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bias_audit.config import model_cache_dir
 from bias_audit.llm.base import Completion, Request
 from bias_audit.llm.ratelimit import RateLimiter
+from bias_audit.paths import model_cache_dir
 
 log = logging.getLogger(__name__)
 

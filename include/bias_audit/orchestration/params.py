@@ -12,9 +12,12 @@ from airflow.sdk import Param
 from pydantic import BaseModel
 
 from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
-from bias_audit.config import RunConfig, safe_run_id
+from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
+from bias_audit.named_files import dag_suite, dag_text_or_file
+from bias_audit.orchestration.gate import FAIL_ON
 from bias_audit.parameters import field_schemas
+from bias_audit.run_folder import safe_run_id
 
 # Where the DAG's defaults differ from the command line's: scheduled and UI-triggered audits are
 # sequential (stop as soon as the verdict is settled) within a budget (docs/airflow.md).
@@ -31,6 +34,47 @@ DEFAULTS_ENV = "BIAS_AUDIT_DAG_DEFAULTS"
 _ONLY_IN = {"samples": "fixed", "max_samples": "sequential"}
 
 
+# The DAG's params beyond the run's content: what the run is compared with and what fails it.
+BASELINES = ("auto", "none", "previous")
+
+
+def audit_params() -> dict[str, Param]:
+    """The params of the DAG run itself (not of RunConfig), with their defaults."""
+    return {
+        "baseline": Param(
+            "auto",
+            type="string",
+            minLength=1,
+            title="Compare with",
+            description="The audit to compare this one with: auto (the previous audit of the same suite, "
+            "provider and model for scheduled runs; none for manual ones), previous, none, or a run id.",
+            examples=list(BASELINES),
+            section="Compare with an earlier audit",
+        ),
+        "fail_on_increase": Param(
+            False,
+            type="boolean",
+            title="Fail when a gap increased",
+            description="Fail the DAG run when a gap increased significantly against the baseline audit.",
+            section="Compare with an earlier audit",
+        ),
+        "fail_on": Param(
+            "fail",
+            type="string",
+            enum=list(FAIL_ON),
+            title="Fail the run on",
+            description="Verdicts that fail the DAG run (after the report is written): fail, warn "
+            "(fail or warn), never (log a warning only). Inconclusive never fails it.",
+            values_display={
+                "fail": "a fail verdict fails the run",
+                "warn": "a warn or fail verdict fails the run",
+                "never": "never: log a warning only",
+            },
+            section="The verdict",
+        ),
+    }
+
+
 def deployment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """DAG_DEFAULTS with the deployment's ``BIAS_AUDIT_DAG_DEFAULTS``, checked as a run would be."""
     text = (os.environ if environ is None else environ).get(DEFAULTS_ENV, "").strip()
@@ -42,9 +86,15 @@ def deployment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, A
         raise UserInputError(f"not JSON ({exc.msg} at column {exc.colno})", field=DEFAULTS_ENV) from None
     if not isinstance(given, dict):
         raise UserInputError(f"a JSON object of params (value: {text!r})", field=DEFAULTS_ENV)
-    unknown = sorted(set(given) - set(field_schemas(RunConfig)))
+    own = audit_params()
+    unknown = sorted(set(given) - set(field_schemas(RunConfig)) - set(own))
     if unknown:
         raise UserInputError(f"unknown params {unknown}", field=DEFAULTS_ENV)
+    for name in set(given) & set(own):
+        try:
+            own[name].resolve(given[name])  # the param's own schema
+        except Exception as exc:  # Airflow's ParamValidationError names the schema's complaint
+            raise UserInputError(f"{name}: {exc}", field=DEFAULTS_ENV) from None
     defaults = {**DAG_DEFAULTS, **given}
     try:  # the run a scheduled trigger would make of them
         run_config(defaults, "scheduled__check", conf={})
@@ -56,14 +106,18 @@ def deployment_defaults(environ: Mapping[str, str] | None = None) -> dict[str, A
 def dag_params(
     model: type[BaseModel] = RunConfig, defaults: Mapping[str, Any] | None = None
 ) -> dict[str, Param]:
-    """One Param per parameter of ``model``, with its JSON schema: type, bounds, choices, title,
-    description. The trigger form renders them; Airflow validates a triggered run against them.
-    Defaults: DAG_DEFAULTS and the deployment's ``BIAS_AUDIT_DAG_DEFAULTS``."""
+    """Every param of the DAG: one per parameter of ``model``, with its JSON schema (type, bounds,
+    choices, title, description), then ``audit_params``. The trigger form renders them; Airflow
+    validates a triggered run against them. Defaults: DAG_DEFAULTS and the deployment's
+    ``BIAS_AUDIT_DAG_DEFAULTS``."""
     defaults = deployment_defaults() if defaults is None else defaults
     params = {}
     for name, spec in field_schemas(model).items():
         schema = {k: v for k, v in spec.items() if k not in ("default", "required")}
         params[name] = Param(defaults.get(name, spec.get("default")), **schema)
+    for name, param in audit_params().items():
+        schema = {k: v for k, v in param.schema.items() if k != "default"}
+        params[name] = Param(defaults.get(name, param.value), description=param.description, **schema)
     return params
 
 
@@ -77,7 +131,9 @@ def run_config(
 
     The form shows both modes' fields; the run takes its own mode's (``samples`` for fixed,
     ``max_samples`` for sequential). A run's ``conf`` (what the trigger gave, as opposed to the
-    defaults) that names ``samples`` but no ``mode`` asks for that many samples: a fixed run."""
+    defaults) that names ``samples`` but no ``mode`` asks for that many samples: a fixed run.
+    Files named by ``suite`` and ``system_prompt`` must be in the deployment's folder for them
+    (named_files.py): whoever may trigger the DAG may not read the worker's other files."""
     mode = params.get("mode", "fixed")
     if conf and "mode" not in conf and "samples" in conf and "max_samples" not in conf:
         mode = "fixed"
@@ -87,11 +143,11 @@ def run_config(
         for name in field_schemas(model)
         if name in params and _ONLY_IN.get(name, mode) == mode
     }
+    if "suite" in given:
+        given["suite"] = dag_suite(given["suite"])
+    if "system_prompt" in given:
+        given["system_prompt"] = dag_text_or_file(given["system_prompt"])
     return model.build(run_id=safe_run_id(airflow_run_id), **given)
-
-
-# The DAG param ``baseline``: what each run is compared with.
-BASELINES = ("auto", "none", "previous")
 
 
 def baseline_spec(param: str | None, scheduled: bool) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
-from bias_audit.config import runs_dir, safe_run_id
-from bias_audit.run_folder import RunFolder
+from bias_audit.paths import runs_dir
+from bias_audit.run_folder import RunFolder, safe_run_id
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,24 @@ def parse_suite(text: str, *, source: str) -> Suite:
             f"a suite is a YAML mapping with name, system_prompt and cases; got {type(data).__name__}",
             source=source,
         )
+    _check_shape(data, source)
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
         raise UserInputError.from_validation(exc, source, every=True) from None
+
+
+def _check_shape(data: dict, source: str) -> None:
+    """A file that is not a suite at all stops here, said without any of its keys or values: the
+    validation errors below quote values, and a file named by mistake (or on purpose, through a
+    DAG param) may hold anything."""
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing or not isinstance(data.get("cases"), list):
+        raise UserInputError(
+            f"not a suite: a suite is a YAML mapping with {', '.join(_REQUIRED)} (a list of cases)"
+            + (f"; this file has no {' or '.join(missing)}" if missing else "; its cases are not a list"),
+            source=source,
+        )
+
+
+_REQUIRED = tuple(name for name, field in Suite.model_fields.items() if field.is_required())
