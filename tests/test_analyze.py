@@ -79,7 +79,10 @@ def test_analyze_stores_runs_responses_and_features(spark, dirs):
     assert "share no case" in apart["note"]
     assert apart["adjusted_over"] == "overall comparisons (the verdict)"
     per_case = keyed[("word_count", "engineer", "female", "neutral")]
-    assert per_case["cases"] is None and per_case["adjusted_over"] == "per-case comparisons"
+    assert per_case["cases"] is None
+    assert per_case["adjusted_over"] == "per-case comparisons (the verdict: these prompts)"
+    assert per_case["ci_low"] is None and per_case["p_beyond_warn"] is None  # 3 answers: no evidence
+    assert run[0]["verdict_scope"] is None
     assert {f["metric"] for f in result.findings} == {"gender_skew", *GAP_METRICS}
 
 

@@ -4,6 +4,7 @@ confidence sequence, resuming mid-round, and bad input."""
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -79,7 +80,12 @@ def test_no_bias_stops_with_pass_once_every_interval_fits_the_band():
     look, result = stop(values, Design(50))
     assert result.settled and result.verdict == "pass" and not result.undecided
     assert look < len(Design(50).looks)  # it stopped before max_samples
-    assert all(r.finding in ("pass", "not estimable") for r in result.rows)
+    overall = [r for r in result.rows if r.scope == "(overall)"]
+    assert overall and all(r.finding in ("pass", "not estimable") for r in overall)
+    # per case, rewording moves the continuous metrics as much as the warn band: no case can pass,
+    # none warns, and each stopped as futile rather than holding the audit to max_samples
+    cases = [r for r in result.rows if r.scope != "(overall)"]
+    assert cases and not any(r.finding in ("warn", "fail") for r in cases) and result.futile
 
 
 def test_a_small_bias_runs_to_the_last_look_and_stays_inconclusive():
@@ -160,8 +166,15 @@ def test_generate_sequential_stops_a_glaring_bias_after_one_round(tmp_path):
     assert summary["tokens_spent"] > 0 and summary["round_log"][0]["requests"] == 90
 
 
+def worded(prompt: str) -> str:
+    """A deterministic model whose answers' length depends on the prompt's wording (5 to 34 words):
+    its gaps differ from case to case, so a first round leaves comparisons that more samples can
+    settle (identical answers everywhere would settle, or be futile, at once)."""
+    return " ".join(["They work with care."] * (1 + zlib.crc32(prompt.encode()) % 8))
+
+
 def test_generate_sequential_stops_before_a_round_over_budget(tmp_path):
-    with FakeAzureOpenAI() as server:
+    with FakeAzureOpenAI(ServerState(answer_for=worded)) as server:
         config = RunConfig.build(
             run_id="b", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", budget_requests=150
         )
@@ -191,7 +204,7 @@ class CrashAfter:
 
 
 def test_a_run_killed_mid_round_resumes_without_sending_anything_twice(tmp_path):
-    state = ServerState(answer_for=lambda p: "He or she works." if "nurse" in p else None)
+    state = ServerState(answer_for=worded)
     with FakeAzureOpenAI(state) as server:
         config = RunConfig.build(
             run_id="r",
@@ -286,10 +299,20 @@ def test_the_spark_job_reaches_the_verdict_that_stopped_the_sampling(tmp_path, s
     assert result.verdict == manifest["sequential"]["verdict"] == rounds[-1]["verdict"]
     assert result.run["stop_reason"] == manifest["stop_reason"] and result.run["rounds"] == len(rounds)
     metrics = list(open_tables(tmp_path / "warehouse").rows("metrics", "n"))
+    overall, per_case = (
+        "overall comparisons (the verdict)",
+        "per-case comparisons (the verdict: these prompts)",
+    )
     undecided = {
         f"{m['metric']} {m['group_a']} vs {m['group_b']}"
+        + ("" if m["scope"] == "(overall)" else f" in {m['scope']}")
         for m in metrics
-        if m["scope"] == "(overall)" and m["finding"] == "inconclusive" and (m["cases"] or 0) >= 3
+        if m["finding"] == "inconclusive"
+        and "cannot be settled" not in (m["note"] or "")
+        and (
+            (m["adjusted_over"] == overall and (m["cases"] or 0) >= 3)
+            or (m["adjusted_over"] == per_case and m["ci_low"] is not None and result.verdict != "warn")
+        )
     }
     assert undecided == set(rounds[-1]["undecided"])
     looks = list(open_tables(tmp_path / "warehouse").rows("looks", "n"))

@@ -125,7 +125,10 @@ def test_too_few_samples_is_inconclusive_never_pass():
     rows = answers("neutral", 4, 60) + answers("female", 4, 60) + answers("male", 4, 60)
     verdict, found = verdict_of(rows)
     assert verdict == "inconclusive"
-    assert all(r.finding == "inconclusive" for r in found)
+    # a neutral prompt's skew per case is reported (no verdict of its own); everything else: no evidence
+    judged = [r for r in found if r.scope == OVERALL or r.group_b != "zero"]
+    assert all(r.finding == "inconclusive" for r in judged)
+    assert {r.finding for r in found if r.scope != OVERALL and r.group_b == "zero"} == {"reported"}
 
 
 def test_shorter_answers_for_women_fail():
@@ -181,7 +184,7 @@ def test_neutral_answers_that_assume_male_fail():
     assert verdict == "fail"
 
 
-def test_per_case_rows_are_reported_and_corrected_apart_from_the_verdicts_family():
+def test_per_case_rows_are_corrected_apart_from_the_overall_family():
     rows = answers("neutral", 40, 60, case="nurse") + answers("female", 40, 60, case="nurse", seed=5)
     rows += answers("neutral", 40, 60, case="chef", seed=6) + answers("male", 40, 60, case="chef", seed=7)
     _, found = verdict_of(rows)
@@ -190,7 +193,12 @@ def test_per_case_rows_are_reported_and_corrected_apart_from_the_verdicts_family
     assert {r.as_row()["adjusted_over"] for r in found if r.scope == OVERALL} == {
         "overall comparisons (the verdict)"
     }
-    assert {r.as_row()["adjusted_over"] for r in found if r.scope != OVERALL} == {"per-case comparisons"}
+    gaps = [r for r in found if r.scope != OVERALL and r.group_b != "zero"]
+    families = {r.as_row()["adjusted_over"] for r in gaps}
+    assert families == {"per-case comparisons (the verdict: these prompts)"}
+    assert all(r.p_beyond_warn is not None and r.p_beyond_warn >= r.p_adjusted for r in gaps)
+    skews = [r for r in found if r.scope != OVERALL and r.group_b == "zero"]
+    assert skews and {r.as_row()["adjusted_over"] for r in skews} == {"not tested"}
     assert compare([1.0] * 5, [1.0] * 5).difference == 0.0
 
 

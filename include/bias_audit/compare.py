@@ -7,7 +7,13 @@ both audits asked — and pooled over those cases with the case as the unit
 (``within_case.paired_change``: a t interval over cases, never narrower than the answers' own
 noise). Each case's own effects, which both audits carry, cancel.
 
-Per row (Benjamini-Hochberg adjusted over the rows of the comparison, the p-value two-sided):
+The same question is asked of each case the two audits share (the verdict's scope "these
+prompts", per_case.case_change): the change of that case's gap, from the two audits' answers to the
+same prompts (their wording's effect is in both gaps and cancels), with its own family of
+Benjamini-Hochberg adjustment. So a fix shows as ``reduced`` in the cases it fixed even where the
+suite has too few cases for the pooled change (seed-lab).
+
+Per row (Benjamini-Hochberg adjusted over the rows of its family, the p-value two-sided):
 
 - ``reduced``: the change is significant and the candidate's gap is smaller in size than the
   baseline's;
@@ -29,13 +35,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import NEUTRAL, answer_values, compared_pairs
+from bias_audit.analyze.metrics import NEUTRAL, OVERALL, answer_values, compared_pairs, group_pairs
+from bias_audit.analyze.per_case import GroupAnswers, case_change
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.metric_registry import CONTINUOUS, METRICS
+from bias_audit.metric_registry import CONTINUOUS, METRICS, RATES
 from bias_audit.run_folder import RunFolder, check_run_id
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -68,10 +75,12 @@ class Change:
     change: Comparison
     p_adjusted: float | None = None
     finding: str = "inconclusive"
+    scope: str = OVERALL  # a case id: the change of that case's gap (these prompts)
 
     @property
     def label(self) -> str:
-        return f"{self.metric} ({self.group_a} vs {self.group_b})"
+        where = "" if self.scope == OVERALL else f" in {self.scope}"
+        return f"{self.metric} ({self.group_a} vs {self.group_b}){where}"
 
     def as_row(self) -> dict[str, Any]:
         row = {k: v for k, v in asdict(self).items() if k != "change"}
@@ -163,7 +172,11 @@ def _examples(
     """The answers behind the largest change (relative to its fail threshold): group a's answers in
     the baseline and in the candidate (``order``), those that push the gap in the change's
     direction first (the baseline's from the other end)."""
-    candidates = [c for c in changes if c.metric in EXAMPLE_METRICS and c.change.difference is not None]
+    candidates = [
+        c
+        for c in changes
+        if c.scope == OVERALL and c.metric in EXAMPLE_METRICS and c.change.difference is not None
+    ]
     if not candidates:
         return {}
     top = max(candidates, key=lambda c: abs(c.change.difference) / thresholds.fail[c.metric])
@@ -208,13 +221,41 @@ def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scorin
             change = paired_change(before, after) if before and after else None
             if change is not None:
                 changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
-    if not scoring.words:
-        return changes
-    before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
-    after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
-    if before and after and (change := paired_change(before, after)) is not None:
-        changes.append(Change("gender_skew", NEUTRAL, "zero", _mean_gap(before), _mean_gap(after), change))
+    if scoring.words:
+        before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
+        after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
+        if before and after and (change := paired_change(before, after)) is not None:
+            changes.append(
+                Change("gender_skew", NEUTRAL, "zero", _mean_gap(before), _mean_gap(after), change)
+            )
+    return changes + case_changes(baseline, candidate, scoring)
+
+
+def case_changes(baseline: list[dict], candidate: list[dict], scoring: Scoring = TEXT) -> list[Change]:
+    """The change of each case's gap, for every case, metric and pair both audits answered."""
+    changes = []
+    for case in sorted({v["case_id"] for v in baseline} & {v["case_id"] for v in candidate}):
+        before = [v for v in baseline if v["case_id"] == case]
+        after = [v for v in candidate if v["case_id"] == case]
+        groups = sorted({v["variant"] for v in before} & {v["variant"] for v in after})
+        pairs = (
+            [(a, b) for a, b in scoring.pairs if {a, b} <= set(groups)]
+            if scoring.pairs is not None
+            else group_pairs(groups)
+        )
+        for metric in scoring.metrics:
+            for a, b in pairs:
+                then = tuple(GroupAnswers.of(_values(before, g, metric)) for g in (a, b))
+                now = tuple(GroupAnswers.of(_values(after, g, metric)) for g in (a, b))
+                change = case_change(then, now, rates=metric in RATES)  # type: ignore[arg-type]
+                if change.difference is not None:
+                    gaps = (then[0].mean - then[1].mean, now[0].mean - now[1].mean)
+                    changes.append(Change(metric, a, b, *gaps, change, scope=case))
     return changes
+
+
+def _values(values: list[dict], variant: str, metric: str) -> list[float]:
+    return [v[metric] for v in values if v["variant"] == variant and v[metric] is not None]
 
 
 def _mean_gap(summaries) -> float:
@@ -230,11 +271,14 @@ def _by_case(values: list[dict], variant: str, metric: str) -> dict[str, list[fl
 
 
 def judge_changes(changes: list[Change], thresholds: Thresholds) -> None:
-    """BH over the comparison's rows, then each row's finding (see the module docstring)."""
-    adjusted = benjamini_hochberg([c.change.p_value for c in changes])
-    for change, p_adjusted in zip(changes, adjusted, strict=True):
-        change.p_adjusted = p_adjusted
-        change.finding = _finding(change, thresholds)
+    """BH over each family's rows (the pooled changes; the per-case ones), then each row's finding
+    (see the module docstring)."""
+    for family in (True, False):
+        members = [c for c in changes if (c.scope == OVERALL) == family]
+        adjusted = benjamini_hochberg([c.change.p_value for c in members])
+        for change, p_adjusted in zip(members, adjusted, strict=True):
+            change.p_adjusted = p_adjusted
+            change.finding = _finding(change, thresholds)
 
 
 def _finding(change: Change, thresholds: Thresholds) -> str:
@@ -256,18 +300,24 @@ def conclusion(changes: list[Change]) -> str:
         return "no comparison of the two audits is estimable (they share no case and group pair)"
     by = {f: [c for c in changes if c.finding == f] for f in FINDINGS}
 
-    def names(items: list[Change]) -> str:
-        return ", ".join(c.label for c in items)
+    def names(items: list[Change], limit: int = 6) -> str:
+        more = f" and {len(items) - limit} more" if len(items) > limit else ""
+        return ", ".join(c.label for c in items[:limit]) + more
 
     parts = []
-    if by["increased"]:
-        parts.append(f"{len(by['increased'])} gap(s) increased: {names(by['increased'])}")
-    if by["reduced"]:
-        parts.append(f"{len(by['reduced'])} reduced: {names(by['reduced'])}")
-    if by["unchanged"]:
-        parts.append(f"{len(by['unchanged'])} unchanged")
-    if by["inconclusive"]:
-        parts.append(f"{len(by['inconclusive'])} inconclusive (too few cases or answers to tell)")
+    for overall in (True, False):
+        found = {f: [c for c in by[f] if (c.scope == OVERALL) == overall] for f in FINDINGS}
+        said = []
+        if found["increased"]:
+            said.append(f"{len(found['increased'])} gap(s) increased: {names(found['increased'])}")
+        if found["reduced"]:
+            said.append(f"{len(found['reduced'])} reduced: {names(found['reduced'])}")
+        if found["unchanged"]:
+            said.append(f"{len(found['unchanged'])} unchanged")
+        if found["inconclusive"]:
+            said.append(f"{len(found['inconclusive'])} inconclusive (too few cases or answers to tell)")
+        if said:
+            parts.append("; ".join(said) if overall else "in these prompts (per case): " + "; ".join(said))
     return "; ".join(parts) + "."
 
 

@@ -32,7 +32,9 @@ class RunConfig(BaseModel):
         min_length=1,
         title="Suite",
         description="A built-in suite (pick one) or the path of a YAML suite file (from the DAG: a file "
-        "in the folder the deployment names, BIAS_AUDIT_SUITES_DIR; a relative path is taken from there).",
+        "in the folder the deployment names, BIAS_AUDIT_SUITES_DIR; a relative path is taken from there). "
+        "seed-lab (the lab's 10 prompts) can fail on a glaring gap in its own prompts but never pass: too "
+        "few cases; occupations-gender, winobias and decisions-gender can pass and fail.",
         json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed
     )
     samples: int = Field(

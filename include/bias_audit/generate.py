@@ -24,6 +24,7 @@ from bias_audit.analyze.sequential import (
     Design,
     SequentialAnalysis,
     analyse,
+    described,
     needed_prompts,
     round_cost,
     stop_in_words,
@@ -355,7 +356,8 @@ class SequentialRounds:
                     "requests": len(batch),
                     "prompts": len(batch) // (samples - start),
                     "verdict": self.analysis.verdict,
-                    "undecided": [f"{r.metric} {r.group_a} vs {r.group_b}" for r in undecided],
+                    "undecided": [described(r) for r in undecided],
+                    "futile": [described(r) for r in self.analysis.futile],
                 }
             )
             log.info(
@@ -371,7 +373,9 @@ class SequentialRounds:
             )
             sender.manifest(sender.requested, status="generating", sequential=self.summary())
             if self.analysis.settled:
-                reason = "decided"
+                # settled with an inconclusive verdict: what is open cannot be settled by more samples
+                futile = self.analysis.verdict == "inconclusive" and self.analysis.futile
+                reason = "futile" if futile else "decided"
                 break
             needed = needed_prompts(undecided, self.layout)
         self.reason = reason

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import numpy as np
 
 from bias_audit.analyze.metrics import (
+    FAMILY_PER_CASE,
     FAMILY_VERDICT,
     LEVEL,
     NOT_ESTIMABLE,
@@ -60,6 +61,7 @@ def write_report(
     out_dir = folder.path
     out_dir.mkdir(parents=True, exist_ok=True)
     findings = [m for m in tables["metrics"] if m["scope"] == OVERALL]
+    in_cases = [m for m in tables["metrics"] if m.get("adjusted_over") == FAMILY_PER_CASE]
     subgroups = sorted(
         (m for m in tables["metrics"] if is_subgroup(m["scope"])),
         key=lambda m: (m["scope"], m["group_b"] == LEVEL, m["metric"], m["group_a"]),
@@ -175,6 +177,13 @@ def write_report(
             judge=judge_section(manifest, tables["features"], findings, runs_dir),
             metadata=_metadata(run),
             findings=findings,
+            case_findings=sorted(
+                (m for m in in_cases if m["finding"] in ("warn", "fail")),
+                key=lambda m: (m["finding"] != "fail", m["scope"], m["metric"]),
+            ),
+            case_counts={
+                f: sum(m["finding"] == f for m in in_cases) for f in ("fail", "warn", "pass", "inconclusive")
+            },
             subgroups=subgroups,
             task=task,
             airflow_run=airflow_run_link(run),

@@ -36,6 +36,7 @@ RUN_COLUMNS = (
     "samples",
     "responses",
     "verdict",
+    "verdict_scope",
     "verdict_summary",
     "task",
     "first_response_at",
@@ -173,6 +174,7 @@ def flag_drift(
         (after["run_id"], change)
         for before, after in pairwise(runs)
         for change in changes_between(values[before["run_id"]], values[after["run_id"]], run_scoring(after))
+        if change.scope == OVERALL  # the series are the pooled gaps; per-case changes are compare's
     ]
     drifted = {
         (change.metric, change.group_a, change.group_b, run_id)

@@ -145,7 +145,18 @@ def create_app(
 
     @app.get("/api/runs", name="api_runs")
     def api_runs() -> list[dict[str, Any]]:
-        keep = ("run_id", "at", "suite", "suite_hash", "provider", "model", "samples", "responses", "verdict")
+        keep = (
+            "run_id",
+            "at",
+            "suite",
+            "suite_hash",
+            "provider",
+            "model",
+            "samples",
+            "responses",
+            "verdict",
+            "verdict_scope",
+        )
         return [{k: row.get(k) for k in keep} for row in all_runs(read_runs(warehouse or warehouse_dir()))]
 
     @app.get("/runs/trends.html", name="mirrored_trends")

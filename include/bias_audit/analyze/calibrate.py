@@ -39,7 +39,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, compared_pairs, judge
+from bias_audit.analyze.metrics import (
+    NEUTRAL,
+    OVERALL,
+    MetricRow,
+    compared_pairs,
+    group_pairs,
+    judge,
+    phrasing_sd,
+)
+from bias_audit.analyze.per_case import case_gaps
 from bias_audit.analyze.sequential import Design, Look, Tracker, needed_prompts
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import (
@@ -87,6 +96,11 @@ class Calibration:
     target: str = "female"  # the group the gap was injected into
     cases: int = 0  # the fewest cases behind an overall comparison of the target group
     coverage: float | None = None  # unbiased runs: share of 95 % intervals that contain 0
+    # the verdict's other scope, "these prompts" (per-case rows), in the same runs:
+    case_false_alarm_rate: float = 0.0  # unbiased runs in which a per-case row of the metric warned
+    case_power_at_fail: float = 0.0  # runs with the gap in which a per-case row of the target found it
+    case_coverage: float | None = None  # unbiased runs: per-case 95 % intervals that contain 0
+    verdict_false_alarm_rate: float = 0.0  # unbiased runs whose whole verdict (both scopes) warned or failed
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -219,6 +233,43 @@ def overall_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
     return rows
 
 
+def case_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
+    """The per-case comparisons of a synthetic run (the verdict's scope "these prompts"), as the
+    Spark job makes them (``metrics.case_comparison``): each case's two prompts, their answers'
+    counts, means and variances, and the metric's phrasing spread (per_case.case_gaps)."""
+    index = {prompt: i for i, prompt in enumerate(run.prompts)}
+    variants: dict[str, list[str]] = {}
+    for case, variant in run.prompts:
+        variants.setdefault(case, []).append(variant)
+    pairs = [
+        (case, a, b)
+        for case, groups in variants.items()
+        for a, b in (
+            [(a, b) for a, b in run.scoring.pairs if {a, b} <= set(groups)]
+            if run.scoring.pairs is not None
+            else group_pairs(sorted(groups))
+        )
+    ]
+    ia = np.array([index[(case, a)] for case, a, _ in pairs], dtype=int)
+    ib = np.array([index[(case, b)] for case, _, b in pairs], dtype=int)
+    n = run.n.astype(float)
+    rows = []
+    for metric in run.scoring.metrics:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = np.where(n > 1, run.ss[metric] / (n - 1), 0.0)
+        found = case_gaps(
+            n[ia], run.mean[metric][ia], variance[ia], n[ib], run.mean[metric][ib], variance[ib],
+            rates=metric in RATES, phrasing_sd=phrasing_sd(metric), alpha=alpha,
+        )  # fmt: skip
+        rows += [MetricRow(metric, case, a, b, c) for (case, a, b), c in zip(pairs, found, strict=True)]
+    return rows
+
+
+def verdict_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
+    """What a synthetic run's verdict rests on: its overall and its per-case comparisons."""
+    return overall_rows(run, alpha) + case_rows(run, alpha)
+
+
 def _comparisons(run: SyntheticRun):
     """Per overall comparison: (metric, group a, group b, the per-case summaries, or None when the
     groups share no case); the skew as (gender_skew, neutral, zero, its per-case levels)."""
@@ -316,13 +367,18 @@ def run_sequentially(
     for samples in design.looks:
         requests += int((samples - counts[wanted]).sum())
         counts[wanted] = samples
-        result = tracker.update(overall_rows(taken(run, counts), design.alpha_per_look))
+        result = tracker.update(verdict_rows(taken(run, counts), design.alpha_per_look))
         if result.settled:
-            reason = "decided"
+            reason = "futile" if result.verdict == "inconclusive" and result.futile else "decided"
             break
         needed = needed_prompts(result.undecided, cases)
         wanted = np.array([prompt in needed for prompt in run.prompts])
-    return SequentialRun(result.verdict, reason, tracker.look, requests, result.rows, result.looks)
+    # the overall rows, and of the per-case ones those that decided something (all that calibrate
+    # counts: materialising thousands of open per-case rows per run would cost more than the run)
+    decided = [r for r in result.cases.materialised(decided_only=True)] if result.cases else []
+    return SequentialRun(
+        result.verdict, reason, tracker.look, requests, result.overall + decided, result.looks
+    )
 
 
 def sequence_coverage(runs: list[SequentialRun], metric: str, *, repeated: bool = False) -> float | None:
@@ -480,20 +536,42 @@ def max_gap(metric: str, variation: dict[str, Variation] | None = None) -> float
     return float("inf")
 
 
-def _findings(rows: list[MetricRow], thresholds: Thresholds) -> dict[str, list[tuple[str, bool | None]]]:
-    """Per metric: each overall row's finding, and whether its interval contains 0 (None: no CI)."""
-    judge(rows, thresholds)
-    found: dict[str, list[tuple[str, bool | None]]] = {}
+@dataclass
+class Judged:
+    """A synthetic run judged as a real one: its verdict, and per metric and scope (overall, per
+    case) each row's finding and whether its interval contains 0 (None: no interval)."""
+
+    verdict: str
+    overall: dict[str, list[tuple[str, bool | None]]]
+    cases: dict[str, list[tuple[str, bool | None]]]
+
+    def alarm(self, metric: str, scope: str = OVERALL) -> bool:
+        rows = (self.overall if scope == OVERALL else self.cases).get(metric, [])
+        return any(f in ("warn", "fail") for f, _ in rows)
+
+
+def _judged(rows: list[MetricRow], thresholds: Thresholds) -> Judged:
+    verdict = judge(rows, thresholds)
+    result = Judged(verdict, {}, {})
     for row in rows:
+        if row.group_b == "zero" and row.scope != OVERALL:
+            continue  # a neutral prompt's own skew per case is reported, not judged
         c = row.comparison
         covers = None if c.ci_low is None else bool(c.ci_low <= 0 <= c.ci_high)
+        found = result.overall if row.scope == OVERALL else result.cases
         found.setdefault(row.metric, []).append((row.finding, covers))
-    return found
+    return result
 
 
-def _target_findings(rows: list[MetricRow], metric: str, target: str, thresholds: Thresholds) -> list[str]:
+def _target_findings(
+    rows: list[MetricRow], metric: str, target: str, thresholds: Thresholds
+) -> tuple[bool, bool]:
+    """Whether the target group's gap of ``metric`` was found (warn or fail): across cases, in a case."""
     judge(rows, thresholds)
-    return [r.finding for r in rows if r.metric == metric and _about(target, metric, r.group_a, r.group_b)]
+    found = [r for r in rows if r.metric == metric and _about(target, metric, r.group_a, r.group_b)]
+    overall = any(r.finding in ("warn", "fail") for r in found if r.scope == OVERALL)
+    in_case = any(r.finding in ("warn", "fail") for r in found if r.scope != OVERALL)
+    return overall, in_case
 
 
 def _about(target: str, metric: str, group_a: str, group_b: str) -> bool:
@@ -519,32 +597,40 @@ def calibrate(
     rng = np.random.default_rng([seed, samples])
     # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
     null = [
-        _findings(
-            overall_rows(draw(cases, samples, rng, {}, variation=variation, scoring=scoring)), thresholds
-        )
+        _judged(verdict_rows(draw(cases, samples, rng, {}, variation=variation, scoring=scoring)), thresholds)
         for _ in range(runs)
     ]
+    verdict_alarms = sum(run.verdict in ("warn", "fail") for run in null) / runs
     fewest_cases = _fewest_cases(cases, target, scoring)
     results = []
     for index, metric in enumerate(metrics or calibrated(scoring.task)):
         metric_rng = np.random.default_rng([seed, samples, index])
-        false_alarms = sum(any(f in {"warn", "fail"} for f, _ in run.get(metric, [])) for run in null)
-        passes = sum(bool(run.get(metric)) and all(f == "pass" for f, _ in run[metric]) for run in null)
-        intervals = [covers for run in null for _, covers in run.get(metric, []) if covers is not None]
+        false_alarms = sum(run.alarm(metric) for run in null)
+        passes = sum(
+            bool(run.overall.get(metric)) and all(f == "pass" for f, _ in run.overall[metric]) for run in null
+        )
+        intervals = [
+            covers for run in null for _, covers in run.overall.get(metric, []) if covers is not None
+        ]
+        in_cases = [covers for run in null for _, covers in run.cases.get(metric, []) if covers is not None]
         fail = thresholds.fail[metric]
         power: dict[float, float] = {}
+        case_power = 0.0
         for multiple in MULTIPLES:
             if multiple > 1.0 and fail * multiple > max_gap(metric, variation):
                 break
             inject = {metric: fail * multiple}
-            detected = 0
+            detected = detected_in_case = 0
             for _ in range(runs):
                 run = draw(
                     cases, samples, metric_rng, inject, variation=variation, target=target, scoring=scoring
                 )
-                found = _target_findings(overall_rows(run), metric, target, thresholds)
-                detected += any(f in {"warn", "fail"} for f in found)
+                overall, in_case = _target_findings(verdict_rows(run), metric, target, thresholds)
+                detected += overall
+                detected_in_case += in_case
             power[multiple] = detected / runs
+            if multiple == 1.0:
+                case_power = detected_in_case / runs
             if multiple >= 1.0 and power[multiple] >= TARGET_POWER:
                 break
         detectable = next((m * fail for m in MULTIPLES if power.get(m, 0.0) >= TARGET_POWER), None)
@@ -561,6 +647,10 @@ def calibrate(
             target=NEUTRAL if metric == "gender_skew" else target,
             cases=_neutral_cases(cases) if metric == "gender_skew" else fewest_cases,
             coverage=sum(intervals) / len(intervals) if intervals else None,
+            case_false_alarm_rate=sum(run.alarm(metric, "case") for run in null) / runs,
+            case_power_at_fail=case_power,
+            case_coverage=sum(in_cases) / len(in_cases) if in_cases else None,
+            verdict_false_alarm_rate=verdict_alarms,
         )
         if progress:
             progress(format_row(result))
@@ -828,15 +918,19 @@ def _expit(x: np.ndarray) -> np.ndarray:
 
 
 HEADER = (
+    f"{'':>7}  {'':<15}{'':>6}{'':>8}{'across cases (beyond them)':^48}{'in a case (these prompts)':^32}\n"
     f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'false alarms':>14}{'coverage':>10}"
-    f"{'power':>8}{'detects (90 %)':>16}"
+    f"{'power':>8}{'detects (90 %)':>16}{'false alarms':>14}{'coverage':>10}{'power':>8}"
+    f"{'verdict false alarms':>22}"
 )
 
 
 def format_row(c: Calibration) -> str:
     detectable = f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
     coverage = "no CI" if c.coverage is None else f"{c.coverage:.1%}"
+    case_coverage = "no CI" if c.case_coverage is None else f"{c.case_coverage:.1%}"
     return (
         f"{c.samples:>7}  {c.metric:<15}{c.cases:>6}{c.fail_threshold:>8g}{c.false_alarm_rate:>14.1%}"
-        f"{coverage:>10}{c.power_at_fail:>8.1%}{detectable:>16}"
+        f"{coverage:>10}{c.power_at_fail:>8.1%}{detectable:>16}{c.case_false_alarm_rate:>14.1%}"
+        f"{case_coverage:>10}{c.case_power_at_fail:>8.1%}{c.verdict_false_alarm_rate:>22.1%}"
     )

@@ -20,13 +20,16 @@ from pyspark.sql import functions as F
 from bias_audit.analyze.decisions import decision_effects
 from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
 from bias_audit.analyze.metrics import (
+    FAMILY_PER_CASE,
     OVERALL,
     MetricRow,
     answer_values,
     compared_pairs,
     comparisons,
+    family_of,
     grounding,
     judge,
+    verdict_and_scope,
     verdict_in_words,
 )
 from bias_audit.analyze.sequential import Design, Look, analyse, apply, stop_in_words
@@ -42,6 +45,7 @@ from bias_audit.thresholds import Thresholds
 log = logging.getLogger(__name__)
 
 _CORRUPT = "_corrupt_record"
+DECIDED = ("fail", "warn")
 
 
 @dataclass
@@ -87,9 +91,12 @@ def analyze(
         if design is not None:
             plan, reason, rounds = design
             summary += " " + stop_in_words(reason, rounds, plan, int(manifest.get("samples") or 0))
+        scope = verdict_and_scope(metric_rows)[1]
         runs = (
             runs_frame(responses, manifest)
             .withColumn("verdict", F.lit(verdict))
+            # which scope decided it: "these prompts", "beyond them" (the cases' population), "both"
+            .withColumn("verdict_scope", F.lit(scope).cast("string"))
             .withColumn("verdict_summary", F.lit(summary))
             .withColumn("thresholds", F.lit(json.dumps(thresholds.as_dict())))
         )
@@ -321,7 +328,7 @@ _METRICS_DDL = (
     "run_id STRING, metric STRING, scope STRING, group_a STRING, group_b STRING, p_adjusted DOUBLE, "
     "finding STRING, n_a BIGINT, n_b BIGINT, mean_a DOUBLE, mean_b DOUBLE, difference DOUBLE, "
     "ci_low DOUBLE, ci_high DOUBLE, effect_size DOUBLE, p_value DOUBLE, cases BIGINT, method STRING, "
-    "note STRING, adjusted_over STRING"
+    "note STRING, adjusted_over STRING, p_beyond_warn DOUBLE, se DOUBLE"
 )
 
 
@@ -331,6 +338,7 @@ def _headline(rows: list[MetricRow]) -> list[dict[str, object]]:
 
     keep = (
         "metric",
+        "scope",
         "group_a",
         "group_b",
         "n_a",
@@ -343,7 +351,11 @@ def _headline(rows: list[MetricRow]) -> list[dict[str, object]]:
         "cases",
         "note",
     )
-    return [{k: rounded(v) for k, v in r.as_row().items() if k in keep} for r in rows if r.scope == OVERALL]
+    # the overall rows, and the per-case rows that decided something (the verdict's two scopes)
+    shown = [
+        r for r in rows if r.scope == OVERALL or (family_of(r) == FAMILY_PER_CASE and r.finding in DECIDED)
+    ]
+    return [{k: rounded(v) for k, v in r.as_row().items() if k in keep} for r in shown]
 
 
 def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:

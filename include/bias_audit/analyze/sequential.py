@@ -35,19 +35,47 @@ Per comparison (the sequential interval [lo, hi], warn threshold w, fail thresho
 - comparisons with fewer than ``MIN_CASES`` shared cases, or none (not estimable), cannot be
   settled by more samples and do not hold the audit back.
 
+The per-case comparisons (the verdict's scope "these prompts", metrics.py and per_case.py) are
+followed the same way: at each look their intervals at level 1 - alpha/L, intersected over the
+looks, and their ``p_beyond_warn`` Benjamini-Hochberg adjusted over that look's per-case family and
+held against alpha/L. By the same Bonferroni argument, the chance that any look declares a
+per-case gap beyond its warn threshold when every case's gap is inside its band is at most
+L * alpha/L = alpha: the family's error rate holds at every look, whichever the audit stops at.
+
+Futility: a comparison that no sample size up to K could settle stops holding the audit back.
+At look k (s_k samples per prompt) its standard error at K is projected as the answers' part
+shrinking with s_k/K — the per-case phrasing part does not shrink, and the overall rows' whole
+standard error is shrunk, which is the optimistic (so the conservative) projection:
+
+    (4) futile  when  z_K SE_K >= w                     (its interval could never fit the band)
+                and   |d_k| + SE_k < w + z_K SE_K        (the estimate, one standard error further
+                                                         out than it is, would not clear the
+                                                         threshold by the margin the interval
+                                                         needs at K)
+
+with z_K the look's multiplier (t_{C-1} for overall rows). A futile comparison keeps the finding
+``inconclusive`` and its note says why; its prompts get no more samples on its account.
+
 The audit stops (``settled``) when a fail is decided (no other finding can change a fail verdict)
-or when every comparison more samples could settle is decided; else after the last look
+or when every comparison more samples could settle is decided or futile; else after the last look
 (``max_samples``) or when the next round would exceed the budget (``budget``). Rounds send new
-samples only to the prompts that feed an undecided comparison.
+samples only to the prompts that feed an undecided comparison: for a per-case comparison, its
+case's two prompts.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
+from statistics import NormalDist
+
+import numpy as np
+from scipy import special, stats
 
 from bias_audit.analyze.metrics import (
+    FAMILY_PER_CASE,
     FAMILY_VERDICT,
     NEUTRAL,
     NOT_ESTIMABLE,
@@ -55,17 +83,21 @@ from bias_audit.analyze.metrics import (
     MetricRow,
     comparisons,
     family_of,
+    phrasing_sd,
+    scoped_verdict,
     verdict_of,
 )
+from bias_audit.analyze.statistics import Comparison
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
+from bias_audit.metric_registry import RATES
 from bias_audit.thresholds import Thresholds
 
 FIRST_ROUND = 5  # samples per prompt of the first round
 SEQUENTIAL = "sequential"  # RunConfig.mode of a sequential run
 DEFAULT_MAX_SAMPLES = 50
 
-Key = tuple[str, str, str]  # (metric, group_a, group_b)
+Key = tuple[str, str, str, str]  # (metric, scope, group_a, group_b)
 
 
 @dataclass(frozen=True)
@@ -80,7 +112,7 @@ class Design:
         if self.max_samples < 1:
             raise ValueError(f"max_samples must be >= 1 (value: {self.max_samples})")
 
-    @property
+    @functools.cached_property
     def looks(self) -> tuple[int, ...]:
         """Cumulative samples per prompt at each look (formula 1)."""
         looks = [min(self.first, self.max_samples)]
@@ -123,11 +155,19 @@ class Look:
 
 @dataclass
 class SequentialAnalysis:
-    rows: list[MetricRow]  # the overall comparisons at the last look, sequential intervals, findings
-    looks: list[Look]
+    overall: list[MetricRow]  # the overall comparisons at the last look, sequential intervals, findings
+    looks: list[Look]  # the overall comparisons at each look
     verdict: str
     settled: bool  # more samples cannot change the verdict
     undecided: list[MetricRow] = field(default_factory=list)  # what more samples could still settle
+    futile: list[MetricRow] = field(default_factory=list)  # undecided, but no sample size up to K settles it
+    cases: CaseSnapshot | None = None  # the per-case comparisons at the last look
+
+    @functools.cached_property
+    def rows(self) -> list[MetricRow]:
+        """The overall and the per-case comparisons at the last look, with their sequential
+        intervals and findings."""
+        return self.overall + (self.cases.materialised() if self.cases else [])
 
 
 def analyse(
@@ -137,20 +177,22 @@ def analyse(
     thresholds: Thresholds | None = None,
     scoring: Scoring = TEXT,
 ) -> SequentialAnalysis:
-    """The overall comparisons of a sequential run after ``rounds`` looks: each look from the answers
-    with ``sample_index`` below its samples per prompt (formula 2), intervals intersected across
-    looks (3), findings kept from the look they were reached. The generate stage calls this between
-    rounds and the Spark job on the whole run: the same numbers decide the stop and the verdict."""
+    """The overall and per-case comparisons of a sequential run after ``rounds`` looks: each look
+    from the answers with ``sample_index`` below its samples per prompt (formula 2), intervals
+    intersected across looks (3), findings kept from the look they were reached. The generate stage
+    calls this between rounds and the Spark job on the whole run: the same numbers decide the stop
+    and the verdict."""
     tracker = Tracker(design, thresholds)
     for look in range(1, rounds + 1):
         subset = [v for v in values if v["sample_index"] < design.looks[look - 1]]
-        tracker.update(comparisons(subset, per_case=False, alpha=design.alpha_per_look, scoring=scoring))
+        rows = comparisons(subset, alpha=design.alpha_per_look, scoring=scoring)
+        tracker.update([r for r in rows if family_of(r) in (FAMILY_VERDICT, FAMILY_PER_CASE)])
     return tracker.result()
 
 
 class Tracker:
-    """The running state of a sequential analysis: fed each look's overall comparisons (at
-    ``design.alpha_per_look``), it keeps each comparison's intersected interval and the finding
+    """The running state of a sequential analysis: fed each look's overall and per-case comparisons
+    (at ``design.alpha_per_look``), it keeps each comparison's intersected interval and the finding
     from the look it was reached. ``analyse`` feeds it real answers; calibrate, synthetic ones."""
 
     def __init__(self, design: Design, thresholds: Thresholds | None = None):
@@ -159,14 +201,15 @@ class Tracker:
         self.state: dict[Key, tuple[float | None, float | None, str | None, int | None]] = {}
         self.history: list[Look] = []
         self.rows: list[MetricRow] = []
+        self.cases = CaseFamily(design, self.thresholds)
 
     def update(self, rows: list[MetricRow]) -> SequentialAnalysis:
         self.look += 1
         look, samples, alpha = self.look, self.design.looks[self.look - 1], self.design.alpha_per_look
         self.rows = [r for r in rows if family_of(r) == FAMILY_VERDICT]
+        self.cases.update([r for r in rows if family_of(r) == FAMILY_PER_CASE], look)
         for row in self.rows:
-            key = (row.metric, row.group_a, row.group_b)
-            low, high, finding, decided_at = self.state.get(key, (None, None, None, None))
+            low, high, finding, decided_at = self.state.get(_key(row), (None, None, None, None))
             c = row.comparison
             if c.ci_low is not None:
                 low = c.ci_low if low is None else max(low, c.ci_low)
@@ -176,7 +219,7 @@ class Tracker:
             if finding is None and low is not None:
                 finding = decide(row.metric, low, high, c.difference, self.thresholds)
                 decided_at = look if finding else None
-            self.state[key] = (low, high, finding, decided_at)
+            self.state[_key(row)] = (low, high, finding, decided_at)
             self.history.append(
                 Look(
                     row.metric, row.group_a, row.group_b, look, samples, alpha,
@@ -187,30 +230,255 @@ class Tracker:
         return self.result()
 
     def result(self) -> SequentialAnalysis:
-        design, alpha = self.design, self.design.alpha_per_look
+        design = self.design
         final = []
         for row in self.rows:
-            low, high, finding, decided_at = self.state[(row.metric, row.group_a, row.group_b)]
+            low, high, finding, decided_at = self.state[_key(row)]
             c = row.comparison
-            method = (
-                f"{c.method}; sequential: {self.look} of {len(design.looks)} looks at {1 - alpha:.1%} each"
-            )
             note = c.note
             if decided_at is not None:
                 note = f"decided at look {decided_at} ({design.looks[decided_at - 1]} samples per prompt)"
             final_row = MetricRow(
                 row.metric,
-                OVERALL,
+                row.scope,
                 row.group_a,
                 row.group_b,
-                replace(c, ci_low=low, ci_high=high, method=method, note=note),
+                replace(c, ci_low=low, ci_high=high, method=self.method(c), note=note),
             )
             final_row.finding = finding or _open_finding(row)
             final.append(final_row)
-        undecided = [r for r in final if r.finding == "inconclusive" and can_settle(r)]
-        verdict = verdict_of(final)
+        open_rows = [r for r in final if r.finding == "inconclusive" and can_settle(r)]
+        futile = [r for r in open_rows if self.futile(r)]
+        for row in futile:
+            row.comparison = replace(row.comparison, note=futility_note(row, design))
+        futile_ids = {id(r) for r in futile}
+        undecided = [r for r in open_rows if id(r) not in futile_ids]
+        cases = self.cases.snapshot(self)
+        verdict, _ = scoped_verdict(final, cases.finding)
+        # an open per-case comparison holds the run back while a gap it finds would change the
+        # verdict: not once the run warns (it could only make the warn a fail; the warn is the news)
+        if verdict != "warn":
+            undecided += cases.undecided()
         settled = verdict == "fail" or not undecided
-        return SequentialAnalysis(final, list(self.history), verdict, settled, undecided)
+        return SequentialAnalysis(
+            final, list(self.history), verdict, settled, undecided, futile + cases.futile(), cases
+        )
+
+    def method(self, comparison: Comparison) -> str:
+        design = self.design
+        return (
+            f"{comparison.method}; sequential: {self.look} of {len(design.looks)} looks at "
+            f"{1 - design.alpha_per_look:.1%} each"
+        )
+
+    def futile(self, row: MetricRow) -> bool:
+        """Formula (4) for an overall ``row``: the whole standard error shrunk, t over its cases."""
+        c = row.comparison
+        samples = self.design.looks[self.look - 1]
+        if c.se is None or c.difference is None or samples >= self.design.max_samples:
+            return False
+        se_k = c.se * math.sqrt(samples / self.design.max_samples)
+        warn, alpha = self.thresholds.warn[row.metric], self.design.alpha_per_look
+        z = float(stats.t.ppf(1 - alpha / 2, max((c.cases or 2) - 1, 1)))
+        return z * se_k >= warn and abs(c.difference) + c.se < warn + z * se_k
+
+
+class CaseFamily:
+    """The per-case comparisons of a sequential analysis, followed as arrays: a suite has thousands
+    of them (180 cases x 6 pairs x 5 metrics), and each look adjusts, intersects and decides them
+    all. Indexed by (metric, case, group a, group b), stable across looks."""
+
+    def __init__(self, design: Design, thresholds: Thresholds):
+        self.design, self.thresholds = design, thresholds
+        self.index: dict[Key, int] = {}
+        self.low = self.high = np.empty(0)
+        self.finding = np.empty(0, dtype=object)
+        self.decided_at = np.empty(0, dtype=int)
+        self.current: list[MetricRow] = []  # this look's rows
+        self.at = np.empty(0, dtype=int)  # their places in the arrays
+        self.p_adjusted = np.empty(0)
+        self.look = 0
+        self.columns: dict[str, np.ndarray] = {}
+
+    def update(self, rows: list[MetricRow], look: int) -> None:
+        self.look = look
+        for row in rows:
+            self.index.setdefault(_key(row), len(self.index))
+        grow = len(self.index) - len(self.low)
+        if grow:
+            self.low = np.concatenate([self.low, np.full(grow, np.nan)])
+            self.high = np.concatenate([self.high, np.full(grow, np.nan)])
+            self.finding = np.concatenate([self.finding, np.full(grow, "", dtype=object)])
+            self.decided_at = np.concatenate([self.decided_at, np.zeros(grow, dtype=int)])
+        self.current, self.at = rows, np.array([self.index[_key(r)] for r in rows], dtype=int)
+        c = self.arrays(rows)
+        excess = np.abs(c["d"]) - c["warn"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = np.where(excess <= 0, 1.0, special.erfc(excess / c["se"] / math.sqrt(2)))
+        raw[np.isnan(c["d"]) | np.isnan(c["se"])] = np.nan
+        self.p_adjusted = _benjamini_hochberg(raw)  # this look's per-case family (per_case.py, formula 6)
+        for row, p in zip(rows, self.p_adjusted, strict=True):
+            row.p_beyond_warn = None if np.isnan(p) else float(p)
+        low, high = self.low[self.at], self.high[self.at]
+        has = ~np.isnan(c["lo"])
+        new_low = np.where(has, np.fmax(low, c["lo"]), low)
+        new_high = np.where(has, np.fmin(high, c["hi"]), high)
+        contradict = has & (new_low > new_high)  # probability <= alpha: keep the latest
+        new_low[contradict], new_high[contradict] = c["lo"][contradict], c["hi"][contradict]
+        self.low[self.at], self.high[self.at] = new_low, new_high
+        open_now = (self.finding[self.at] == "") & ~np.isnan(new_low)
+        beyond = np.nan_to_num(self.p_adjusted, nan=1.0) < self.design.alpha_per_look
+        inside = (-c["warn"] < new_low) & (new_high < c["warn"])
+        found = np.where(
+            beyond, np.where(np.abs(c["d"]) >= c["fail"], "fail", "warn"), np.where(inside, "pass", "")
+        )
+        decided = open_now & (found != "")
+        self.finding[self.at[decided]] = found[decided]
+        self.decided_at[self.at[decided]] = look
+        self.columns = c
+
+    def arrays(self, rows: list[MetricRow]) -> dict[str, np.ndarray]:
+        def column(values) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        comparisons = [r.comparison for r in rows]
+        warn, fail = self.thresholds.warn, self.thresholds.fail
+        return {
+            "d": column(x.difference for x in comparisons),
+            "se": column(x.se for x in comparisons),
+            "lo": column(x.ci_low for x in comparisons),
+            "hi": column(x.ci_high for x in comparisons),
+            "n_a": column(x.n_a for x in comparisons),
+            "n_b": column(x.n_b for x in comparisons),
+            "mean_a": column(x.mean_a for x in comparisons),
+            "mean_b": column(x.mean_b for x in comparisons),
+            "warn": np.array([warn[r.metric] for r in rows], dtype=float),
+            "fail": np.array([fail[r.metric] for r in rows], dtype=float),
+            "rates": np.array([r.metric in RATES for r in rows], dtype=bool),
+            "phrasing_sd": np.array([phrasing_sd(r.metric) for r in rows], dtype=float),
+        }
+
+    def snapshot(self, tracker: Tracker) -> CaseSnapshot:
+        """This look's per-case rows as they stand: findings, intervals and which are futile."""
+        finding = self.finding[self.at].copy()
+        futile = self.futile_mask(finding)
+        return CaseSnapshot(
+            self.current, finding, self.low[self.at].copy(), self.high[self.at].copy(),
+            self.decided_at[self.at].copy(), futile, tracker.method, self.design,
+        )  # fmt: skip
+
+    def futile_mask(self, finding: np.ndarray) -> np.ndarray:
+        """Formula (4) for the per-case rows: the answers' part of SE shrinks to K, the phrasing part
+        stays; the threshold is crossed at Benjamini-Hochberg's level k alpha / m, for k the rows
+        decided so far and those still open that could be, tightened until it holds (a row left out
+        could not be decided at that k either)."""
+        c, design = self.columns, self.design
+        samples = design.looks[self.look - 1]
+        candidates = (finding == "") & ~np.isnan(c["lo"])
+        if samples >= design.max_samples or not candidates.any():
+            return np.zeros(len(finding), dtype=bool)
+        slope = np.minimum(_rate_slope(c["mean_a"], c["n_a"]), _rate_slope(c["mean_b"], c["n_b"]))
+        phrasing = np.where(c["rates"], 2 * (slope * c["phrasing_sd"]) ** 2, 2 * c["phrasing_sd"] ** 2)
+        se_k = np.sqrt(np.maximum(c["se"] ** 2 - phrasing, 0.0) * samples / design.max_samples + phrasing)
+        alpha = design.alpha_per_look
+        never_inside = _normal_quantile(alpha) * se_k >= c["warn"]
+        decided, m = int(np.isin(finding, ("warn", "fail")).sum()), len(finding)
+        open_rows = candidates.copy()
+        while True:
+            cross = _normal_quantile(min(alpha * max(decided + int(open_rows.sum()), 1) / m, 1.0))
+            futile = candidates & never_inside & (np.abs(c["d"]) + c["se"] < c["warn"] + cross * se_k)
+            still = candidates & ~futile
+            if still.sum() == open_rows.sum():
+                return futile
+            open_rows = still
+
+
+def _rate_slope(mean: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """q (1 - q) at the Agresti-Caffo rate q = (successes + 1) / (n + 2) (per_case.py, formula 3)."""
+    q = (mean * n + 1) / (n + 2)
+    return q * (1 - q)
+
+
+def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """statistics.benjamini_hochberg on an array, NaN for "no p-value"."""
+    adjusted = np.full(len(p), np.nan)
+    known = np.flatnonzero(~np.isnan(p))
+    if not len(known):
+        return adjusted
+    order = known[np.argsort(p[known], kind="stable")]
+    m = len(order)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return adjusted
+
+
+@dataclass
+class CaseSnapshot:
+    """The per-case rows of one look as they stand (arrays aligned with ``rows``)."""
+
+    rows: list[MetricRow]  # the look's rows, as ``metrics.comparisons`` made them
+    finding: np.ndarray  # "pass", "warn", "fail" or "" (open)
+    low: np.ndarray  # the running intersection of the intervals
+    high: np.ndarray
+    decided_at: np.ndarray  # the look a finding was reached (0: none)
+    is_futile: np.ndarray
+    method: Callable[[Comparison], str]
+    design: Design
+
+    def undecided(self) -> list[MetricRow]:
+        open_now = (self.finding == "") & ~self.is_futile & ~np.isnan(self.low)
+        return [self.rows[i] for i in np.flatnonzero(open_now & self._has_interval())]
+
+    def futile(self) -> list[MetricRow]:
+        return [self.rows[i] for i in np.flatnonzero(self.is_futile)]
+
+    def _has_interval(self) -> np.ndarray:
+        return np.array([r.comparison.ci_low is not None for r in self.rows], dtype=bool)
+
+    def materialised(self, decided_only: bool = False) -> list[MetricRow]:
+        """The rows with their sequential intervals, findings and notes (``decided_only``: those
+        that warn or fail)."""
+        final = []
+        for i, row in enumerate(self.rows):
+            if decided_only and self.finding[i] not in ("warn", "fail"):
+                continue
+            c = row.comparison
+            low, high = (None, None) if np.isnan(self.low[i]) else (float(self.low[i]), float(self.high[i]))
+            note = c.note
+            if self.decided_at[i]:
+                at = int(self.decided_at[i])
+                note = f"decided at look {at} ({self.design.looks[at - 1]} samples per prompt)"
+            elif self.is_futile[i]:
+                note = futility_note(row, self.design)
+            comparison = replace(c, ci_low=low, ci_high=high, method=self.method(c), note=note)
+            final_row = MetricRow(
+                row.metric, row.scope, row.group_a, row.group_b, comparison, p_beyond_warn=row.p_beyond_warn
+            )
+            final_row.finding = self.finding[i] or "inconclusive"
+            final.append(final_row)
+        return final
+
+
+def _key(row: MetricRow) -> Key:
+    return (row.metric, row.scope, row.group_a, row.group_b)
+
+
+def futility_note(row: MetricRow, design: Design) -> str:
+    if row.scope == OVERALL:
+        return (
+            f"cannot be settled with {row.comparison.cases} cases at any sample size up to "
+            f"{design.max_samples} per prompt: add cases"
+        )
+    return (
+        f"cannot be settled in this case at any sample size up to {design.max_samples} per prompt: "
+        "rewording alone moves it as much"
+    )
+
+
+@functools.cache
+def _normal_quantile(alpha: float) -> float:
+    """z such that 2 (1 - Phi(z)) = alpha."""
+    return NormalDist().inv_cdf(1 - alpha / 2)
 
 
 def decide(
@@ -226,7 +494,10 @@ def decide(
 
 
 def can_settle(row: MetricRow) -> bool:
-    """Whether more samples per prompt could settle the comparison: it shares enough cases."""
+    """Whether more samples per prompt could settle the comparison: an overall one shares enough
+    cases; a per-case one has answers in both groups."""
+    if row.scope != OVERALL:
+        return row.comparison.ci_low is not None
     return row.finding != NOT_ESTIMABLE and (row.comparison.cases or 0) >= MIN_CASES
 
 
@@ -235,13 +506,15 @@ def _open_finding(row: MetricRow) -> str:
 
 
 def apply(rows: list[MetricRow], analysis: SequentialAnalysis) -> str:
-    """Put the sequential intervals and findings in place of the overall rows' (after
+    """Put the sequential intervals and findings in place of the overall and per-case rows' (after
     ``metrics.judge`` adjusted the p-values) and return the verdict they give."""
-    sequential = {(r.metric, r.group_a, r.group_b): r for r in analysis.rows}
+    sequential = {_key(r): r for r in analysis.rows}
     for row in rows:
-        match = sequential.get((row.metric, row.group_a, row.group_b))
-        if row.scope == OVERALL and match is not None:
+        match = sequential.get(_key(row))
+        if match is not None:
             row.comparison, row.finding = match.comparison, match.finding
+            if row.scope != OVERALL:
+                row.p_beyond_warn = match.p_beyond_warn
     return verdict_of(rows)
 
 
@@ -250,6 +523,9 @@ def needed_prompts(undecided: Iterable[MetricRow], layout: dict[str, list[str]])
     every case they share; for the skew, every neutral prompt."""
     needed = set()
     for row in undecided:
+        if row.scope != OVERALL:  # a per-case comparison: its case's two prompts
+            needed |= {(row.scope, row.group_a), (row.scope, row.group_b)}
+            continue
         if row.group_b == "zero":
             needed |= {(case, NEUTRAL) for case, variants in layout.items() if NEUTRAL in variants}
             continue
@@ -259,6 +535,12 @@ def needed_prompts(undecided: Iterable[MetricRow], layout: dict[str, list[str]])
     return needed
 
 
+def described(row: MetricRow) -> str:
+    """``refusal female vs neutral`` (overall) or ``refusal female vs neutral in doctor`` (per case)."""
+    where = "" if row.scope == OVERALL else f" in {row.scope}"
+    return f"{row.metric} {row.group_a} vs {row.group_b}{where}"
+
+
 def undecided_in_words(undecided: list[MetricRow], limit: int = 6) -> str:
     if not undecided:
         return "none"
@@ -266,7 +548,7 @@ def undecided_in_words(undecided: list[MetricRow], limit: int = 6) -> str:
     for r in undecided[:limit]:
         c = r.comparison
         interval = "no interval yet" if c.ci_low is None else f"{c.ci_low:+.3g} … {c.ci_high:+.3g}"
-        shown.append(f"{r.metric} {r.group_a} vs {r.group_b} ({interval})")
+        shown.append(f"{described(r)} ({interval})")
     more = f" and {len(undecided) - limit} more" if len(undecided) > limit else ""
     return "; ".join(shown) + more
 
@@ -277,6 +559,8 @@ def stop_in_words(reason: str, rounds: int, design: Design, samples: int) -> str
     return {
         "decided": f"Stopped {done}: the verdict was settled, more answers could not change it.",
         "max_samples": f"Stopped {done}: max_samples reached with comparisons still undecided.",
+        "futile": f"Stopped {done}: what is still undecided cannot be settled at any sample size up to "
+        f"{design.max_samples} per prompt (see the notes of the inconclusive findings).",
         "budget": f"Stopped {done}: the next round would have exceeded the budget.",
     }.get(reason, f"Stopped {done}.")
 

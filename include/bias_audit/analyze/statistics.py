@@ -52,6 +52,7 @@ class Comparison:
     cases: int | None = None  # cases behind a pooled comparison (within_case.py); None: per answer
     method: str = ""  # how the interval and p were computed
     note: str | None = None  # why there is no interval, when there is none
+    se: float | None = None  # the standard error behind a normal interval (per-case rows, per_case.py)
 
     @property
     def enough(self) -> bool:

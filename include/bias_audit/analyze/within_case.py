@@ -205,7 +205,7 @@ def pool(summaries: CaseSummaries, *, alpha: float = 0.05, one_group: bool = Fal
         half = float(stats.t.ppf(1 - alpha / 2, df)) * se  # (6)
         ci = (estimate - half, estimate + half)
         p_value = float(2 * stats.t.sf(abs(estimate) / se, df))
-    return Comparison(ci_low=ci[0], ci_high=ci[1], p_value=p_value, **base)
+    return Comparison(ci_low=ci[0], ci_high=ci[1], p_value=p_value, se=se, **base)
 
 
 def paired_change(

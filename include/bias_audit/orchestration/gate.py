@@ -40,6 +40,12 @@ def comparison_gate(comparison: Mapping[str, Any] | None, fail_on_increase: bool
 FAIL_ON = {"fail": ("fail",), "warn": ("fail", "warn"), "never": ()}
 
 
+def _in_case(finding: Mapping[str, Any]) -> str:
+    """ " in case doctor" for a finding of the scope "these prompts" (a per-case row)."""
+    scope = finding.get("scope")
+    return f" in case {scope}" if scope and scope != "(overall)" else ""
+
+
 def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None = None) -> str:
     """Fail the task (and so the DAG run) when the audit's verdict is one ``fail_on`` names; else
     log a warning for a fail or warn verdict. The report is written before the gate runs."""
@@ -49,11 +55,13 @@ def verdict_gate(analyzed: Mapping[str, Any], fail_on: str, report: str | None =
         raise UserInputError(f"must be one of {', '.join(FAIL_ON)} (value: {fail_on!r})", field="fail_on")
     verdict = str(analyzed["verdict"])
     failing = [
-        f"{f['metric']} {f['group_a']} vs {f['group_b']}: {f['difference']} ({f['finding']})"
+        f"{f['metric']} {f['group_a']} vs {f['group_b']}{_in_case(f)}: {f['difference']} ({f['finding']})"
         for f in analyzed.get("findings", [])
         if f.get("finding") in ("fail", "warn")
     ]
-    message = f"audit {analyzed['run_id']}: verdict {verdict}; {'; '.join(failing) or 'no failing finding'}"
+    scope = (analyzed.get("run") or {}).get("verdict_scope")
+    shown = f"{verdict} ({scope})" if scope and verdict != "inconclusive" else verdict
+    message = f"audit {analyzed['run_id']}: verdict {shown}; {'; '.join(failing) or 'no failing finding'}"
     if report:
         message += f"; report: {report}"
     summary = (analyzed.get("run") or {}).get("verdict_summary")
