@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -79,42 +79,74 @@ def case_gap(
 ) -> Comparison:
     """Group a against group b in one case (formulas 1-5). ``phrasing_sd``: sigma of (3), in the
     metric's units (logits for rates)."""
-    base = dict(
-        n_a=a.n,
-        n_b=b.n,
-        mean_a=a.mean if a.n else None,
-        mean_b=b.mean if b.n else None,
-        difference=a.mean - b.mean if a.n and b.n else None,
-        effect_size=effect_size,
-        method=METHOD,
-    )
-    if min(a.n, b.n) < MIN_SAMPLES:
-        note = f"fewer than {MIN_SAMPLES} answers in a group"
-        return Comparison(ci_low=None, ci_high=None, p_value=None, note=note, **base)
-    d = a.mean - b.mean
-    se = math.sqrt(answer_variance(a, b, rates) + phrasing_variance(a, b, rates, phrasing_sd))
-    if se == 0:
-        return Comparison(ci_low=d, ci_high=d, p_value=1.0 if d == 0 else 0.0, se=0.0, **base)
+    columns = [np.array([value], dtype=float) for value in (a.n, a.mean, a.variance, b.n, b.mean, b.variance)]
+    (found,) = case_gaps(*columns, rates=rates, phrasing_sd=phrasing_sd, alpha=alpha)
+    return replace(found, effect_size=effect_size)
+
+
+def case_gaps(
+    n_a: np.ndarray,
+    mean_a: np.ndarray,
+    var_a: np.ndarray,
+    n_b: np.ndarray,
+    mean_b: np.ndarray,
+    var_b: np.ndarray,
+    *,
+    rates: bool,
+    phrasing_sd: float,
+    alpha: float = 0.05,
+) -> list[Comparison]:
+    """``case_gap`` of many cases at once, from arrays of the groups' counts, means and variances
+    (calibrate's synthetic runs have thousands of per-case rows per look)."""
+    d = mean_a - mean_b
+    se = np.sqrt(answer_variance(n_a, mean_a, var_a, n_b, mean_b, var_b, rates))
+    se = np.sqrt(se**2 + phrasing_variance(n_a, mean_a, n_b, mean_b, rates, phrasing_sd))
     half = _z(alpha) * se
     low, high = d - half, d + half
     if rates:
-        low, high = max(low, -1.0), min(high, 1.0)
-    return Comparison(ci_low=low, ci_high=high, p_value=_two_sided(abs(d) / se), se=se, **base)
+        low, high = np.maximum(low, -1.0), np.minimum(high, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(se > 0, special.erfc(np.abs(d) / se / math.sqrt(2)), np.where(d == 0, 1.0, 0.0))
+    found = []
+    for i in range(len(d)):
+        na, nb = int(n_a[i]), int(n_b[i])
+        base = dict(
+            n_a=na,
+            n_b=nb,
+            mean_a=float(mean_a[i]) if na else None,
+            mean_b=float(mean_b[i]) if nb else None,
+            difference=float(d[i]) if na and nb else None,
+            effect_size=None,
+            method=METHOD,
+        )
+        if min(na, nb) < MIN_SAMPLES:
+            note = f"fewer than {MIN_SAMPLES} answers in a group"
+            found.append(Comparison(ci_low=None, ci_high=None, p_value=None, note=note, **base))
+            continue
+        interval = dict(ci_low=float(low[i]), ci_high=float(high[i]), p_value=float(p[i]), se=float(se[i]))
+        found.append(Comparison(**interval, **base))
+    return found
 
 
-def answer_variance(a: GroupAnswers, b: GroupAnswers, rates: bool) -> float:
-    """Formula (2)."""
+def answer_variance(n_a, mean_a, var_a, n_b, mean_b, var_b, rates: bool):
+    """Formula (2), on numbers or arrays."""
     if rates:
-        return sum(_adjusted(g) * (1 - _adjusted(g)) / (g.n + 2) for g in (a, b))
-    return a.variance / a.n + b.variance / b.n
+        return _adjusted(mean_a, n_a) * (1 - _adjusted(mean_a, n_a)) / (n_a + 2) + _adjusted(mean_b, n_b) * (
+            1 - _adjusted(mean_b, n_b)
+        ) / (n_b + 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return var_a / n_a + var_b / n_b
 
 
-def phrasing_variance(a: GroupAnswers, b: GroupAnswers, rates: bool, sd: float) -> float:
-    """Formula (3)."""
-    if rates:
-        slope = min(_adjusted(g) * (1 - _adjusted(g)) for g in (a, b))
-        return 2 * (slope * sd) ** 2
-    return 2 * sd**2
+def phrasing_variance(n_a, mean_a, n_b, mean_b, rates: bool, sd):
+    """Formula (3), on numbers or arrays (``sd`` too)."""
+    if not rates:
+        return 2 * (sd + 0 * np.asarray(n_a, dtype=float)) ** 2
+    slope = np.minimum(
+        _adjusted(mean_a, n_a) * (1 - _adjusted(mean_a, n_a)),
+        _adjusted(mean_b, n_b) * (1 - _adjusted(mean_b, n_b)),
+    )
+    return 2 * (slope * sd) ** 2
 
 
 def beyond(comparison: Comparison, threshold: float) -> float | None:
@@ -123,14 +155,21 @@ def beyond(comparison: Comparison, threshold: float) -> float | None:
     c = comparison
     if c.difference is None or c.se is None or c.p_value is None:
         return None
-    excess = abs(c.difference) - threshold
-    if excess <= 0:
-        return 1.0
-    return 0.0 if c.se == 0 else min(1.0, _two_sided(excess / c.se))
+    return float(beyond_p(np.array([c.difference]), np.array([c.se]), np.array([threshold]))[0])
 
 
-def _adjusted(group: GroupAnswers) -> float:
-    return (group.mean * group.n + 1) / (group.n + 2)
+def beyond_p(d: np.ndarray, se: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Formula (6) on arrays: 1 within the threshold, 0 beyond it with SE 0; NaN where d or SE is."""
+    excess = np.abs(d) - threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(excess <= 0, 1.0, np.minimum(special.erfc(excess / se / math.sqrt(2)), 1.0))
+    p[np.isnan(d) | np.isnan(se)] = np.nan
+    return p
+
+
+def _adjusted(mean, n):
+    """Agresti & Caffo's rate: (successes + 1) / (n + 2)."""
+    return (mean * n + 1) / (n + 2)
 
 
 @functools.cache
@@ -166,57 +205,13 @@ def case_change(
         note = f"fewer than {MIN_SAMPLES} answers in a group of one audit"
         return Comparison(difference=None, ci_low=None, ci_high=None, p_value=None, note=note, **base)
     d = (a1.mean - b1.mean) - (a0.mean - b0.mean)
-    se = math.sqrt(answer_variance(a0, b0, rates) + answer_variance(a1, b1, rates))
+    se = math.sqrt(
+        answer_variance(a0.n, a0.mean, a0.variance, b0.n, b0.mean, b0.variance, rates)
+        + answer_variance(a1.n, a1.mean, a1.variance, b1.n, b1.mean, b1.variance, rates)
+    )
     if se == 0:
         return Comparison(difference=d, ci_low=d, ci_high=d, p_value=1.0 if d == 0 else 0.0, se=0.0, **base)
     half = _z(alpha) * se
     return Comparison(
         difference=d, ci_low=d - half, ci_high=d + half, p_value=_two_sided(abs(d) / se), se=se, **base
     )
-
-
-def case_gaps(
-    n_a: np.ndarray,
-    mean_a: np.ndarray,
-    var_a: np.ndarray,
-    n_b: np.ndarray,
-    mean_b: np.ndarray,
-    var_b: np.ndarray,
-    *,
-    rates: bool,
-    phrasing_sd: float,
-    alpha: float = 0.05,
-) -> list[Comparison]:
-    """``case_gap`` of many cases at once, from arrays (calibrate's synthetic runs: thousands of
-    per-case rows per look). The same formulas; a test holds the two equal."""
-    d = mean_a - mean_b
-    if rates:
-        qa, qb = (mean_a * n_a + 1) / (n_a + 2), (mean_b * n_b + 1) / (n_b + 2)
-        answers = qa * (1 - qa) / (n_a + 2) + qb * (1 - qb) / (n_b + 2)
-        phrasing = 2 * (np.minimum(qa * (1 - qa), qb * (1 - qb)) * phrasing_sd) ** 2
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            answers = var_a / n_a + var_b / n_b
-        phrasing = np.full(len(d), 2 * phrasing_sd**2)
-    se = np.sqrt(answers + phrasing)
-    half = _z(alpha) * se
-    low, high = d - half, d + half
-    if rates:
-        low, high = np.maximum(low, -1.0), np.minimum(high, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(se > 0, special.erfc(np.abs(d) / se / math.sqrt(2)), np.where(d == 0, 1.0, 0.0))
-    enough = np.minimum(n_a, n_b) >= MIN_SAMPLES
-    return [
-        Comparison(
-            int(na), int(nb), float(ma), float(mb), float(diff),
-            float(lo), float(hi), None, float(pv), method=METHOD, se=float(s),
-        )
-        if ok
-        else Comparison(
-            int(na), int(nb), float(ma), float(mb), float(diff), None, None, None, None,
-            method=METHOD, note=f"fewer than {MIN_SAMPLES} answers in a group",
-        )
-        for na, nb, ma, mb, diff, lo, hi, pv, s, ok in zip(
-            n_a, n_b, mean_a, mean_b, d, low, high, p, se, enough, strict=True
-        )
-    ]  # fmt: skip

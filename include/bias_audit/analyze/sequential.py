@@ -72,7 +72,7 @@ from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
 from bias_audit.analyze.metrics import (
     FAMILY_PER_CASE,
@@ -87,7 +87,8 @@ from bias_audit.analyze.metrics import (
     scoped_verdict,
     verdict_of,
 )
-from bias_audit.analyze.statistics import Comparison
+from bias_audit.analyze.per_case import beyond_p, phrasing_variance
+from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
 from bias_audit.metric_registry import RATES
@@ -312,13 +313,11 @@ class CaseFamily:
             self.decided_at = np.concatenate([self.decided_at, np.zeros(grow, dtype=int)])
         self.current, self.at = rows, np.array([self.index[_key(r)] for r in rows], dtype=int)
         c = self.arrays(rows)
-        excess = np.abs(c["d"]) - c["warn"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw = np.where(excess <= 0, 1.0, special.erfc(excess / c["se"] / math.sqrt(2)))
-        raw[np.isnan(c["d"]) | np.isnan(c["se"])] = np.nan
-        self.p_adjusted = _benjamini_hochberg(raw)  # this look's per-case family (per_case.py, formula 6)
-        for row, p in zip(rows, self.p_adjusted, strict=True):
-            row.p_beyond_warn = None if np.isnan(p) else float(p)
+        raw = beyond_p(c["d"], c["se"], c["warn"])  # per_case.py, formula 6
+        adjusted = benjamini_hochberg([None if np.isnan(p) else float(p) for p in raw])  # this look's family
+        self.p_adjusted = np.array([np.nan if p is None else p for p in adjusted], dtype=float)
+        for row, p in zip(rows, adjusted, strict=True):
+            row.p_beyond_warn = p
         low, high = self.low[self.at], self.high[self.at]
         has = ~np.isnan(c["lo"])
         new_low = np.where(has, np.fmax(low, c["lo"]), low)
@@ -377,8 +376,11 @@ class CaseFamily:
         candidates = (finding == "") & ~np.isnan(c["lo"])
         if samples >= design.max_samples or not candidates.any():
             return np.zeros(len(finding), dtype=bool)
-        slope = np.minimum(_rate_slope(c["mean_a"], c["n_a"]), _rate_slope(c["mean_b"], c["n_b"]))
-        phrasing = np.where(c["rates"], 2 * (slope * c["phrasing_sd"]) ** 2, 2 * c["phrasing_sd"] ** 2)
+        phrasing = np.where(
+            c["rates"],
+            phrasing_variance(c["n_a"], c["mean_a"], c["n_b"], c["mean_b"], True, c["phrasing_sd"]),
+            phrasing_variance(c["n_a"], c["mean_a"], c["n_b"], c["mean_b"], False, c["phrasing_sd"]),
+        )
         se_k = np.sqrt(np.maximum(c["se"] ** 2 - phrasing, 0.0) * samples / design.max_samples + phrasing)
         alpha = design.alpha_per_look
         never_inside = _normal_quantile(alpha) * se_k >= c["warn"]
@@ -391,25 +393,6 @@ class CaseFamily:
             if still.sum() == open_rows.sum():
                 return futile
             open_rows = still
-
-
-def _rate_slope(mean: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """q (1 - q) at the Agresti-Caffo rate q = (successes + 1) / (n + 2) (per_case.py, formula 3)."""
-    q = (mean * n + 1) / (n + 2)
-    return q * (1 - q)
-
-
-def _benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """statistics.benjamini_hochberg on an array, NaN for "no p-value"."""
-    adjusted = np.full(len(p), np.nan)
-    known = np.flatnonzero(~np.isnan(p))
-    if not len(known):
-        return adjusted
-    order = known[np.argsort(p[known], kind="stable")]
-    m = len(order)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return adjusted
 
 
 @dataclass
