@@ -95,6 +95,9 @@ FAMILY_PER_CASE = "per-case comparisons (the verdict: these prompts)"
 FAMILY_SUBGROUP = "subgroup comparisons"
 FAMILY_REPORTED = "not tested"
 # The verdict's scopes: the prompts audited (per-case rows), the cases' population (overall rows).
+# The start of the note of a comparison no sample size up to the design's maximum can settle
+# (sequential.futility_note).
+FUTILE = "cannot be settled"
 THESE_PROMPTS = "these prompts"
 BEYOND_THEM = "beyond them"
 BOTH_SCOPES = "both"
@@ -391,7 +394,15 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
     reasons = []
     apart = [r for r in overall if r.finding == NOT_ESTIMABLE]
     few = [r for r in estimable if r.comparison.ci_low is None]
-    wide = [r for r in estimable if r.comparison.ci_low is not None and r.finding == "inconclusive"]
+    futile = [
+        r for r in overall + cases if r.finding == "inconclusive" and FUTILE in (r.comparison.note or "")
+    ]
+    futile_ids = {id(r) for r in futile}
+    wide = [
+        r
+        for r in estimable
+        if r.comparison.ci_low is not None and r.finding == "inconclusive" and id(r) not in futile_ids
+    ]
     if apart:
         pairs = sorted({f"{r.group_a} vs {r.group_b}" for r in apart})
         reasons.append(f"{', '.join(pairs)} not estimable (the groups share no case)")
@@ -406,10 +417,21 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
             "prompt narrow them as far as the answers' noise goes, more cases beyond that "
             "(bias-audit calibrate tells how many)"
         )
-    open_cases = [r for r in cases if r.finding == "inconclusive" and r.comparison.ci_low is not None]
+    open_cases = [
+        r
+        for r in cases
+        if r.finding == "inconclusive" and r.comparison.ci_low is not None and id(r) not in futile_ids
+    ]
     if open_cases:
         reasons.append(f"in these prompts, {len(open_cases)} per-case comparison(s) undecided")
+    if futile:
+        example = f"{_described_row(futile[0])}: {futile[0].comparison.note}"
+        reasons.append(f"{len(futile)} comparison(s) cannot be settled by more samples (e.g. {example})")
     return "INCONCLUSIVE: " + "; ".join(reasons or ["no comparison could be made"]) + "."
+
+
+def _described_row(r: MetricRow) -> str:
+    return f"{r.metric} {r.group_a} vs {r.group_b}" + ("" if r.scope == OVERALL else f" in {r.scope}")
 
 
 def _these_prompts(decided: list[MetricRow], cases: list[MetricRow], limit: int = 3) -> str:

@@ -77,6 +77,7 @@ from scipy import stats
 from bias_audit.analyze.metrics import (
     FAMILY_PER_CASE,
     FAMILY_VERDICT,
+    FUTILE,
     NEUTRAL,
     NOT_ESTIMABLE,
     OVERALL,
@@ -447,13 +448,14 @@ def _key(row: MetricRow) -> Key:
 
 
 def futility_note(row: MetricRow, design: Design) -> str:
+    """Why a futile comparison stays inconclusive (it starts with ``metrics.FUTILE``)."""
     if row.scope == OVERALL:
         return (
-            f"cannot be settled with {row.comparison.cases} cases at any sample size up to "
+            f"{FUTILE} with {row.comparison.cases} cases at any sample size up to "
             f"{design.max_samples} per prompt: add cases"
         )
     return (
-        f"cannot be settled in this case at any sample size up to {design.max_samples} per prompt: "
+        f"{FUTILE} in this case at any sample size up to {design.max_samples} per prompt: "
         "rewording alone moves it as much"
     )
 
