@@ -26,7 +26,7 @@ from bias_audit.html import environment, fmt
 from bias_audit.paths import runs_dir, warehouse_dir
 from bias_audit.run_folder import RunFolder, analysed_runs, is_run_id, safe_run_id, started_runs, trends_page
 from bias_audit.tables import open_tables
-from bias_audit.trends import read_runs, render_trends, run_summary, shown_time
+from bias_audit.trends import RUN_COLUMNS, read_runs, render_trends, run_summary, shown_time
 from bias_audit.trends import trends as trends_of
 
 log = logging.getLogger(__name__)
@@ -145,18 +145,8 @@ def create_app(
 
     @app.get("/api/runs", name="api_runs")
     def api_runs() -> list[dict[str, Any]]:
-        keep = (
-            "run_id",
-            "at",
-            "suite",
-            "suite_hash",
-            "provider",
-            "model",
-            "samples",
-            "responses",
-            "verdict",
-            "verdict_scope",
-        )
+        # the run's identity, its size and its verdict: the runs table's first columns, and when
+        keep = ("at", *RUN_COLUMNS[: RUN_COLUMNS.index("verdict_scope") + 1])
         return [{k: row.get(k) for k in keep} for row in all_runs(read_runs(warehouse or warehouse_dir()))]
 
     @app.get("/runs/trends.html", name="mirrored_trends")
