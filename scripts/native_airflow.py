@@ -155,6 +155,7 @@ class Deployment:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "BIAS_AUDIT_HOME": str(self.home / "data"),
+            "BIAS_AUDIT_SUITES_DIR": str(self.suites),  # the files DAG params may name
             "PYTHONUNBUFFERED": "1",
         }
         if self.all_admins:

@@ -231,7 +231,7 @@ def test_a_stereotype_that_helps_fails_the_accuracy_gap():
     type1 = next(r for r in rows if (r.metric, r.scope, r.group_b) == ("accuracy", "type=1", "anti"))
     assert type1.comparison.cases == 12 and type1.finding in ("warn", "fail")
     assert (
-        verdict_of([r for r in rows if r.scope != OVERALL]) == "inconclusive"
+        verdict_of([r for r in rows if "=" in r.scope]) == "inconclusive"
     )  # subgroups alone decide nothing
 
 
@@ -363,7 +363,7 @@ def test_compare_and_trends_follow_the_suites_task(spark, tmp_path):
     assert analyze("before", runs, warehouse, spark).verdict == "fail"
     assert analyze("after", runs, warehouse, spark).verdict != "fail"
     result = compare_audits("before", "after", warehouse)
-    changes = {(c.metric, c.group_a, c.group_b): c for c in result.changes}
+    changes = {(c.metric, c.group_a, c.group_b): c for c in result.changes if c.scope == OVERALL}
     assert set(changes) == {
         ("accuracy", "pro", "anti"),
         ("unparsed", "pro", "anti"),
@@ -417,5 +417,9 @@ def test_a_sequential_winobias_audit_scores_answers_between_rounds_as_spark_does
     assert manifest["task"]["kind"] == "choice"
     analysed = analyze("seq", tmp_path / "runs", tmp_path / "warehouse", spark)
     assert analysed.verdict == "fail"
-    (accuracy,) = [f for f in analysed.findings if f["metric"] == "accuracy" and f["group_b"] == "anti"]
+    (accuracy,) = [
+        f
+        for f in analysed.findings
+        if (f["metric"], f["scope"], f["group_b"]) == ("accuracy", OVERALL, "anti")
+    ]
     assert accuracy["difference"] == pytest.approx(1.0) and accuracy["finding"] == "fail"
