@@ -101,7 +101,7 @@ def case_gaps(
     d = mean_a - mean_b
     se = np.sqrt(answer_variance(n_a, mean_a, var_a, n_b, mean_b, var_b, rates))
     se = np.sqrt(se**2 + phrasing_variance(n_a, mean_a, n_b, mean_b, rates, phrasing_sd))
-    half = _z(alpha) * se
+    half = z_two_sided(alpha) * se
     low, high = d - half, d + half
     if rates:
         low, high = np.maximum(low, -1.0), np.minimum(high, 1.0)
@@ -173,7 +173,8 @@ def _adjusted(mean, n):
 
 
 @functools.cache
-def _z(alpha: float) -> float:
+def z_two_sided(alpha: float) -> float:
+    """z such that 2 (1 - Phi(z)) = alpha: the multiplier of a 1 - alpha normal interval."""
     return _Z95 if alpha == 0.05 else NormalDist().inv_cdf(1 - alpha / 2)
 
 
@@ -211,7 +212,7 @@ def case_change(
     )
     if se == 0:
         return Comparison(difference=d, ci_low=d, ci_high=d, p_value=1.0 if d == 0 else 0.0, se=0.0, **base)
-    half = _z(alpha) * se
+    half = z_two_sided(alpha) * se
     return Comparison(
         difference=d, ci_low=d - half, ci_high=d + half, p_value=_two_sided(abs(d) / se), se=se, **base
     )

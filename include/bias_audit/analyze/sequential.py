@@ -69,7 +69,6 @@ import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from statistics import NormalDist
 
 import numpy as np
 from scipy import stats
@@ -88,7 +87,7 @@ from bias_audit.analyze.metrics import (
     scoped_verdict,
     verdict_of,
 )
-from bias_audit.analyze.per_case import beyond_p, phrasing_variance
+from bias_audit.analyze.per_case import beyond_p, phrasing_variance, z_two_sided
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
@@ -384,11 +383,11 @@ class CaseFamily:
         )
         se_k = np.sqrt(np.maximum(c["se"] ** 2 - phrasing, 0.0) * samples / design.max_samples + phrasing)
         alpha = design.alpha_per_look
-        never_inside = _normal_quantile(alpha) * se_k >= c["warn"]
+        never_inside = z_two_sided(alpha) * se_k >= c["warn"]
         decided, m = int(np.isin(finding, ("warn", "fail")).sum()), len(finding)
         open_rows = candidates.copy()
         while True:
-            cross = _normal_quantile(min(alpha * max(decided + int(open_rows.sum()), 1) / m, 1.0))
+            cross = z_two_sided(min(alpha * max(decided + int(open_rows.sum()), 1) / m, 1.0))
             futile = candidates & never_inside & (np.abs(c["d"]) + c["se"] < c["warn"] + cross * se_k)
             still = candidates & ~futile
             if still.sum() == open_rows.sum():
@@ -458,12 +457,6 @@ def futility_note(row: MetricRow, design: Design) -> str:
         f"{FUTILE} in this case at any sample size up to {design.max_samples} per prompt: "
         "rewording alone moves it as much"
     )
-
-
-@functools.cache
-def _normal_quantile(alpha: float) -> float:
-    """z such that 2 (1 - Phi(z)) = alpha."""
-    return NormalDist().inv_cdf(1 - alpha / 2)
 
 
 def decide(
