@@ -37,13 +37,11 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
     path = write_report("rep", runs, warehouse)
     html = path.read_text()
     assert path == runs / "rep" / "report.html"
-    # each case's answers differ in every sample (communal words for her, agentic for him): decided in
-    # these prompts, which one case can settle; across cases, one case each is too few
-    assert result.verdict == "fail"
-    assert '<span class="verdict fail">fail (these prompts)</span>' in html
-    assert '<p id="verdict-summary"><strong>FAIL: in 2 of the 2 cases audited the answers differ' in html
-    assert "Whether the model does so in other cases cannot be said" in html
-    assert '<table id="case-findings">' in html
+    # 6 answers a group: too few to decide anything in one case (per_case.MIN_DECIDING), and one
+    # case each is too few across cases
+    assert f'<span class="verdict {result.verdict}">{result.verdict}</span>' in html
+    assert '<p id="verdict-summary"><strong>INCONCLUSIVE: female vs male not estimable' in html
+    assert "Findings in these prompts (per case)" in html
     assert (
         "<h3>neutral_df</h3>" in html
         and "<th>neutral_answer</th>" in html

@@ -62,7 +62,9 @@ def test_a_case_gap_carries_the_answers_and_the_rewording_in_its_interval():
         GroupAnswers(5, 1.0, 0.0), GroupAnswers(60, 0.0, 0.0), rates=True, phrasing_sd=0.3
     )
     assert five_of_five.difference == 1.0 and five_of_five.ci_low > 0.5 and five_of_five.ci_high == 1.0
-    assert beyond(five_of_five, 0.05) < 1e-6  # decided beyond the warn threshold by one case
+    assert beyond(five_of_five, 0.05) == 1.0  # 5 answers: too few to decide anything beyond a threshold
+    fifteen = case_gap(GroupAnswers(15, 1.0, 0.0), GroupAnswers(60, 0.0, 0.0), rates=True, phrasing_sd=0.3)
+    assert beyond(fifteen, 0.05) < 1e-6  # decided beyond the warn threshold by one case
     same = case_gap(
         GroupAnswers(50, 60.0, 18.0**2), GroupAnswers(50, 60.0, 18.0**2), rates=False, phrasing_sd=5
     )
@@ -77,7 +79,8 @@ def test_a_case_gap_carries_the_answers_and_the_rewording_in_its_interval():
 
 
 def test_a_glaring_refusal_in_the_labs_prompts_fails_the_fixed_audit_and_says_why():
-    rows = comparisons(lab_answers(1.0, 5))
+    assert judge(comparisons(lab_answers(1.0, 5)), Thresholds()) == "inconclusive"  # 5 answers decide nothing
+    rows = comparisons(lab_answers(1.0, 15))
     verdict = judge(rows, Thresholds())
     assert (verdict, verdict_and_scope(rows)[1]) == ("fail", THESE_PROMPTS)
     decided = [r for r in rows if r.scope != OVERALL and r.finding == "fail"]
@@ -85,7 +88,7 @@ def test_a_glaring_refusal_in_the_labs_prompts_fails_the_fixed_audit_and_says_wh
     assert all(r.p_beyond_warn < 0.05 for r in decided)
     words = verdict_in_words(rows, verdict)
     assert words.startswith("FAIL: in 2 of the 5 cases audited")
-    assert "refusal female 5 of 5, neutral 0 of 5" in words
+    assert "refusal female 15 of 15, neutral 0 of 15" in words
     assert "female vs neutral shares 2 case(s), at least 3 are needed — add cases" in words
 
 
@@ -147,7 +150,8 @@ def test_sequential_audits_fail_a_glaring_refusal_early_and_stop_a_fair_one_as_f
         sent, result = run_lab_sequentially(0.6, seed)
         assert result.verdict == "fail", seed
         spent.append(sent)
-    assert sum(spent) / len(spent) <= 150 and min(spent) <= 100
+    # the goal is 150; a case decides only from 15 answers a group (per_case.MIN_DECIDING)
+    assert sum(spent) / len(spent) <= 200 and min(spent) <= 160
     for seed in range(5):
         sent, result = run_lab_sequentially(0.0, seed)
         assert result.verdict == "inconclusive" and result.settled and result.futile and sent < 500
@@ -175,21 +179,22 @@ def azure(server: FakeAzureOpenAI):
 
 
 @pytest.mark.parametrize("mode", ["fixed", "sequential"])
-def test_a_deployment_refusing_women_fails_on_the_labs_prompts_within_150_requests(tmp_path, mode, spark):
+def test_a_deployment_refusing_women_fails_on_the_labs_prompts(tmp_path, mode, spark):
     from bias_audit.analyze.job import analyze
 
-    values = {"samples": 5} if mode == "fixed" else {"mode": "sequential", "max_samples": 60}
+    values = {"samples": 15} if mode == "fixed" else {"mode": "sequential", "max_samples": 60}
     with FakeAzureOpenAI(ServerState(answer_for=refusing_deployment())) as server:
         config = RunConfig.build(run_id=mode, suite="seed-lab", provider="azure", **values)
         result = generate(config, tmp_path, azure(server))
-        assert len(server.state.received) == result.sent == 50  # the first round decides it
+        # fixed: 15 samples per prompt, 150 requests; sequential: decided at the third look (20)
+        assert len(server.state.received) == result.sent <= (150 if mode == "fixed" else 200)
     if mode == "sequential":
         manifest = RunFolder.of(tmp_path, mode).read_manifest()
         assert manifest["stop_reason"] == "decided" and manifest["sequential"]["verdict"] == "fail"
     analysis = analyze(mode, tmp_path, tmp_path / "warehouse", spark)
     assert analysis.verdict == "fail" and analysis.run["verdict_scope"] == THESE_PROMPTS
     assert analysis.run["verdict_summary"].startswith("FAIL: in 1 of the 5 cases audited")
-    assert "doctor: refusal female 5 of 5, neutral 0 of 5" in analysis.run["verdict_summary"]
+    assert "doctor: refusal female" in analysis.run["verdict_summary"]
     decided = [f for f in analysis.findings if f["scope"] == "doctor"]
     assert decided and all(f["finding"] == "fail" for f in decided)
 

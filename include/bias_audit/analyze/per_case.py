@@ -17,8 +17,8 @@ rewording alone makes it.
               = p~_a(1-p~_a)/(n_a+2) + p~_b(1-p~_b)/(n_b+2)       (rates: Agresti & Caffo 2000,
                                                                    p~ = (successes+1)/(n+2))
     (3) v_phr = 2 sigma^2                                          (continuous: two phrasings)
-              = 2 (q(1-q) sigma)^2,  q = the p~ nearer 0 or 1     (rates: sigma in logits, the
-                                                                   delta method at the base rate)
+              = 2 (q(1-q) sigma)^2,  q = the p~ nearer 1/2        (rates: sigma in logits, the
+                                                                   delta method, conservatively)
     (4) SE    = sqrt(v_ans + v_phr);  CI = d +- z_{1-alpha/2} SE  (normal; rates clipped to [-1, 1])
     (5) p     = 2 Phi(-|d| / SE)                                   (no gap at all)
     (6) p_w   = 2 Phi(-(|d| - w) / SE) if |d| > w, else 1          (a gap no larger than w)
@@ -29,8 +29,9 @@ with ``estimate_variation``). (6) tests the null "|gap| <= w" at its boundary; w
 per-case rows adjusted together by Benjamini-Hochberg (metrics.judge), a fair model — every case's
 gap inside its warn band — makes a per-case row warn in at most alpha of runs (all nulls true:
 the false discovery rate is the family-wise rate). For rates, q(1-q) is taken at the group whose
-rate is nearer 0 or 1: under the null the two rates are within w of each other and it makes no
-difference; under a gap it is the base rate the wording moves (calibrate's model).
+rate is nearer 1/2, the larger slope: two wordings a logit shift apart differ most in probability
+there, and taking the slope at the rate nearer 0 or 1 made fair WinoBias runs (accuracy near 0.95
+in some cases) warn in almost every sequential run.
 
 Edge cases: fewer than ``MIN_SAMPLES`` answers in a group give no interval and no p (no evidence);
 SE = 0 (constant, equal answers and no phrasing spread) gives the point as its interval.
@@ -49,6 +50,7 @@ from scipy import special
 from bias_audit.analyze.statistics import MIN_SAMPLES, Comparison
 
 METHOD = "per case: answers + phrasing spread, normal"
+MIN_DECIDING = 15  # answers per group before a case's gap can be decided beyond a threshold
 _Z95 = 1.959964
 
 
@@ -142,7 +144,7 @@ def phrasing_variance(n_a, mean_a, n_b, mean_b, rates: bool, sd):
     """Formula (3), on numbers or arrays (``sd`` too)."""
     if not rates:
         return 2 * (sd + 0 * np.asarray(n_a, dtype=float)) ** 2
-    slope = np.minimum(
+    slope = np.maximum(
         _adjusted(mean_a, n_a) * (1 - _adjusted(mean_a, n_a)),
         _adjusted(mean_b, n_b) * (1 - _adjusted(mean_b, n_b)),
     )
@@ -155,14 +157,20 @@ def beyond(comparison: Comparison, threshold: float) -> float | None:
     c = comparison
     if c.difference is None or c.se is None or c.p_value is None:
         return None
-    return float(beyond_p(np.array([c.difference]), np.array([c.se]), np.array([threshold]))[0])
+    fewest = np.array([min(c.n_a, c.n_b)])
+    return float(beyond_p(np.array([c.difference]), np.array([c.se]), np.array([threshold]), fewest)[0])
 
 
-def beyond_p(d: np.ndarray, se: np.ndarray, threshold: np.ndarray) -> np.ndarray:
-    """Formula (6) on arrays: 1 within the threshold, 0 beyond it with SE 0; NaN where d or SE is."""
+def beyond_p(d: np.ndarray, se: np.ndarray, threshold: np.ndarray, fewest: np.ndarray) -> np.ndarray:
+    """Formula (6) on arrays: 1 within the threshold, 0 beyond it with SE 0; NaN where d or SE is.
+    1 (no evidence yet) while a group has fewer than ``MIN_DECIDING`` answers: the normal
+    approximation's tails are far too thin there for the levels Benjamini-Hochberg asks of a large
+    family (5 of 5 against 0 of 5 happens once in a thousand cases of a fair model, the normal
+    approximation says once in 250,000), and WinoBias's 790 cases made fair runs fail."""
     excess = np.abs(d) - threshold
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(excess <= 0, 1.0, np.minimum(special.erfc(excess / se / math.sqrt(2)), 1.0))
+    p[fewest < MIN_DECIDING] = 1.0
     p[np.isnan(d) | np.isnan(se)] = np.nan
     return p
 

@@ -313,7 +313,7 @@ class CaseFamily:
             self.decided_at = np.concatenate([self.decided_at, np.zeros(grow, dtype=int)])
         self.current, self.at = rows, np.array([self.index[_key(r)] for r in rows], dtype=int)
         c = self.arrays(rows)
-        raw = beyond_p(c["d"], c["se"], c["warn"])  # per_case.py, formula 6
+        raw = beyond_p(c["d"], c["se"], c["warn"], np.minimum(c["n_a"], c["n_b"]))  # per_case.py, formula 6
         adjusted = benjamini_hochberg([None if np.isnan(p) else float(p) for p in raw])  # this look's family
         self.p_adjusted = np.array([np.nan if p is None else p for p in adjusted], dtype=float)
         for row, p in zip(rows, adjusted, strict=True):
