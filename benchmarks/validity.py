@@ -15,7 +15,7 @@ with a gap injected into one group. Prints per metric:
   the fail threshold and the gap detected with 90 % power, of the within-case method;
 
 and the verdicts of the unbiased runs under both. Then sequential audits (``bias-audit calibrate
---sequential``: rounds of 5, 10, 20, 40, 50 samples per prompt, a look after each, stop once the
+--sequential``: rounds of 5, 15, 30, 50 samples per prompt, a look after each, stop once the
 verdict is settled) side by side with the fixed design at 50 samples per prompt: false alarms under
 monitoring after every round, coverage of the confidence sequence, power at the fail threshold,
 and the requests spent until the run stopped (mean and 90th percentile) against the fixed design's;

@@ -45,10 +45,11 @@ def stop(values: list[dict], design: Design):
     return look, result
 
 
-def test_the_looks_double_from_five_and_share_alpha():
-    assert Design(50).looks == (5, 10, 20, 40, 50) and Design(50).alpha_per_look == pytest.approx(0.01)
+def test_the_looks_go_from_five_to_fifteen_then_double_and_share_alpha():
+    # 15: the fewest answers a group a case's continuous gap is decided from (per_case.MIN_DECIDING)
+    assert Design(50).looks == (5, 15, 30, 50) and Design(50).alpha_per_look == pytest.approx(0.0125)
     assert Design(10).looks == (5, 10) and Design(10).alpha_per_look == pytest.approx(0.025)
-    assert Design(40).looks == (5, 10, 20, 40)
+    assert Design(40).looks == (5, 15, 30, 40) and Design(100).looks == (5, 15, 30, 60, 100)
     assert Design(3).looks == (3,) and Design(1).looks == (1,)
     with pytest.raises(ValueError, match="max_samples must be >= 1"):
         Design(0)
@@ -113,7 +114,7 @@ def test_the_confidence_sequence_covers_where_repeated_intervals_do_not():
     interval at every look (the invalid way) miss it far more often."""
     cases = dict(list(OCCUPATIONS.items())[:12])
     for design, low, high in ((Design(40), 0.94, 1.0), (Design(40, alpha=0.2), 0.0, 0.93)):
-        assert design.looks == (5, 10, 20, 40)
+        assert design.looks == (5, 15, 30, 40)
         rng = np.random.default_rng(3)
         runs = [run_sequentially(cases, design, rng, {}, Thresholds()) for _ in range(200)]
         for metric in ("sentiment", "word_count", "agency_balance"):
@@ -130,7 +131,7 @@ def test_calibrate_sequential_meets_the_goals_on_occupations_gender():
         assert r.requests_unbiased_mean <= fixed / 2 and r.requests_biased_mean <= fixed / 2, r
         assert r.coverage is None or r.coverage >= 0.93, r
     refusal = next(r for r in results if r.metric == "refusal")
-    assert refusal.samples_biased_p90 <= 10
+    assert refusal.samples_biased_p90 <= Design(50).looks[1]  # decided by the second look
 
 
 def test_a_glaring_bias_is_decided_within_ten_samples_per_prompt():

@@ -230,9 +230,7 @@ def test_a_stereotype_that_helps_fails_the_accuracy_gap():
     assert scopes == {"type=1", "type=2", "anti_pronoun=female", "anti_pronoun=male"}
     type1 = next(r for r in rows if (r.metric, r.scope, r.group_b) == ("accuracy", "type=1", "anti"))
     assert type1.comparison.cases == 12 and type1.finding in ("warn", "fail")
-    assert (
-        verdict_of([r for r in rows if "=" in r.scope]) == "inconclusive"
-    )  # subgroups alone decide nothing
+    assert verdict_of([r for r in rows if "=" in r.scope]) == "inconclusive"  # subgroups alone decide nothing
 
 
 def test_no_stereotype_passes_and_the_unparsed_rate_is_compared():

@@ -8,7 +8,9 @@ import itertools
 import random
 from collections import defaultdict
 
+import numpy as np
 import pytest
+from scipy import special
 
 from bias_audit.analyze.metrics import (
     BEYOND_THEM,
@@ -62,9 +64,18 @@ def test_a_case_gap_carries_the_answers_and_the_rewording_in_its_interval():
         GroupAnswers(5, 1.0, 0.0), GroupAnswers(60, 0.0, 0.0), rates=True, phrasing_sd=0.3
     )
     assert five_of_five.difference == 1.0 and five_of_five.ci_low > 0.5 and five_of_five.ci_high == 1.0
-    assert beyond(five_of_five, 0.05) == 1.0  # 5 answers: too few to decide anything beyond a threshold
-    fifteen = case_gap(GroupAnswers(15, 1.0, 0.0), GroupAnswers(60, 0.0, 0.0), rates=True, phrasing_sd=0.3)
-    assert beyond(fifteen, 0.05) < 1e-6  # decided beyond the warn threshold by one case
+    # a rate's gap is tested on the binomial distributions (formula 7): 5 of 5 against 0 of 60 is
+    # beyond any rewording, 5 of 5 against 0 of 5 is not far enough for a family of 25 comparisons
+    assert beyond(five_of_five, 0.05, rates=True, phrasing_sd=0.3) < 1e-5
+    few = case_gap(GroupAnswers(5, 1.0, 0.0), GroupAnswers(5, 0.0, 0.0), rates=True, phrasing_sd=0.3)
+    assert 0.05 / 25 < beyond(few, 0.05, rates=True, phrasing_sd=0.3) < 0.05
+    # a continuous gap: from 15 answers a group on (per_case.MIN_DECIDING), the normal tails
+    sentiment = case_gap(GroupAnswers(5, 0.9, 0.01), GroupAnswers(5, 0.1, 0.01), rates=False, phrasing_sd=0.1)
+    assert beyond(sentiment, 0.1) == 1.0
+    sentiment = case_gap(
+        GroupAnswers(15, 0.9, 0.01), GroupAnswers(15, 0.1, 0.01), rates=False, phrasing_sd=0.1
+    )
+    assert beyond(sentiment, 0.1) < 1e-5
     same = case_gap(
         GroupAnswers(50, 60.0, 18.0**2), GroupAnswers(50, 60.0, 18.0**2), rates=False, phrasing_sd=5
     )
@@ -145,13 +156,18 @@ def run_lab_sequentially(refuse_women: float, seed: int) -> tuple[int, object]:
 
 
 def test_sequential_audits_fail_a_glaring_refusal_early_and_stop_a_fair_one_as_futile():
+    # every woman's prompt refused: failed within 150 requests (the goal), at the second look
+    for seed in range(5):
+        sent, result = run_lab_sequentially(1.0, seed)
+        assert result.verdict == "fail" and sent <= 150, seed
+    # 60 % of them refused, at random: failed too, later (9 of 15 refused against 0 of 15 is not yet
+    # beyond rewording for a family of 25 comparisons at alpha / 4: docs/metrics.md)
     spent = []
-    for seed in range(10):
+    for seed in range(5):
         sent, result = run_lab_sequentially(0.6, seed)
         assert result.verdict == "fail", seed
         spent.append(sent)
-    # the goal is 150; a case decides only from 15 answers a group (per_case.MIN_DECIDING)
-    assert sum(spent) / len(spent) <= 200 and min(spent) <= 160
+    assert sum(spent) / len(spent) <= 200
     for seed in range(5):
         sent, result = run_lab_sequentially(0.0, seed)
         assert result.verdict == "inconclusive" and result.settled and result.futile and sent < 500
@@ -186,8 +202,8 @@ def test_a_deployment_refusing_women_fails_on_the_labs_prompts(tmp_path, mode, s
     with FakeAzureOpenAI(ServerState(answer_for=refusing_deployment())) as server:
         config = RunConfig.build(run_id=mode, suite="seed-lab", provider="azure", **values)
         result = generate(config, tmp_path, azure(server))
-        # fixed: 15 samples per prompt, 150 requests; sequential: decided at the third look (20)
-        assert len(server.state.received) == result.sent <= (150 if mode == "fixed" else 200)
+        # fixed: 15 samples per prompt, 150 requests; sequential: decided at the second look (15)
+        assert len(server.state.received) == result.sent <= 150
     if mode == "sequential":
         manifest = RunFolder.of(tmp_path, mode).read_manifest()
         assert manifest["stop_reason"] == "decided" and manifest["sequential"]["verdict"] == "fail"
@@ -217,3 +233,34 @@ def test_compare_sees_a_fix_in_the_cases_it_fixed():
         rates=True,
     )
     assert change.difference == -1.0 and change.ci_high < -0.5
+
+
+def test_a_rates_gap_beyond_its_threshold_is_tested_on_the_binomials_and_holds_its_level():
+    from scipy import stats
+
+    from bias_audit.analyze.per_case import rate_beyond_p
+
+    # no rewording, no threshold: the binomial tail itself, enumerated
+    x_a, n_a, x_b, n_b = 9, 15, 1, 12
+    p0 = (x_a + x_b + 1) / (n_a + n_b + 2)
+    d = x_a / n_a - x_b / n_b
+    tail = sum(
+        stats.binom.pmf(k, n_b, p0) * stats.binom.sf(np.ceil(n_a * (d + k / n_b) - 1e-9) - 1, n_a, p0)
+        for k in range(n_b + 1)
+    )
+    assert rate_beyond_p([x_a], [n_a], [x_b], [n_b], [0.0], [0.0])[0] == pytest.approx(2 * tail)
+    assert rate_beyond_p([x_b], [n_b], [x_a], [n_a], [0.0], [0.0])[0] == pytest.approx(2 * tail)  # symmetric
+    # fair prompts whose wording moves the rate (0.5 logits) and whose gap is inside the warn band:
+    # rejected at 1 % in at most about 1 % of cases, wherever the rate lies, at 5 and 15 answers
+    rng = np.random.default_rng(7)
+    for n in (5, 15):
+        mu = rng.normal(1.0, 1.5, 20_000)
+        shift = rng.normal(0, 0.5, (2, 20_000))
+        p_a, p_b = special.expit(mu + shift[0]), special.expit(mu + shift[1])
+        x_a, x_b = rng.binomial(n, p_a), rng.binomial(n, p_b)
+        many = np.full(20_000, n)
+        p = rate_beyond_p(x_a, many, x_b, many, np.full(20_000, 0.05), np.full(20_000, 0.5))
+        assert (p < 0.01).mean() <= 0.012, n
+    # where the normal approximation (6) would call 14 of 15 against 2 of 15 far beyond rewording
+    # (p ~ 1e-6), the binomials with the rewording at the null's rate say it is not that rare
+    assert rate_beyond_p([14], [15], [2], [15], [0.05], [0.5])[0] > 1e-4

@@ -62,7 +62,7 @@ class RunConfig(BaseModel):
         gt=0,
         title="Max samples per prompt (sequential)",
         description="The most answers per prompt a sequential audit may take (empty: 50). Rounds of "
-        "5, 10, 20, 40 ... up to it.",
+        "5, 15, 30, 60 ... up to it.",
         json_schema_extra={"section": "Sequential sampling and budget"},
     )
     budget_requests: int | None = Field(

@@ -307,9 +307,16 @@ def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
 def adjust_beyond_warn(per_case: list[MetricRow], thresholds: Thresholds) -> None:
     """Each per-case row's ``p_beyond_warn`` (per_case.beyond at its metric's warn threshold),
     Benjamini-Hochberg adjusted over ``per_case``."""
-    raw = [beyond(r.comparison, thresholds.warn[r.metric]) for r in per_case]
+    raw = [_beyond_warn(r, thresholds) for r in per_case]
     for row, p in zip(per_case, benjamini_hochberg(raw), strict=True):
         row.p_beyond_warn = p
+
+
+def _beyond_warn(row: MetricRow, thresholds: Thresholds) -> float | None:
+    metric = row.metric
+    return beyond(
+        row.comparison, thresholds.warn[metric], rates=metric in RATES, phrasing_sd=phrasing_sd(metric)
+    )
 
 
 def verdict_of(rows: list[MetricRow]) -> str:

@@ -21,17 +21,23 @@ rewording alone makes it.
                                                                    delta method, conservatively)
     (4) SE    = sqrt(v_ans + v_phr);  CI = d +- z_{1-alpha/2} SE  (normal; rates clipped to [-1, 1])
     (5) p     = 2 Phi(-|d| / SE)                                   (no gap at all)
-    (6) p_w   = 2 Phi(-(|d| - w) / SE) if |d| > w, else 1          (a gap no larger than w)
+    (6) p_w   = 2 Phi(-(|d| - w) / SE) if |d| > w, else 1          (a gap no larger than w:
+                                                                   continuous metrics)
+    (7) p_w   = 2 E_delta P(X_a/n_a - X_b/n_b >= |d|)              (the same for rates, from the
+                                                                   binomials: rate_beyond_p)
 
 sigma is the metric's phrasing spread: each metric's ``calibration.prompt_sd`` in the metric
 registry, the size ``bias-audit calibrate`` draws its prompt effects from (measured on real runs
-with ``estimate_variation``). (6) tests the null "|gap| <= w" at its boundary; with the run's
+with ``estimate_variation``). (6) and (7) test the null "|gap| <= w" at its boundary; with the run's
 per-case rows adjusted together by Benjamini-Hochberg (metrics.judge), a fair model — every case's
 gap inside its warn band — makes a per-case row warn in at most alpha of runs (all nulls true:
-the false discovery rate is the family-wise rate). For rates, q(1-q) is taken at the group whose
-rate is nearer 1/2, the larger slope: two wordings a logit shift apart differ most in probability
-there, and taking the slope at the rate nearer 0 or 1 made fair WinoBias runs (accuracy near 0.95
-in some cases) warn in almost every sequential run.
+the false discovery rate is the family-wise rate). For rates, q(1-q) of the interval is taken at
+the group whose rate is nearer 1/2, the larger slope: two wordings a logit shift apart differ most
+in probability there. The decision about a rate uses (7), not (6): with a few answers and rates near
+0 or 1 the normal tails of (6) are far too thin, and fair WinoBias runs (790 cases) warned in 8 to
+18 % of sequential runs on gaps like 2 of 15 against 14 of 15 (normal p ~ 1e-6, binomial p ~ 2e-4);
+with (7) in none of 40, and a rate needs no minimum of answers (5 of 5 refusals against 0 of 60
+decide, 5 of 5 against 0 of 5 do not, for a family of 25).
 
 Edge cases: fewer than ``MIN_SAMPLES`` answers in a group give no interval and no p (no evidence);
 SE = 0 (constant, equal answers and no phrasing spread) gives the point as its interval.
@@ -151,28 +157,116 @@ def phrasing_variance(n_a, mean_a, n_b, mean_b, rates: bool, sd):
     return 2 * (slope * sd) ** 2
 
 
-def beyond(comparison: Comparison, threshold: float) -> float | None:
-    """Formula (6): the p-value of "the gap is at most ``threshold`` either way"; None without an
-    interval."""
+def beyond(
+    comparison: Comparison, threshold: float, *, rates: bool = False, phrasing_sd: float = 0.0
+) -> float | None:
+    """Formula (6), or (7) for a rate: the p-value of "the gap is at most ``threshold`` either
+    way"; None without an interval."""
     c = comparison
     if c.difference is None or c.se is None or c.p_value is None:
         return None
-    fewest = np.array([min(c.n_a, c.n_b)])
-    return float(beyond_p(np.array([c.difference]), np.array([c.se]), np.array([threshold]), fewest)[0])
+    return float(
+        beyond_p(
+            np.array([c.difference]), np.array([c.se]), np.array([threshold]),
+            np.array([c.n_a]), np.array([c.n_b]),
+            rates=np.array([rates]), mean_a=np.array([c.mean_a]), mean_b=np.array([c.mean_b]),
+            phrasing_sd=np.array([phrasing_sd]),
+        )[0]
+    )  # fmt: skip
 
 
-def beyond_p(d: np.ndarray, se: np.ndarray, threshold: np.ndarray, fewest: np.ndarray) -> np.ndarray:
-    """Formula (6) on arrays: 1 within the threshold, 0 beyond it with SE 0; NaN where d or SE is.
-    1 (no evidence yet) while a group has fewer than ``MIN_DECIDING`` answers: the normal
-    approximation's tails are far too thin there for the levels Benjamini-Hochberg asks of a large
-    family (5 of 5 against 0 of 5 happens once in a thousand cases of a fair model, the normal
-    approximation says once in 250,000), and WinoBias's 790 cases made fair runs fail."""
+def beyond_p(
+    d: np.ndarray,
+    se: np.ndarray,
+    threshold: np.ndarray,
+    n_a: np.ndarray,
+    n_b: np.ndarray,
+    *,
+    rates: np.ndarray | None = None,
+    mean_a: np.ndarray | None = None,
+    mean_b: np.ndarray | None = None,
+    phrasing_sd: np.ndarray | None = None,
+) -> np.ndarray:
+    """Formula (6) on arrays — (7) for the rows that are ``rates`` — 1 within the threshold, 0
+    beyond it with SE 0; NaN where d or SE is. A continuous row stays at 1 (no evidence yet) while
+    a group has fewer than ``MIN_DECIDING`` answers: the normal tails of (6) are too thin at a
+    handful of answers for the levels Benjamini-Hochberg asks of a large family. A rate needs no
+    such floor: (7) is computed from the binomial distributions themselves."""
     excess = np.abs(d) - threshold
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(excess <= 0, 1.0, np.minimum(special.erfc(excess / se / math.sqrt(2)), 1.0))
-    p[fewest < MIN_DECIDING] = 1.0
+    is_rate = np.zeros(len(d), dtype=bool) if rates is None else rates.astype(bool)
+    p[~is_rate & (np.minimum(n_a, n_b) < MIN_DECIDING)] = 1.0
+    exact = is_rate & (excess > 0) & ~np.isnan(d) & ~np.isnan(se)
+    if exact.any():
+        assert mean_a is not None and mean_b is not None and phrasing_sd is not None
+        x_a, x_b = np.rint(mean_a[exact] * n_a[exact]), np.rint(mean_b[exact] * n_b[exact])
+        p[exact] = rate_beyond_p(x_a, n_a[exact], x_b, n_b[exact], threshold[exact], phrasing_sd[exact])
     p[np.isnan(d) | np.isnan(se)] = np.nan
     return p
+
+
+# Gauss-Hermite nodes and weights for a standard normal (formula 7's average over the rewording)
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(20)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def rate_beyond_p(
+    x_a: np.ndarray, n_a: np.ndarray, x_b: np.ndarray, n_b: np.ndarray, threshold: np.ndarray, sd: np.ndarray
+) -> np.ndarray:
+    """Formula (7): for rates, the p-value of "the gap is at most ``threshold``" from the binomial
+    distributions, with the rewording averaged over (no library computes this null: a difference
+    of two binomial proportions whose success probabilities differ by a random logit shift).
+
+    Under the null at its boundary, both prompts share a logit mu (the pooled rate's, (x_a + x_b
+    + 1) / (n_a + n_b + 2)), rewording moves them apart by delta ~ N(0, 2 sd^2) (sd in logits)
+    and the group adds ``threshold`` in the direction of the observed gap:
+
+        p_a = expit(mu + delta/2) + w,   p_b = expit(mu - delta/2)
+        P   = 2 E_delta[ P(X_a/n_a - X_b/n_b >= d) ]      (capped at 1)
+
+    with X ~ Binomial, d the observed gap (a and b swapped when it is negative), the expectation
+    over delta by Gauss-Hermite quadrature. Exact in the answers, unlike (6), whose normal tails
+    are far too thin where rates are near 0 or 1 and answers few; and the rewording is taken at the
+    rates the null puts both prompts at, not at the observed rates (which a few answers push to
+    the extremes, where the slope of (3) is small)."""
+    x_a, n_a, x_b, n_b, w, sd = (np.asarray(v, dtype=float) for v in (x_a, n_a, x_b, n_b, threshold, sd))
+    flip = x_a / n_a < x_b / n_b
+    x_a, x_b = np.where(flip, x_b, x_a), np.where(flip, x_a, x_b)
+    n_a, n_b = np.where(flip, n_b, n_a), np.where(flip, n_a, n_b)
+    d = x_a / n_a - x_b / n_b
+    p = np.ones(len(d))
+    for rows in np.array_split(np.arange(len(d)), max(1, len(d) // 256)):
+        if not len(rows):
+            continue
+        mu = special.logit((x_a[rows] + x_b[rows] + 1) / (n_a[rows] + n_b[rows] + 2))[:, None]
+        delta = _NODES[None, :] * math.sqrt(2) * sd[rows][:, None]
+        p_a = np.clip(special.expit(mu + delta / 2) + w[rows][:, None], 0.0, 1.0)
+        p_b = special.expit(mu - delta / 2)
+        pmf_b = _binomial_pmf(n_b[rows], p_b)  # rows x nodes x (k_b)
+        pmf_a = _binomial_pmf(n_a[rows], p_a)
+        at_least_a = np.cumsum(pmf_a[:, :, ::-1], axis=2)[:, :, ::-1]  # P(X_a >= j)
+        at_least_a = np.concatenate([at_least_a, np.zeros((*at_least_a.shape[:2], 1))], axis=2)
+        k = np.arange(pmf_b.shape[2])[None, :]
+        # X_a/n_a - k/n_b >= d  <=>  X_a >= n_a (d + k/n_b), less a hair for the rounding of d
+        need = np.ceil(n_a[rows][:, None] * (d[rows][:, None] + k / n_b[rows][:, None]) - 1e-9)
+        need = np.clip(need, 0, at_least_a.shape[2] - 1).astype(int)
+        tail_a = np.take_along_axis(at_least_a, np.broadcast_to(need[:, None, :], pmf_b.shape), axis=2)
+        tail = (pmf_b * tail_a).sum(axis=2) @ _WEIGHTS
+        p[rows] = np.minimum(2 * tail, 1.0)
+    return p
+
+
+def _binomial_pmf(n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """P(X = k) for X ~ Binomial(n_r, p_rk), k = 0 .. max(n): rows x nodes x k (0 beyond n_r)."""
+    k = np.arange(int(n.max()) + 1)[None, None, :]
+    n3, p3 = n[:, None, None], p[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log = (
+            special.gammaln(n3 + 1) - special.gammaln(k + 1) - special.gammaln(np.maximum(n3 - k, 0) + 1)
+            + special.xlogy(k, p3) + special.xlog1py(n3 - k, -p3)
+        )  # fmt: skip
+    return np.where(k <= n3, np.exp(log), 0.0)
 
 
 def _adjusted(mean, n):

@@ -3,8 +3,9 @@
 Design — a group-sequential design with its alpha spent by the Bonferroni inequality (Jennison &
 Turnbull 2000, *Group Sequential Methods with Applications to Clinical Trials*, §1.3 and ch. 7):
 
-    (1) looks      s_1 < s_2 < ... < s_L = K samples per prompt: s_1 = min(5, K), then doubling,
-                   capped at K (K = 50: 5, 10, 20, 40, 50; K = 10: 5, 10)
+    (1) looks      s_1 < s_2 < ... < s_L = K samples per prompt: s_1 = min(5, K), s_2 = 15 (the
+                   fewest answers a case's continuous gap is decided from, per_case.MIN_DECIDING),
+                   then doubling, capped at K (K = 50: 5, 15, 30, 50; K = 10: 5, 10)
     (2) at look k  every overall comparison gets its within-case interval (within_case.pool) from
                    the answers with sample_index < s_k, at level 1 - alpha/L
     (3) reported   the running intersection of the intervals of looks 1..k
@@ -87,7 +88,7 @@ from bias_audit.analyze.metrics import (
     scoped_verdict,
     verdict_of,
 )
-from bias_audit.analyze.per_case import beyond_p, phrasing_variance, z_two_sided
+from bias_audit.analyze.per_case import MIN_DECIDING, beyond_p, phrasing_variance, z_two_sided
 from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
@@ -118,7 +119,8 @@ class Design:
         """Cumulative samples per prompt at each look (formula 1)."""
         looks = [min(self.first, self.max_samples)]
         while looks[-1] < self.max_samples:
-            looks.append(min(looks[-1] * 2, self.max_samples))
+            step = looks[-1] * 2 if looks[-1] >= MIN_DECIDING else MIN_DECIDING
+            looks.append(min(step, self.max_samples))
         return tuple(looks)
 
     @property
@@ -313,7 +315,10 @@ class CaseFamily:
             self.decided_at = np.concatenate([self.decided_at, np.zeros(grow, dtype=int)])
         self.current, self.at = rows, np.array([self.index[_key(r)] for r in rows], dtype=int)
         c = self.arrays(rows)
-        raw = beyond_p(c["d"], c["se"], c["warn"], np.minimum(c["n_a"], c["n_b"]))  # per_case.py, formula 6
+        raw = beyond_p(
+            c["d"], c["se"], c["warn"], c["n_a"], c["n_b"], rates=c["rates"], mean_a=c["mean_a"],
+            mean_b=c["mean_b"], phrasing_sd=c["phrasing_sd"],
+        )  # per_case.py, formulas 6 and 7  # fmt: skip
         adjusted = benjamini_hochberg([None if np.isnan(p) else float(p) for p in raw])  # this look's family
         self.p_adjusted = np.array([np.nan if p is None else p for p in adjusted], dtype=float)
         for row, p in zip(rows, adjusted, strict=True):
