@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up, then run one real audit through the Airflow DAG on the embedded defaults:
-# the local model (Gemma 3 270M), local Spark, the built-in suite seed-lab.
+# the local model (Gemma 3 270M), local Spark, the built-in suite seed-lab (the lab's prompts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,9 +11,11 @@ mkdir -p "$AIRFLOW_HOME" "$BIAS_AUDIT_HOME"
 say "migrating the Airflow metadata database in $AIRFLOW_HOME"
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
 
-# A sequential audit of at most 10 samples per prompt (two rounds) keeps the demo to a few minutes
-# on the local model; DEMO_CONF='{"samples": 2}' runs a fixed one, '{}' the DAG's own defaults.
-DEMO_CONF=${DEMO_CONF-'{"max_samples": 10}'}
+# The lab's ten prompts (seed-lab), sequentially, at most 10 samples per prompt (two rounds), keep the
+# demo to a few minutes on the local model. The DAG's own defaults ('{}') audit occupations-gender
+# (540 prompts, up to 50 samples each: a verdict that can pass, hours on the local model);
+# DEMO_CONF='{"suite": "seed-lab", "samples": 2}' runs a fixed audit.
+DEMO_CONF=${DEMO_CONF-'{"suite": "seed-lab", "max_samples": 10}'}
 marker=$(mktemp)
 say "running the DAG llm_bias_audit (airflow dags test): generate -> analyze -> report, about 2 minutes"
 if ! airflow dags test llm_bias_audit ${DEMO_CONF:+--conf "$DEMO_CONF"} 2>&1 | tee "$BIAS_AUDIT_HOME/demo.log"; then

@@ -76,7 +76,7 @@ def use_azure_connection(monkeypatch, server) -> None:
 def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     from bias_audit.analyze.job import read_table
 
-    dagrun, states = _run({"samples": 2, "max_tokens": 8})
+    dagrun, states = _run({"suite": "seed-lab", "samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
     # every task green, the watcher too: nothing in the grid reads as a problem
     assert states == dict.fromkeys(
@@ -142,7 +142,9 @@ def test_dag_audits_azure_through_an_airflow_connection(airflow_db, monkeypatch,
         monkeypatch.setenv("AIRFLOW_CONN_BIAS_AUDIT_JUDGE", json.dumps(judge))
         for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_DEPLOYMENT"):
             monkeypatch.delenv(name, raising=False)
-        dagrun, states = _run({"provider": "azure", "samples": 2, "tpm": 100_000, "judge": "azure"})
+        dagrun, states = _run(
+            {"suite": "seed-lab", "provider": "azure", "samples": 2, "tpm": 100_000, "judge": "azure"}
+        )
         assert dagrun.state == "success", states
         paths = [r["path"].split("/")[3] for r in server.state.received]
         assert paths.count("gpt-4o") == 20

@@ -79,7 +79,7 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
 
     fake, volume = workspace
     caplog.set_level(logging.DEBUG)
-    dagrun, states = run_dag({"provider": "azure", "samples": 2})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "samples": 2})
     assert dagrun.state == "success", states
     assert set(states.values()) == {"success"}  # the watcher too: green when nothing failed
 
@@ -157,7 +157,7 @@ def test_audit_runs_on_a_created_cluster_and_terminates_it(airflow_db, workspace
 def test_failed_generation_still_terminates_the_cluster_and_fails_the_run(airflow_db, workspace):
     fake, _ = workspace
     fake.state.secrets[("bias-audit", "azure-openai-api-key")] = "a-wrong-key"  # the model answers 401
-    dagrun, states = run_dag({"provider": "azure", "samples": 1})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "samples": 1})
     assert dagrun.state == "failed", states
     assert states["generate"] == "failed"
     assert states["analyze"] == states["report"] == states["gate"] == "upstream_failed"
@@ -174,7 +174,7 @@ def test_failed_generation_still_terminates_the_cluster_and_fails_the_run(airflo
 def test_a_cluster_that_fails_to_start_fails_clearly(airflow_db, workspace, capfd):
     fake, _ = workspace
     fake.state.fail_start = "QUOTA_EXCEEDED: the subscription has no quota left for Standard_D4ds_v5"
-    dagrun, states = run_dag({"provider": "azure", "samples": 1})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "samples": 1})
     assert dagrun.state == "failed", states
     assert states["start_compute"] == "failed"
     out = capfd.readouterr().out
@@ -186,7 +186,7 @@ def test_a_cluster_that_fails_to_start_fails_clearly(airflow_db, workspace, capf
 def test_transient_api_errors_are_retried(airflow_db, workspace):
     fake, _ = workspace
     fake.state.faults.extend([429, 503, 429])
-    dagrun, states = run_dag({"provider": "azure", "samples": 1})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "samples": 1})
     assert dagrun.state == "success", states
     statuses = [status for _, _, status in fake.state.requests]
     assert statuses[:4] == [429, 503, 429, 200]
@@ -280,7 +280,7 @@ def test_an_existing_terminated_cluster_is_started_used_and_left_as_found(
     cluster.state, cluster.next_state = "TERMINATED", None
     settings = json.loads(os.environ["BIAS_AUDIT_DATABRICKS"])
     monkeypatch.setenv("BIAS_AUDIT_DATABRICKS", json.dumps({**settings, "existing_cluster_id": cluster_id}))
-    dagrun, states = run_dag({"provider": "azure", "samples": 1})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "samples": 1})
     assert dagrun.state == "success", states
     assert list(fake.state.clusters) == [cluster_id]  # no cluster created
     assert ("POST", "/api/2.1/clusters/start", 200) in fake.state.requests
@@ -295,7 +295,7 @@ def test_a_sequential_audit_runs_its_rounds_on_the_cluster(airflow_db, workspace
     """The DAG's default mode on the Databricks backend: the wheel's generate stage samples in
     rounds on the cluster, and its analyze stage reaches the verdict that stopped the sampling."""
     _, volume = workspace
-    dagrun, states = run_dag({"provider": "azure", "max_samples": 10})
+    dagrun, states = run_dag({"suite": "seed-lab", "provider": "azure", "max_samples": 10})
     assert dagrun.state == "success", states
     run_id = safe_run_id(dagrun.run_id)
     manifest = json.loads(

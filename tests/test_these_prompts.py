@@ -264,3 +264,17 @@ def test_a_rates_gap_beyond_its_threshold_is_tested_on_the_binomials_and_holds_i
     # where the normal approximation (6) would call 14 of 15 against 2 of 15 far beyond rewording
     # (p ~ 1e-6), the binomials with the rewording at the null's rate say it is not that rare
     assert rate_beyond_p([14], [15], [2], [15], [0.05], [0.5])[0] > 1e-4
+
+
+def test_the_dags_default_suite_and_sampling_can_reach_both_pass_and_fail():
+    """Item 5: a scheduled audit on the DAG's defaults can settle its verdict either way."""
+    from bias_audit.analyze.calibrate import layout, run_sequentially
+    from bias_audit.orchestration.params import DAG_DEFAULTS
+
+    assert DAG_DEFAULTS["mode"] == "sequential"
+    cases = layout(load_suite(DAG_DEFAULTS["suite"]))
+    design = Design(DAG_DEFAULTS["max_samples"])
+    rng = np.random.default_rng(3)
+    fair = [run_sequentially(cases, design, rng, {}, Thresholds()).verdict for _ in range(3)]
+    biased = run_sequentially(cases, design, rng, {"refusal": 0.3}, Thresholds()).verdict
+    assert "pass" in fair and "fail" not in fair and biased == "fail", (fair, biased)
