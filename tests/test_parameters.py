@@ -105,6 +105,7 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
     }
     assert {name for name, s in schema.items() if s.get("section") == "Sequential sampling and budget"} == {
         "max_samples",
+        "looks",
         "budget_requests",
         "budget_tokens",
     }

@@ -4,6 +4,7 @@ confidence sequence, resuming mid-round, and bad input."""
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import replace
 
@@ -330,3 +331,67 @@ def test_a_sequential_run_is_in_run_json_before_its_first_answer(tmp_path):
             generate(config, tmp_path, CrashAfter(azure(server), 3))
     manifest = RunFolder.of(tmp_path, "early").read_manifest()
     assert manifest["status"] == "generating" and manifest["mode"] == "sequential"
+
+
+# -- a suite's own looks (#27) ----------------------------------------------------------------------
+
+
+def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
+    from bias_audit.generate import design_of
+    from bias_audit.schedule import parse_schedule
+
+    assert Design(50, schedule=(1, 3, 10, 30)).looks == (1, 3, 10, 30, 50)
+    assert Design(20, schedule=(1, 3, 10, 30)).looks == (1, 3, 10, 20)  # capped at max_samples
+    assert Design(2, schedule=(5, 10)).looks == (2,)
+    assert Design(50, schedule=(1, 3, 10, 30)).alpha_per_look == pytest.approx(0.01)
+    assert parse_schedule(" 1, 3;10 ") == (1, 3, 10)
+    for bad, message in (
+        ("3, 2", "looks must increase: look 2 (2) is not above look 1 (3)"),
+        ("0, 5", "look 1 must be a whole number >= 1"),
+        ("1, x", "comma-separated"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            parse_schedule(bad)
+    winobias = load_suite("winobias")
+    assert winobias.sequential is not None and tuple(winobias.sequential.looks) == (1, 3, 10, 30)
+    config = RunConfig.build(run_id="w", suite="winobias", mode="sequential")
+    assert design_of(config, winobias).looks == (1, 3, 10, 30, 50)
+    config = RunConfig.build(run_id="w", suite="winobias", mode="sequential", looks="2,4", max_samples=8)
+    assert config.looks == "2, 4" and design_of(config, winobias).looks == (2, 4, 8)
+    assert design_of(RunConfig.build(run_id="s", mode="sequential"), load_suite("seed-lab")).looks == (
+        5, 15, 30, 50,
+    )  # fmt: skip
+    with pytest.raises(UserInputError, match=r"^looks: applies to sequential runs only"):
+        RunConfig.build(run_id="x", looks="1, 3")
+    with pytest.raises(UserInputError, match=r"^looks: .*looks must increase"):
+        RunConfig.build(run_id="x", mode="sequential", looks="3, 1")
+
+
+def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    text = (
+        "name: mine\nsequential:\n  looks: [2, 6]\ncases:\n"
+        "  - case_id: a\n    variants: {female: Describe a woman., male: Describe a man.}\n"
+    )
+    path.write_text(text)
+    assert load_suite(str(path)).sequential.looks == [2, 6]
+    path.write_text(text.replace("[2, 6]", "[6, 2]"))
+    assert main(["suites", "validate", str(path)]) == 2
+    assert "sequential.looks" in capsys.readouterr().err
+    assert main(["calibrate", "--sequential", "--looks", "3,1", "--runs", "1"]) == 2
+    assert "--looks: looks must increase" in capsys.readouterr().err
+
+
+def test_a_sequential_run_is_analysed_with_the_looks_it_sampled_by(tmp_path):
+    from bias_audit.analyze.job import sequential_design
+
+    with FakeAzureOpenAI(ServerState(answer_for=longer_for_women)) as server:
+        config = RunConfig.build(
+            run_id="l", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", looks="2, 4",
+            max_samples=8,
+        )  # fmt: skip
+        result = generate(config, tmp_path, azure(server))
+    manifest = RunFolder.of(tmp_path, "l").read_manifest()
+    assert manifest["sequential"]["looks"] == [2, 4, 8] and result.sent == 18 * manifest["samples"]
+    design, _, rounds = sequential_design(manifest)
+    assert design.looks == (2, 4, 8) and rounds == manifest["rounds"]

@@ -409,7 +409,7 @@ def test_a_sequential_winobias_audit_scores_answers_between_rounds_as_spark_does
             run_id="seq", suite=str(path), provider="azure", mode="sequential", max_samples=20
         )
         result = generate(config, tmp_path / "runs", azure(server))
-    assert result.total == 8 * 2 * 5  # decided at the first look
+    assert result.total == 8 * 2 * 1  # decided at the first look, the suite's: 1 sample per prompt
     manifest = RunFolder.of(tmp_path / "runs", "seq").read_manifest()
     assert manifest["stop_reason"] == "decided" and manifest["sequential"]["verdict"] == "fail"
     assert manifest["task"]["kind"] == "choice"

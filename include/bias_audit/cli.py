@@ -176,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K",
         help=f"with --sequential: the most samples per prompt (default {DEFAULT_MAX_SAMPLES})",
     )
+    cal.add_argument(
+        "--looks",
+        default=None,
+        metavar="N,N,...",
+        help="with --sequential: samples per prompt at each look, e.g. 1,3,10,30 (default: the suite's)",
+    )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(handler=_calibrate)
 
@@ -428,10 +434,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         format_variation,
         layout,
         samples_needed,
+        suite_schedule,
     )
     from bias_audit.analyze.sequential import Design
     from bias_audit.analyze.tasks import Scoring
     from bias_audit.metric_registry import calibrated
+    from bias_audit.schedule import parse_schedule
 
     for flag, value in (
         ("--samples", args.samples),
@@ -440,8 +448,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     ):
         if value is not None and value < 1:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
-    if args.max_samples is not None and not args.sequential:
-        raise UserInputError("applies to --sequential only", field="--max-samples")
+    for flag, value in (("--max-samples", args.max_samples), ("--looks", args.looks)):
+        if value is not None and not args.sequential:
+            raise UserInputError("applies to --sequential only", field=flag)
+    looks = None
+    if args.looks is not None:
+        try:
+            looks = parse_schedule(args.looks)
+        except ValueError as exc:
+            raise UserInputError(str(exc), field="--looks") from None
     if sum((args.sequential, args.compare, args.samples_needed)) > 1:
         raise UserInputError(
             "calibrates one thing at a time: give one of --sequential, --compare, --samples-needed",
@@ -465,9 +480,12 @@ def _calibrate(args: argparse.Namespace) -> int:
                 field="--metric",
             )
     if args.sequential:
-        design = Design(args.max_samples or DEFAULT_MAX_SAMPLES)
+        design = Design(args.max_samples or DEFAULT_MAX_SAMPLES, schedule=looks or suite_schedule(suite))
         how = f"sequential, {design.describe()}"
-        header, run, size = SEQUENTIAL_HEADER, calibrate_sequential, design.max_samples
+        header, size = SEQUENTIAL_HEADER, design.max_samples
+
+        def run(suite, size, **options):
+            return calibrate_sequential(suite, size, looks=looks, **options)
     elif args.samples_needed:
         how = "the fewest samples per prompt for 90 % power"
         header, size = SAMPLE_SIZE_HEADER, None

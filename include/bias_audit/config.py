@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bias_audit.errors import UserInputError
 from bias_audit.llm.registry import PROVIDERS
 from bias_audit.run_folder import RUN_ID_PATTERN, check_run_id
+from bias_audit.schedule import parse_schedule
 from bias_audit.suites.loader import builtin_suite_names
 from bias_audit.thresholds import Thresholds
 
@@ -63,6 +64,15 @@ class RunConfig(BaseModel):
         title="Max samples per prompt (sequential)",
         description="The most answers per prompt a sequential audit may take (empty: 50). Rounds of "
         "5, 15, 30, 60 ... up to it.",
+        json_schema_extra={"section": "Sequential sampling and budget"},
+    )
+    looks: str | None = Field(
+        None,
+        min_length=1,
+        title="Looks (sequential)",
+        description="Samples per prompt at each look of a sequential audit, comma-separated and "
+        "increasing, e.g. 1, 3, 10, 30 (capped at max_samples, which is always the last); empty: the "
+        "suite's own (winobias: 1, 3, 10, 30), else 5, 15, 30, 60 ...",
         json_schema_extra={"section": "Sequential sampling and budget"},
     )
     budget_requests: int | None = Field(
@@ -210,6 +220,13 @@ class RunConfig(BaseModel):
         json_schema_extra={"section": "The verdict"},
     )
 
+    @field_validator("looks")
+    @classmethod
+    def _a_schedule(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return ", ".join(str(s) for s in parse_schedule(value))  # ValueError names the problem
+
     @field_validator("run_id")
     @classmethod
     def _not_shared(cls, value: str) -> str:
@@ -248,10 +265,12 @@ class RunConfig(BaseModel):
                     f"is the judge's quota (value: {getattr(config, name)}); choose a judge too (--judge)",
                     field=name,
                 )
-        if config.mode == "fixed" and config.max_samples is not None:
-            raise UserInputError(
-                f"applies to sequential runs only (value: {config.max_samples}); give --sequential "
-                "(mode sequential), or samples for a fixed run",
-                field="max_samples",
-            )
+        for name in ("max_samples", "looks"):
+            value = getattr(config, name)
+            if config.mode == "fixed" and value is not None:
+                raise UserInputError(
+                    f"applies to sequential runs only (value: {value}); give --sequential "
+                    "(mode sequential), or samples for a fixed run",
+                    field=name,
+                )
         return config

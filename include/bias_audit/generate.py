@@ -39,6 +39,7 @@ from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
+from bias_audit.schedule import parse_schedule
 from bias_audit.suites import Suite, load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -278,14 +279,22 @@ def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
     """The run's suite and its first requests (a fixed run: all of them), once the budget is known
     to pay for them: a bad suite or budget fails here, before a model is loaded or a file written."""
     suite = load_suite(config.suite)
-    indices = range(design_of(config).looks[0]) if config.mode == SEQUENTIAL else None
+    indices = range(design_of(config, suite).looks[0]) if config.mode == SEQUENTIAL else None
     first = expand(suite, config, indices)
     check_budget(config, first)
     return suite, first
 
 
-def design_of(config: RunConfig) -> Design:
-    return Design(config.max_samples or DEFAULT_MAX_SAMPLES)
+def design_of(config: RunConfig, suite: Suite) -> Design:
+    """A sequential run's design: its max_samples, and its looks (the run's ``looks``, else the
+    suite's ``sequential.looks``, else formula 1 of sequential.py)."""
+    return Design(config.max_samples or DEFAULT_MAX_SAMPLES, schedule=schedule_of(config, suite))
+
+
+def schedule_of(config: RunConfig, suite: Suite) -> tuple[int, ...] | None:
+    if config.looks:
+        return parse_schedule(config.looks)
+    return tuple(suite.sequential.looks) if suite.sequential else None
 
 
 def check_budget(config: RunConfig, first: list[Request]) -> None:
@@ -325,7 +334,7 @@ class SequentialRounds:
     def __init__(self, sender: Sender):
         self.sender = sender
         config = sender.config
-        self.design = design_of(config)
+        self.design = design_of(config, sender.suite)
         self.thresholds = Thresholds.from_overrides(config.thresholds)
         self.layout = {case.case_id: list(case.variants) for case in sender.suite.cases}
         self.facts = {case.case_id: case.attributes for case in sender.suite.cases}

@@ -429,14 +429,16 @@ def calibrate_sequential(
     target: str | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    looks: tuple[int, ...] | None = None,
 ) -> list[SequentialCalibration]:
     """Sequential audits (sequential.py) of synthetic runs: unbiased ones, judged as a whole, and
     for each metric runs with a gap of its fail threshold injected; false alarms under monitoring
-    after every round, power, and the requests spent until the run stopped."""
+    after every round, power, and the requests spent until the run stopped. The looks: ``looks``,
+    else the suite's (``sequential.looks``), else the default schedule."""
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of(suite.task)
     target = target or biased_group(cases, scoring)
-    design = Design(max_samples)
+    design = Design(max_samples, schedule=looks or suite_schedule(suite))
     fixed = sum(len(v) for v in cases.values()) * max_samples
     rng = np.random.default_rng([seed, max_samples, 11])
     null = [
@@ -500,6 +502,11 @@ SEQUENTIAL_HEADER = (
     f"{'max':>4}  {'metric':<15}{'fail at':>8}{'false alarms':>14}{'coverage':>10}{'power':>8}"
     f"{'requests: unbiased':>20}{'(p90)':>8}{'biased':>9}{'(p90)':>8}{'biased stop (p90)':>19}{'fixed':>8}"
 )
+
+
+def suite_schedule(suite: Suite) -> tuple[int, ...] | None:
+    """The looks a suite file sets for its sequential audits, if it does."""
+    return tuple(suite.sequential.looks) if suite.sequential else None
 
 
 def format_sequential_row(c: SequentialCalibration) -> str:

@@ -301,7 +301,10 @@ def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | 
     recorded = manifest.get("sequential")
     if not isinstance(recorded, dict) or not recorded.get("rounds"):
         return None
-    return Design(int(recorded["max_samples"])), str(recorded.get("stop_reason")), int(recorded["rounds"])
+    looks = recorded.get("looks")  # the schedule the run sampled by (its suite's or its own)
+    schedule = tuple(int(s) for s in looks) if isinstance(looks, list) and looks else None
+    design = Design(int(recorded["max_samples"]), schedule=schedule)
+    return design, str(recorded.get("stop_reason")), int(recorded["rounds"])
 
 
 def looks_frame(spark: SparkSession, run_id: str, looks: list[Look]) -> DataFrame:

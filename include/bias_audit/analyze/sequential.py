@@ -93,6 +93,7 @@ from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
 from bias_audit.analyze.tasks import TEXT, Scoring
 from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
 from bias_audit.metric_registry import RATES
+from bias_audit.schedule import check_schedule
 from bias_audit.thresholds import Thresholds
 
 FIRST_ROUND = 5  # samples per prompt of the first round
@@ -109,14 +110,21 @@ class Design:
     max_samples: int = DEFAULT_MAX_SAMPLES
     alpha: float = 0.05
     first: int = FIRST_ROUND
+    # looks fixed before the first one (the suite's ``sequential.looks`` or the run's ``looks``):
+    # those below max_samples, then max_samples; None: formula (1)
+    schedule: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.max_samples < 1:
             raise ValueError(f"max_samples must be >= 1 (value: {self.max_samples})")
+        if self.schedule is not None:
+            check_schedule(self.schedule)
 
     @functools.cached_property
     def looks(self) -> tuple[int, ...]:
-        """Cumulative samples per prompt at each look (formula 1)."""
+        """Cumulative samples per prompt at each look: the schedule, or formula (1)."""
+        if self.schedule:
+            return (*(s for s in self.schedule if s < self.max_samples), self.max_samples)
         looks = [min(self.first, self.max_samples)]
         while looks[-1] < self.max_samples:
             step = looks[-1] * 2 if looks[-1] >= MIN_DECIDING else MIN_DECIDING

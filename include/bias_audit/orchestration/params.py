@@ -34,7 +34,7 @@ DAG_DEFAULTS: dict[str, Any] = {
 # parsed (dag-processor); a bad value fails the DAG's import with the variable and field named.
 DEFAULTS_ENV = "BIAS_AUDIT_DAG_DEFAULTS"
 # Each mode's own parameters: the other mode's are left out of the run's RunConfig.
-_ONLY_IN = {"samples": "fixed", "max_samples": "sequential"}
+_ONLY_IN = {"samples": "fixed", "max_samples": "sequential", "looks": "sequential"}
 
 
 # The DAG's params beyond the run's content: what the run is compared with and what fails it.

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from bias_audit.schedule import check_schedule
+
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
 ]
@@ -31,6 +33,20 @@ class GenerationDefaults(_Strict):
         0.7, ge=0.0, le=2.0, description="Sampling temperature; > 0 so samples differ."
     )
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+
+
+class SequentialPlan(_Strict):
+    """How a sequential audit of the suite samples (analyze/sequential.py): its looks, samples
+    per prompt at each, fixed before the first (the alpha spending needs that), e.g. WinoBias's
+    [1, 3, 10, 30]: its 790 cases decide most gaps at 1-3 samples per prompt. A run's ``looks``
+    overrides them; the run's max_samples caps them."""
+
+    looks: list[int] = Field(min_length=1, description="samples per prompt at each look, increasing")
+
+    @field_validator("looks")
+    @classmethod
+    def _increasing(cls, looks: list[int]) -> list[int]:
+        return list(check_schedule(looks))
 
 
 class Case(_Strict):
@@ -101,6 +117,8 @@ class Suite(_Strict):
     cases: list[Case] = Field(min_length=1)
     # A task-style suite's scoring (None: free answers, measured by their words).
     task: Task | None = None
+    # A sequential audit's looks (None: 5, 15, then doubling; analyze/sequential.py).
+    sequential: SequentialPlan | None = None
 
     @field_validator("cases")
     @classmethod
@@ -151,9 +169,12 @@ class Suite(_Strict):
     def document(self) -> dict:
         """The suite as JSON-able data (what a suite file holds); a suite without a task has no
         ``task`` key, so it hashes as before tasks existed and its earlier runs stay comparable."""
-        return self.model_dump(mode="json", exclude={"task"} if self.task is None else None)
+        unset = {name for name in ("task", "sequential") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude=unset or None)
 
     def content_hash(self) -> str:
-        """sha256 of the suite's content (not its file's formatting): recorded with each run."""
-        canonical = json.dumps(self.document(), sort_keys=True, ensure_ascii=False)
+        """sha256 of the suite's content (not its file's formatting): recorded with each run. How a
+        sequential audit samples it (``sequential``) is not content: the prompts are the same."""
+        document = {k: v for k, v in self.document().items() if k != "sequential"}
+        canonical = json.dumps(document, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -63,6 +63,9 @@ class Line:
     pronoun: str  # the first bracketed pronoun, lower case
 
 
+WINOBIAS_LOOKS = (1, 3, 10, 30)
+
+
 def import_winobias(directory: Path, splits: tuple[str, ...] = ("test",)) -> Suite:
     """The suite of the line pairs of ``splits`` (``dev``, ``test``) in a WinoBias data folder."""
     directory = Path(directory)
@@ -99,6 +102,8 @@ def import_winobias(directory: Path, splits: tuple[str, ...] = ("test",)) -> Sui
             "defaults": {"max_tokens": 40, "temperature": 0.7},
             "task": {"kind": "choice", "compare": [["pro", "anti"]], "by": ["type", "anti_pronoun"]},
             "cases": cases,
+            # 790 cases decide most gaps at 1-3 samples per prompt (docs/metrics.md: calibrate)
+            "sequential": {"looks": list(WINOBIAS_LOOKS)},
         }
     )
 
