@@ -96,6 +96,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.set_defaults(handler=_generate)
 
+    pla = commands.add_parser(
+        "plan",
+        help="what an audit will ask before it asks anything: requests, tokens, time at the quota, cost",
+    )
+    add_arguments(pla)  # the run's parameters, as for generate
+    pla.add_argument(
+        "--sequential", dest="mode", action="store_const", const="sequential", default=argparse.SUPPRESS,
+        help="plan a sequential run only (default: plan both designs unless --mode is given)",
+    )  # fmt: skip
+    for flag, what in (("--price-input", "prompt"), ("--price-output", "answer")):
+        pla.add_argument(flag, type=float, default=None, metavar="P", help=f"price per 1M {what} tokens")
+    pla.add_argument(
+        "--fair-runs", type=int, default=None, metavar="N",
+        help="synthetic fair audits behind a sequential plan's typical figure (default 5)",
+    )  # fmt: skip
+    pla.add_argument("--json", action="store_true", help="machine-readable output")
+    pla.set_defaults(handler=_plan)
+
     ana = commands.add_parser("analyze", help="run the Spark job on a generated run")
     _run_location_arguments(ana)
     ana.set_defaults(handler=_analyze)
@@ -395,6 +413,33 @@ def _generate(args: argparse.Namespace) -> int:
 
         graded = stages.judge_run(config, args.out or runs_dir())
         print(f"judge {config.judge}: grades {graded['statuses']}; its check: {graded['check']}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from bias_audit.plan import FAIR_RUNS, plan_run
+    from bias_audit.suites import load_suite
+
+    values = values_from(args)
+    if "system_prompt" in values:
+        values["system_prompt"] = text_or_file(values["system_prompt"])
+    if args.fair_runs is not None and args.fair_runs < 1:
+        raise UserInputError(f"must be >= 1 (value: {args.fair_runs})", field="--fair-runs")
+    if "mode" in values:
+        configs = [RunConfig.build(run_id="plan", **values)]
+    else:  # both designs: each with its own parameters
+        fixed = {k: v for k, v in values.items() if k not in ("max_samples", "looks")}
+        sequential = {k: v for k, v in values.items() if k != "samples"}
+        configs = [
+            RunConfig.build(run_id="plan", mode="fixed", **fixed),
+            RunConfig.build(run_id="plan", mode="sequential", **sequential),
+        ]
+    suite = load_suite(configs[0].suite)
+    plan = plan_run(
+        suite, configs, price_input=args.price_input, price_output=args.price_output,
+        fair_runs=args.fair_runs or FAIR_RUNS,
+    )  # fmt: skip
+    print(json.dumps(plan.as_dict(), indent=2) if args.json else plan.in_words())
     return 0
 
 

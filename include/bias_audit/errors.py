@@ -41,7 +41,8 @@ class UserInputError(Exception):
             path = field_path(error["loc"])
             path = (names or {}).get(path, path)
             shown = show_values and error["type"] != "missing"
-            problems.append((path, error["msg"] + (f" (value: {_short(error['input'])})" if shown else "")))
+            message = error["msg"].removeprefix("Value error, ")  # a validator's own words
+            problems.append((path, message + (f" (value: {_short(error['input'])})" if shown else "")))
         if not every:
             path, message = problems[0]
             return cls(message, source=source, field=path)

@@ -129,6 +129,7 @@ def generate(
             config.rpm or "no",
             "" if config.quota_share is None else f", of which this audit uses {config.quota_share:.0%}",
         )
+        sender.plan = announce_plan(config, suite)
         sender.manifest(first, status="generating")  # before any request: the run is listed at once
         if sequential:
             rounds = SequentialRounds(sender)
@@ -166,6 +167,7 @@ class Sender:
     ):
         self.config, self.suite, self.folder, self.provider = config, suite, folder, provider
         self.origin = dict(origin or {})
+        self.plan: dict[str, object] | None = None  # plan.py, set before the first request
         self.responses = responses
         # every record by key (the latest), but not batch lines that expired or failed: sent again
         latest = {r["request_key"]: r for r in responses.records()}
@@ -272,7 +274,20 @@ class Sender:
         _write_manifest(
             self.folder, self.config, self.suite, self.provider, total=len(requests), status=status,
             sequential=sequential, rate_limits=self.rate_limits or None, origin=self.origin,
+            plan=self.plan,
         )  # fmt: skip
+
+
+def announce_plan(config: RunConfig, suite: Suite) -> dict[str, object]:
+    """The run's plan (plan.py: requests, tokens, time at the quota), logged before any request,
+    with what its worst case says of the budgets; returned for run.json."""
+    from bias_audit.plan import check_against_budget, plan_run
+
+    plan = plan_run(suite, [config])
+    log.info("generate: %s", plan.in_words())
+    for said in check_against_budget(plan.designs[0], config):
+        log.warning("generate: %s", said)
+    return plan.as_dict()
 
 
 def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
@@ -570,6 +585,7 @@ def _write_manifest(
     sequential: dict | None = None,
     rate_limits: dict | None = None,
     origin: Mapping[str, str] | None = None,
+    plan: dict | None = None,
 ) -> None:
     """``run.json``: the run's configuration, which the ``runs`` table is built from, and the
     attributes of the suite's cases, which the analysis needs (run_folder.py)."""
@@ -591,6 +607,8 @@ def _write_manifest(
             # a task suite's scoring (analyze/tasks.py): what the analysis parses and compares
             "task": None if suite.task is None else suite.task.model_dump(mode="json"),
             **(origin or {}),
+            # what the run was expected to ask before it asked anything (plan.py)
+            **({"plan": plan} if plan else {}),
             # the run's use of the quota (remote providers with tpm/rpm): 429s, pauses, share used
             **({"rate_limits": rate_limits} if rate_limits else {}),
             # a sequential run: its rounds, why it stopped, what it spent (sequential.py)

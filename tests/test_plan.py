@@ -1,0 +1,67 @@
+"""``bias-audit plan``: what an audit will ask before it asks anything (plan.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from bias_audit.cli import main
+from bias_audit.config import RunConfig
+from bias_audit.generate import generate
+from bias_audit.run_folder import RunFolder
+from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+from tests.test_sequential import SIX_OCCUPATIONS, azure, worded
+
+
+def test_plan_prints_both_designs_with_time_at_the_quota_and_cost(capsys):
+    argv = ["plan", "--suite", "seed-lab", "--tpm", "10000", "--rpm", "60", "--quota-share", "0.5"]
+    assert main([*argv, "--price-input", "2.5", "--price-output", "10", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["prompts"] == 10 and plan["max_tokens"] == 100
+    fixed, sequential = plan["designs"]
+    assert fixed["mode"] == "fixed" and fixed["requests"] == {"least": 50, "typical": 50, "most": 50}
+    per_request = plan["prompt_tokens"] + 100
+    assert fixed["tokens"]["most"] == pytest.approx(50 * per_request)
+    # 50 requests at 30 a minute (half of 60 RPM), unless the tokens take longer at 5,000 TPM
+    assert fixed["minutes"]["most"] == pytest.approx(max(50 / 30, 50 * per_request / 5000))
+    cost = 50 * (plan["prompt_tokens"] * 2.5 + 100 * 10) / 1e6
+    assert fixed["cost"]["most"] == pytest.approx(cost)
+    assert sequential["mode"] == "sequential" and sequential["sampling"].startswith("looks at 5, 15, 30, 50")
+    least, typical, most = (sequential["requests"][k] for k in ("least", "typical", "most"))
+    assert least == 50 and most == 500 and least <= typical <= most
+    assert main(["plan", "--suite", "seed-lab", "--sequential", "--max-samples", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "sequential (looks at 5, 10 samples per prompt)" in out and "fixed" not in out
+    assert "requests  50 to 100, typically" in out and "time" not in out  # no quota given
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--price-input", "-1"], "--price-input: must be a price >= 0 per 1M tokens (value: -1.0)"),
+        (["--sequential", "--looks", "3, 1"], "looks: looks must increase"),
+        (["--samples", "0"], "samples: Input should be greater than 0"),
+        (["--suite", "no-such-suite"], "no-such-suite"),
+    ],
+)
+def test_plan_rejects_bad_input_naming_it(capsys, args, message):
+    assert main(["plan", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_runs_requests_and_tokens_fall_within_its_plan_and_the_plan_is_kept(tmp_path, caplog):
+    config = RunConfig.build(
+        run_id="p", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", max_samples=20,
+        budget_requests=300, tpm=100_000, rpm=1_000,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO), FakeAzureOpenAI(ServerState(answer_for=worded)) as server:
+        result = generate(config, tmp_path, azure(server))
+    manifest = RunFolder.of(tmp_path, "p").read_manifest()
+    (design,) = manifest["plan"]["designs"]
+    assert design["requests"]["least"] <= result.sent <= design["requests"]["most"] == 18 * 20
+    assert manifest["sequential"]["tokens_spent"] <= design["tokens"]["most"]
+    said = caplog.text
+    assert "plan for suite" in said and "at the quota" in said
+    assert "at most 360 requests may be needed, more than budget_requests (300)" in said
