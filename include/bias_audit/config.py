@@ -80,7 +80,9 @@ class RunConfig(BaseModel):
         gt=0,
         title="Budget: requests",
         description="The most requests the run may send (resumed runs count what they sent before). A "
-        "sequential audit starts no round that would exceed it; a fixed one that needs more is refused.",
+        "sequential audit starts no round that would exceed it; a fixed one that needs more is refused. "
+        "What a run will ask (requests, tokens, time, cost): `bias-audit plan` with the same settings, "
+        "and the generate task's log before its first request.",
         json_schema_extra={"section": "Sequential sampling and budget"},
     )
     budget_tokens: int | None = Field(
