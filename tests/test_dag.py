@@ -429,6 +429,6 @@ def test_a_sequential_audit_stops_once_settled_and_says_why(airflow_db, monkeypa
     )
     assert run["budget_requests"] == 20_000
     assert (run["airflow_dag_id"], run["airflow_run_id"]) == (DAG_ID, dagrun.run_id)  # the pages link to it
-    assert "Stopped after 1 of 5 rounds" in run["verdict_summary"]
+    assert "Stopped after 1 of 4 rounds" in run["verdict_summary"]  # looks at 5, 15, 30, 50
     report = (home / "runs" / run_id / "report.html").read_text()
     assert "Sequential audit: each comparison" in report and (home / "runs" / run_id / "looks.png").is_file()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from native_airflow import Deployment  # noqa: E402
 
 DAG = "llm_bias_audit"
-DEFAULTS = {"mode": "fixed", "samples": 1, "max_tokens": 4}  # the deployment's scheduled audits
+DEFAULTS = {"suite": "seed-lab", "mode": "fixed", "samples": 1, "max_tokens": 4}  # scheduled audits
 CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"]  # fmt: skip
 
