@@ -13,6 +13,9 @@ with a gap injected into one group. Prints per metric:
   answers treated as independent (bootstrap / Newcombe / Welch), BH over the overall rows;
 - false alarms, interval coverage (unbiased runs: share of 95 % intervals containing 0), power at
   the fail threshold and the gap detected with 90 % power, of the within-case method;
+- the verdict's other scope, *these prompts*: false alarms of the per-case rows, the coverage of
+  their 95 % intervals and their power at the fail threshold; and the false alarms of the whole
+  verdict (both scopes: an unbiased run that warned or failed on any row);
 
 and the verdicts of the unbiased runs under both. Then sequential audits (``bias-audit calibrate
 --sequential``: rounds of 5, 15, 30, 50 samples per prompt, a look after each, stop once the
@@ -158,6 +161,7 @@ def main() -> None:
     header = (
         f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'old: false alarms':>19}"
         f"{'new: false alarms':>19}{'coverage':>10}{'power':>8}{'detects (90 %)':>16}"
+        f"{'per case: false alarms':>24}{'coverage':>10}{'power':>8}{'verdict: false alarms':>23}"
     )
     for name in args.suite:
         suite = load_suite(name)
@@ -178,9 +182,12 @@ def main() -> None:
                     f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
                 )
                 coverage = "no CI" if c.coverage is None else f"{c.coverage:.1%}"
+                case_coverage = "no CI" if c.case_coverage is None else f"{c.case_coverage:.1%}"
                 print(
                     f"{samples:>7}  {c.metric:<15}{c.cases:>6}{c.fail_threshold:>8g}{old[c.metric]:>19.1%}"
                     f"{c.false_alarm_rate:>19.1%}{coverage:>10}{c.power_at_fail:>8.1%}{detects:>16}"
+                    f"{c.case_false_alarm_rate:>24.1%}{case_coverage:>10}{c.case_power_at_fail:>8.1%}"
+                    f"{c.verdict_false_alarm_rate:>23.1%}"
                 )
             new_verdicts = within_case_verdicts(cases, samples, args.runs)
             print(
