@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -119,7 +120,9 @@ def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
     assert states["analyze"] == states["report"] == states["gate"] == "upstream_failed"
     assert states["stop_compute"] == "success"
     assert states["watcher"] == "failed"
-    assert run_note(dagrun.run_id) == "Bias audit: no verdict; the run failed before its analysis."
+    # the note says why, in the words of the error (the field and the value given)
+    note = run_note(dagrun.run_id)
+    assert note.startswith("Bias audit: no verdict; generate failed: suite: ") and "no-such-suite" in note
 
 
 @pytest.mark.slow
@@ -432,3 +435,21 @@ def test_a_sequential_audit_stops_once_settled_and_says_why(airflow_db, monkeypa
     assert "Stopped after 1 of 4 rounds" in run["verdict_summary"]  # looks at 5, 15, 30, 50
     report = (home / "runs" / run_id / "report.html").read_text()
     assert "Sequential audit: each comparison" in report and (home / "runs" / run_id / "looks.png").is_file()
+
+
+def test_the_watcher_names_the_task_that_failed_not_those_it_kept_from_running():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bias_audit.orchestration.gate import watch_tasks
+
+    class TaskInstance:
+        dag_id, run_id = DAG_ID, "manual__x"
+
+        def get_task_states(self, dag_id, task_ids, run_ids):
+            states = {"generate": "failed", "analyze": "upstream_failed", "report": "upstream_failed"}
+            return {"manual__x": {**states, "stop_compute": "success"}}
+
+    tasks = ["generate", "analyze", "report", "stop_compute"]
+    expected = "generate failed (analyze, report did not run because of it); see its log"
+    with pytest.raises(AirflowFailException, match=re.escape(expected)):
+        watch_tasks(TaskInstance(), tasks)

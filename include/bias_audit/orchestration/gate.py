@@ -14,13 +14,29 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def fail_fast_on_user_error() -> Iterator[None]:
-    """A bad param or suite will not get better on retry: fail the task without retrying."""
+    """A bad param or suite will not get better on retry: fail the task without retrying, and
+    leave the reason as the task's XCom ``FAILURE_KEY`` for the run's note (run_note.py). The
+    reason is a UserInputError's message, which names the field and value but never a secret
+    (errors.py)."""
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
         yield
     except UserInputError as exc:
+        _leave_reason(str(exc))
         raise AirflowFailException(str(exc)) from None
+
+
+FAILURE_KEY = "failure_reason"  # the XCom a task that failed on bad input leaves its reason in
+
+
+def _leave_reason(reason: str) -> None:
+    try:
+        from airflow.sdk import get_current_context
+
+        get_current_context()["ti"].xcom_push(key=FAILURE_KEY, value=reason)
+    except Exception:  # outside a task, or the API unreachable: the task log still has the reason
+        log.warning("could not keep the failure's reason for the run's note", exc_info=True)
 
 
 def comparison_gate(comparison: Mapping[str, Any] | None, fail_on_increase: bool) -> None:
@@ -86,7 +102,12 @@ def watch_tasks(ti: Any, task_ids: list[str]) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     states = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
-    failed = sorted(task for task, state in states.items() if state in FAILED_STATES)
-    if failed:
-        raise AirflowFailException(f"the audit did not complete: {', '.join(failed)} failed; see their logs")
+    failed = [task for task in task_ids if states.get(task) == "failed"]
+    skipped = [task for task in task_ids if states.get(task) == "upstream_failed"]
+    if failed or skipped:
+        logs = "see its log" if len(failed) == 1 else "see their logs"
+        because = f" ({', '.join(skipped)} did not run because of it)" if skipped else ""
+        raise AirflowFailException(
+            f"the audit did not complete: {', '.join(failed) or 'an upstream task'} failed{because}; {logs}"
+        )
     log.info("every task of the audit completed: %s", ", ".join(sorted(states)))

@@ -13,6 +13,8 @@ analysis locally and mirrored by the gate from Databricks). A note a person wrot
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from typing import Any
 
@@ -28,34 +30,67 @@ NOTE_LIMIT = 1000  # the length of Airflow's dag_run_note.content column
 MARK = "Bias audit"  # how a note this module wrote begins, so a later run of it may replace it
 
 
-def note_of(airflow_run_id: str, *, failed: bool) -> str | None:
+def note_of(airflow_run_id: str, *, failed: bool, reason: str | None = None) -> str | None:
     """The note for an audit run: the verdict in words, or, for a run that failed before its
-    analysis, that it has none."""
+    analysis, that it has none and why (``reason``: "generate: suite: …", when a task left it)."""
     analysis = RunFolder.of(runs_dir(), safe_run_id(airflow_run_id)).read_analysis()
     if analysis is None:
-        return f"{MARK}: no verdict; the run failed before its analysis." if failed else None
+        if not failed:
+            return None
+        why = f" {reason}" if reason else " the run failed before its analysis (see the failed task's log)."
+        return _limited(f"{MARK}: no verdict;{why}")
     run: dict[str, Any] = analysis.get("run") or {}
     summary = run.get("verdict_summary") or str(analysis.get("verdict", "")).upper()
-    text = f"{MARK}: {summary}"
+    return _limited(f"{MARK}: {summary}")
+
+
+def _limited(text: str) -> str:
     return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"
+
+
+def failure_reason(dag_run: Any, session: Any) -> str | None:
+    """What the task that failed on bad input left as its reason (gate.FAILURE_KEY), as
+    "<task> failed: <reason>"; None when no task left one."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    from bias_audit.orchestration.gate import FAILURE_KEY
+
+    query = select(XComModel.task_id, XComModel.value).where(
+        XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.key == FAILURE_KEY
+    )
+    for task_id, value in session.execute(query).all():
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):  # stored as JSON text by some backends
+                value = json.loads(value)
+        return f"{task_id} failed: {value}"
+    return None
 
 
 def _annotate(dag_run: Any, *, failed: bool) -> None:
     if dag_run.dag_id != DAG_ID:
         return
     try:
-        note = note_of(dag_run.run_id, failed=failed)
-        if not note:
-            return
+        from airflow.utils.session import create_session
         from sqlalchemy.orm import object_session
 
-        if object_session(dag_run) is not None:
+        held = object_session(dag_run)
+        reason = None
+        if failed:
+            if held is not None:
+                reason = failure_reason(dag_run, held)
+            else:
+                with create_session() as session:
+                    reason = failure_reason(dag_run, session)
+        note = note_of(dag_run.run_id, failed=failed, reason=reason)
+        if not note:
+            return
+        if held is not None:
             # the scheduler's run, in its session (which holds the run's row lock): set it there
             _set(dag_run, note)
             return
         # a run handed over detached (dag.test): no transaction holds it, so a session of our own
         from airflow.models.dagrun import DagRun
-        from airflow.utils.session import create_session
         from sqlalchemy import select
 
         with create_session() as session:
