@@ -7,6 +7,10 @@ computes per-answer gender features, so that "does the model treat a female engi
 differently from a male one?" is answered with numbers.
 
 **Trigger with params** (or let the weekly schedule run the defaults): the form describes each.
+Unpausing the DAG (also "Unpause on trigger") starts the weekly schedule, whose runs audit the
+defaults: `occupations-gender`, sequential, up to 50 samples per prompt (about 11,000 requests for
+a fair model, at most 36,000; hours on the local model). A deployment sets its own with
+`BIAS_AUDIT_DAG_DEFAULTS`; `bias-audit plan` shows what a run will ask before it starts.
 `suite` is a built-in suite (`seed-lab`, `occupations-gender`, `winobias`, `decisions-gender`)
 or a YAML suite file in the folder the deployment gives DAG runs (`$BIAS_AUDIT_SUITES_DIR`,
 default `$BIAS_AUDIT_HOME/suites`; a file of the system prompt too: no other file is read);
