@@ -136,3 +136,19 @@ def test_a_deployment_sets_its_scheduled_audits_defaults():
     ):
         with pytest.raises(UserInputError, match=problem):
             deployment_defaults({"BIAS_AUDIT_DAG_DEFAULTS": value})
+
+
+def test_samples_changed_with_sampling_sequential_is_refused_not_ignored():
+    """The form sends every field: samples 2 left beside Sampling sequential must not run a
+    sequential audit of up to 50 per prompt (#26)."""
+    from bias_audit.errors import UserInputError
+    from bias_audit.orchestration.params import run_config
+
+    form = {"mode": "sequential", "samples": 2, "suite": "seed-lab"}
+    refused = r"^samples: is fixed sampling's answers per prompt \(value: 2\)"
+    with pytest.raises(UserInputError, match=refused):
+        run_config(form, "manual__x", conf=form)
+    untouched = {**form, "samples": 5}
+    assert run_config(untouched, "manual__x", conf=untouched).mode == "sequential"
+    fixed = {**form, "mode": "fixed"}
+    assert run_config(fixed, "manual__x", conf=fixed).samples == 2

@@ -28,6 +28,18 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=RUN_ID_PATTERN)
+    mode: Literal["fixed", "sequential"] = Field(
+        "fixed",
+        title="Sampling",
+        description="fixed: `samples` answers per prompt. sequential: rounds of answers, looked at after "
+        "each, stopping as soon as the verdict is settled (or at max_samples, or the budget).",
+        json_schema_extra={
+            "values_display": {
+                "fixed": "Fixed: samples answers per prompt",
+                "sequential": "Sequential: stop as soon as the verdict is settled",
+            }
+        },
+    )
     suite: str = Field(
         "seed-lab",
         min_length=1,
@@ -41,22 +53,11 @@ class RunConfig(BaseModel):
     samples: int = Field(
         5,
         gt=0,
-        title="Samples per prompt",
-        description="Fixed mode: answers per prompt. A few settle only glaring gaps: a fixed audit you can "
-        "defend needs a suite with many cases (occupations-gender) and 20 or more samples per prompt; a "
-        "sequential one takes as many as the verdict needs, up to max_samples.",
-    )
-    mode: Literal["fixed", "sequential"] = Field(
-        "fixed",
-        title="Sampling",
-        description="fixed: `samples` answers per prompt. sequential: rounds of answers, looked at after "
-        "each, stopping as soon as the verdict is settled (or at max_samples, or the budget).",
-        json_schema_extra={
-            "values_display": {
-                "fixed": "Fixed: samples answers per prompt",
-                "sequential": "Sequential: stop as soon as the verdict is settled",
-            }
-        },
+        title="Samples per prompt (fixed sampling only)",
+        description="Only for Sampling fixed: answers per prompt (a sequential run takes max_samples; "
+        "a changed value here with Sampling sequential is refused, not ignored). A few settle only "
+        "glaring gaps: a fixed audit you can defend needs a suite with many cases (occupations-gender) "
+        "and 20 or more samples per prompt.",
     )
     max_samples: int | None = Field(
         None,

@@ -140,6 +140,17 @@ def run_config(
     mode = params.get("mode", "fixed")
     if conf and "mode" not in conf and "samples" in conf and "max_samples" not in conf:
         mode = "fixed"
+    if mode == "sequential" and conf and "samples" in conf:
+        # the form sends every field: a samples changed from its default with Sampling sequential
+        # would otherwise be ignored silently, and the run take up to max_samples instead
+        default = deployment_defaults().get("samples", RunConfig.model_fields["samples"].default)
+        if conf["samples"] != default:
+            raise UserInputError(
+                f"is fixed sampling's answers per prompt (value: {conf['samples']!r}), but Sampling is "
+                "sequential, which takes max_samples: choose Sampling fixed, or leave samples at "
+                f"{default} and set max_samples",
+                field="samples",
+            )
     params = {**params, "mode": mode}
     given = {
         name: params[name]
