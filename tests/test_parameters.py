@@ -152,3 +152,12 @@ def test_samples_changed_with_sampling_sequential_is_refused_not_ignored():
     assert run_config(untouched, "manual__x", conf=untouched).mode == "sequential"
     fixed = {**form, "mode": "fixed"}
     assert run_config(fixed, "manual__x", conf=fixed).samples == 2
+
+
+def test_the_forms_suite_sizes_are_the_built_in_suites():
+    from bias_audit.config import SUITE_SIZES
+    from bias_audit.suites import load_suite
+    from bias_audit.suites.loader import builtin_suite_names
+
+    for name in builtin_suite_names():
+        assert f"{name} {len(list(load_suite(name).prompts())):,}" in SUITE_SIZES, name

@@ -17,6 +17,9 @@ from bias_audit.schedule import parse_schedule
 from bias_audit.suites.loader import builtin_suite_names
 from bias_audit.thresholds import Thresholds
 
+# The built-in suites' sizes, for the trigger form (tests/test_parameters.py checks them).
+SUITE_SIZES = "Prompts: seed-lab 10, decisions-gender 144, occupations-gender 720, winobias 1,580."
+
 
 class RunConfig(BaseModel):
     """What one audit run asks of generation. ``None`` means "the suite's default".
@@ -47,7 +50,9 @@ class RunConfig(BaseModel):
         description="A built-in suite (pick one) or the path of a YAML suite file (from the DAG: a file "
         "in the folder the deployment names, BIAS_AUDIT_SUITES_DIR; a relative path is taken from there). "
         "seed-lab (the lab's 10 prompts) can fail on a glaring gap in its own prompts but never pass: too "
-        "few cases; occupations-gender, winobias and decisions-gender can pass and fail.",
+        "few cases; occupations-gender, winobias and decisions-gender can pass and fail. "
+        f"{SUITE_SIZES} A run asks prompts x samples (fixed), or up to prompts x max_samples "
+        "(sequential); `bias-audit plan` gives requests, tokens, time and cost before a run.",
         json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed
     )
     samples: int = Field(
