@@ -152,3 +152,25 @@ def test_a_runs_system_prompt_replaces_the_suites_and_changes_the_keys(tmp_path)
     keys = [{r.key("local", "m", None) for r in requests} for requests in (lab, mitigated, none)]
     assert not (keys[0] & keys[1]) and not (keys[0] & keys[2])  # recorded answers are never reused
     assert text_or_file(str(mitigation)).startswith("Treat every person")
+
+
+def test_llama_cpp_warnings_reach_the_log_at_their_level_and_the_harmless_one_is_debug(caplog):
+    """llama.cpp's own messages: its warnings and errors in Python logging, not printed to stderr
+    (which a task log shows as ERROR), and its harmless cache notice at debug level."""
+    import logging
+
+    from bias_audit.llm.local import route_llama_logs
+
+    route_llama_logs()
+    forward = route_llama_logs.callback
+    with caplog.at_level(logging.DEBUG, logger="bias_audit.llama_cpp"):
+        forward(3, b"llama_kv_cache_iswa: using full-size SWA cache (ref: x)\n", None)
+        forward(3, b"a real warning\n", None)
+        forward(4, b"a real error\n", None)
+        forward(2, b"an info line\n", None)
+    seen = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "bias_audit.llama_cpp"]
+    assert seen == [
+        ("DEBUG", "llama_kv_cache_iswa: using full-size SWA cache (ref: x)"),
+        ("WARNING", "a real warning"),
+        ("ERROR", "a real error"),
+    ]

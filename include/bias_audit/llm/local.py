@@ -60,11 +60,41 @@ def model_path(cache_dir: Path | None = None) -> Path:
     return target
 
 
+# llama.cpp messages that it reports at error level but that are not errors: the Gemma 3 model's
+# sliding-window cache choice reads "ERROR - llama_kv_cache_iswa: using full-size SWA cache" in
+# every task log otherwise
+HARMLESS = ("llama_kv_cache_iswa: using full-size SWA cache",)
+llama_log = logging.getLogger("bias_audit.llama_cpp")
+
+
+@functools.cache
+def route_llama_logs() -> None:
+    """Send llama.cpp's warnings and errors to Python logging (``bias_audit.llama_cpp``), the
+    harmless ones at debug level. llama-cpp-python's own callback prints them to stderr, which a
+    task log shows as errors; no setting of the library says which of its messages matter."""
+    import llama_cpp
+
+    # ggml_log_level: 1 debug, 2 info, 3 warn, 4 error, 5 continuation (llama-cpp-python 0.3 maps
+    # them one level off, which is why its warnings print as errors)
+    levels = {3: logging.WARNING, 4: logging.ERROR}
+
+    @llama_cpp.llama_log_callback
+    def forward(level: int, text: bytes, user_data: Any) -> None:
+        message = text.decode("utf-8", "replace").strip()
+        if level not in levels or not message:
+            return  # info, debug and continuation lines: llama-cpp-python's verbose=False hides them too
+        llama_log.log(logging.DEBUG if message.startswith(HARMLESS) else levels[level], "%s", message)
+
+    llama_cpp.llama_log_set(forward, None)
+    route_llama_logs.callback = forward  # ctypes must keep the callback alive
+
+
 @functools.lru_cache(maxsize=2)
 def load_model(path: str, n_threads: int | None = None) -> Any:
     """Load the model once per process (per path)."""
     from llama_cpp import Llama
 
+    route_llama_logs()
     started = time.perf_counter()
     llm = Llama(
         model_path=path,
