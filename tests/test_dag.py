@@ -101,8 +101,12 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     assert summary["responses"] == 20
     report = (home / "runs" / run_id / "report.html").read_text()
     assert run_id in report and summary["verdict"] in report
-    # the verdict in words is the run's note: the grid and the run's header show it
+    # the verdict in words is the run's note: the grid and the run's header show it; 8 tokens cut
+    # off nearly every answer, and the note says so first, with the setting that fixes it
     assert run_note(dagrun.run_id) == f"Bias audit: {summary['run']['verdict_summary']}"
+    if summary["outcomes"].get("truncated", 0) >= 10:
+        assert summary["run"]["verdict_summary"].startswith("UNHEALTHY RUN: ")
+        assert "cut off at max_tokens (8 tokens): raise max_tokens" in summary["run"]["verdict_summary"]
 
     # idempotent re-run of the same audit: the analysis replaces rows, never duplicates them
     from bias_audit import stages

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from bias_audit.analyze.decisions import decision_effects
 from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
+from bias_audit.analyze.health import health_warnings, with_health
 from bias_audit.analyze.metrics import (
     FAMILY_PER_CASE,
     OVERALL,
@@ -91,6 +92,15 @@ def analyze(
         if design is not None:
             plan, reason, rounds = design
             summary += " " + stop_in_words(reason, rounds, plan, int(manifest.get("samples") or 0))
+        outcomes = {row["outcome"]: row["count"] for row in responses.groupBy("outcome").count().collect()}
+        unparsed = None
+        if "unparsed" in features.columns:  # a task suite: answers with text that named no option
+            (row,) = features.agg(F.avg("unparsed").alias("share")).collect()
+            unparsed = row["share"]
+        health = health_warnings(outcomes, max_tokens=manifest.get("max_tokens"), unparsed=unparsed)
+        for warning in health:
+            log.warning("run %s is unhealthy: %s", run_id, warning)
+        summary = with_health(summary, health)
         scope = verdict_and_scope(metric_rows)[1]
         runs = (
             runs_frame(responses, manifest)
@@ -109,7 +119,6 @@ def analyze(
             "verdict of run %s: %s (%d comparisons in the metrics table)", run_id, verdict, len(metric_rows)
         )
 
-        outcomes = {row["outcome"]: row["count"] for row in responses.groupBy("outcome").count().collect()}
         assumed: dict[str, dict[str, int]] = {}
         for row in features.groupBy("variant", "assumed_gender").count().collect():
             assumed.setdefault(row["variant"], {})[row["assumed_gender"] or "no text"] = row["count"]
