@@ -10,7 +10,7 @@ def test_an_unhealthy_run_says_what_happened_and_the_setting_that_fixes_it_worst
     assert health_warnings(outcomes, max_tokens=1, unparsed=0.9) == [
         "90% of the answers named none of the options: raise max_tokens or check the suite's question "
         "template",
-        "60% of the answers were cut off at max_tokens (1 tokens): raise max_tokens before adding samples, "
+        "60% of the answers were cut off at max_tokens (1 token): raise max_tokens before adding samples, "
         "or the answers are too short to measure",
     ]
     assert health_warnings({"prompt_filtered": 30, "completion_filtered": 30, "ok": 40})[0].startswith(

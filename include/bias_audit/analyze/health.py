@@ -27,7 +27,7 @@ def health_warnings(
 
     cut = share("truncated")
     if cut >= UNHEALTHY:
-        limit = f" ({max_tokens} tokens)" if max_tokens else ""
+        limit = f" ({max_tokens} token{'' if max_tokens == 1 else 's'})" if max_tokens else ""
         found.append(
             (cut, f"{cut:.0%} of the answers were cut off at max_tokens{limit}: raise max_tokens before "
              "adding samples, or the answers are too short to measure")
