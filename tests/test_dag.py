@@ -457,3 +457,20 @@ def test_the_watcher_names_the_task_that_failed_not_those_it_kept_from_running()
     expected = "generate failed (analyze, report did not run because of it); see its log"
     with pytest.raises(AirflowFailException, match=re.escape(expected)):
         watch_tasks(TaskInstance(), tasks)
+
+
+def test_a_remote_provider_without_its_connection_or_environment_fails_naming_both(monkeypatch):
+    from bias_audit.errors import UserInputError
+    from bias_audit.orchestration.connections import provider_settings
+
+    for name in ("AZURE_OPENAI_ENDPOINT", "AIRFLOW_CONN_AZURE_OPENAI_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UserInputError) as caught:
+        provider_settings("azure")
+    said = str(caught.value)
+    assert said.startswith(
+        "provider: no Airflow connection 'azure_openai_default' and no AZURE_OPENAI_ENDPOINT"
+    )
+    assert '"deployment"' in said and "Admin -> Connections" in said
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com")
+    assert provider_settings("azure") is None  # the environment's settings, as before

@@ -6,12 +6,21 @@ import logging
 import os
 from typing import Any
 
+from bias_audit.errors import UserInputError
+
 log = logging.getLogger(__name__)
 
 # Airflow connections that hold a remote provider's settings; the ids can be changed by environment.
 CONNECTION_IDS = {
     "azure": ("BIAS_AUDIT_AZURE_CONN_ID", "azure_openai_default"),
     "openai": ("BIAS_AUDIT_OPENAI_CONN_ID", "openai_default"),
+}
+# Without a connection, the settings come from the environment; these must then be set.
+ENDPOINT_VARIABLES = {"azure": "AZURE_OPENAI_ENDPOINT", "openai": "OPENAI_BASE_URL"}
+CONNECTION_HELP = {
+    "azure": 'host = the endpoint, password = the API key (empty for Entra ID), extra = {"deployment": '
+    '"<deployment name>", "api_version": "<version>"}',
+    "openai": 'host = the base URL, password = the API key, extra = {"model": "<model>"}',
 }
 # The judge's connection (judge/): an azure or openai connection as above, for the judge's deployment.
 JUDGE_CONNECTION_ID = ("BIAS_AUDIT_JUDGE_CONN_ID", "bias_audit_judge")
@@ -41,6 +50,15 @@ def provider_settings(provider: str, connection: tuple[str, str] | None = None) 
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
+        where = ENDPOINT_VARIABLES[provider]
+        # the audited provider (not the judge, which has variables of its own): fail now, naming
+        # what is missing, before a cluster starts or a model is asked anything
+        if connection is None and not os.environ.get(where):
+            raise UserInputError(
+                f"no Airflow connection {conn_id!r} and no {where} in the worker's environment: create "
+                f"the connection ({CONNECTION_HELP[provider]}; Admin -> Connections) or set {where}",
+                field="provider",
+            ) from None
         log.info("no Airflow connection %r: %s settings come from the environment", conn_id, provider)
         return None
     url = _url(conn.host, conn.port, conn.schema)
