@@ -7,6 +7,7 @@ import json
 import re
 import zlib
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -395,3 +396,31 @@ def test_a_sequential_run_is_analysed_with_the_looks_it_sampled_by(tmp_path):
     assert manifest["sequential"]["looks"] == [2, 4, 8] and result.sent == 18 * manifest["samples"]
     design, _, rounds = sequential_design(manifest)
     assert design.looks == (2, 4, 8) and rounds == manifest["rounds"]
+
+
+def test_a_suites_own_looks_survive_a_kill_and_resume(tmp_path):
+    """A suite's schedule, resumed mid-run: the resumed run asks for the same requests as one that
+    was never killed, at the suite's looks, and sends nothing twice."""
+    import yaml
+
+    document = yaml.safe_load(Path(SIX_OCCUPATIONS).read_text(encoding="utf-8"))
+    suite = tmp_path / "six-with-looks.yaml"
+    suite.write_text(yaml.safe_dump({**document, "sequential": {"looks": [2, 4]}}))
+    state = ServerState(answer_for=worded)
+    config = RunConfig.build(
+        run_id="k", suite=str(suite), provider="azure", mode="sequential", max_samples=8, concurrency=1
+    )
+    with FakeAzureOpenAI(state) as server:
+        with pytest.raises(Killed, match="worker killed"):
+            generate(config, tmp_path / "runs", CrashAfter(azure(server), 36 + 7))  # in round 2
+        resumed = generate(config, tmp_path / "runs", azure(server))
+        sent = [(m["body"]["messages"][-1]["content"], m["body"]["seed"]) for m in state.received]
+    with FakeAzureOpenAI(ServerState(answer_for=worded)) as server:
+        clean = generate(config, tmp_path / "clean", azure(server))
+    assert len(sent) == len(set(sent)), "a request was sent twice"
+    manifest = RunFolder.of(tmp_path / "runs", "k").read_manifest()
+    assert manifest["sequential"]["looks"] == [2, 4, 8] and resumed.total == clean.total
+    assert (
+        manifest["sequential"]["round_log"]
+        == RunFolder.of(tmp_path / "clean", "k").read_manifest()["sequential"]["round_log"]
+    )
