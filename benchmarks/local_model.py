@@ -17,8 +17,8 @@ import time
 from llama_cpp import Llama
 
 from bias_audit.config import RunConfig
-from bias_audit.generate import expand
 from bias_audit.llm.local import N_CTX, STOP, LocalProvider, model_path, render_prompt
+from bias_audit.run_requests import expand
 from bias_audit.suites import load_suite
 
 

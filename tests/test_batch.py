@@ -18,9 +18,10 @@ import pytest
 from bias_audit.cli import main
 from bias_audit.config import RunConfig
 from bias_audit.errors import ProviderSetupError
-from bias_audit.generate import expand, generate
+from bias_audit.generate import generate
 from bias_audit.llm.batch import BATCHES_FILE
 from bias_audit.llm.registry import make_provider
+from bias_audit.run_requests import expand
 from bias_audit.suites import load_suite
 from tests.fake_azure_openai import COMPLETION_FLAG, PROMPT_FLAG, FakeAzureOpenAI, ServerState
 

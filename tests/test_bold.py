@@ -9,8 +9,9 @@ import yaml
 from bias_audit.cli import main
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.generate import expand, generate
+from bias_audit.generate import generate
 from bias_audit.llm.local import LocalProvider, render_prompt
+from bias_audit.run_requests import expand
 from bias_audit.suites import load_suite
 from bias_audit.suites.bold import import_bold
 

@@ -7,11 +7,12 @@ import pytest
 from bias_audit.cli import main
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.generate import expand, generate
+from bias_audit.generate import generate
 from bias_audit.llm.local import LocalProvider, render_prompt
 from bias_audit.named_files import text_or_file
 from bias_audit.records import ResponseRecord
 from bias_audit.run_folder import ResponseLog, RunFolder
+from bias_audit.run_requests import expand
 from bias_audit.suites import load_suite
 
 

@@ -338,7 +338,7 @@ def test_a_sequential_run_is_in_run_json_before_its_first_answer(tmp_path):
 
 
 def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
-    from bias_audit.generate import design_of
+    from bias_audit.run_requests import design_of
     from bias_audit.schedule import parse_schedule
 
     assert Design(50, schedule=(1, 3, 10, 30)).looks == (1, 3, 10, 30, 50)

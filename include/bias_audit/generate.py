@@ -19,9 +19,7 @@ from pathlib import Path
 from bias_audit.analyze.features import score_text
 from bias_audit.analyze.metrics import answer_values
 from bias_audit.analyze.sequential import (
-    DEFAULT_MAX_SAMPLES,
     SEQUENTIAL,
-    Design,
     SequentialAnalysis,
     analyse,
     described,
@@ -33,60 +31,18 @@ from bias_audit.analyze.sequential import (
 from bias_audit.analyze.tasks import Scoring, task_scores
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.llm.base import Completion, Provider, Request, derive_seed
+from bias_audit.llm.base import Completion, Provider, Request
 from bias_audit.llm.batch import retryable
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
+from bias_audit.plan import announce_plan
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
-from bias_audit.schedule import parse_schedule
+from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.suites import Suite, load_suite
 from bias_audit.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
-
-
-def effective_settings(suite: Suite, config: RunConfig) -> dict[str, float | int]:
-    """The run's generation settings: its own where given, else the suite's defaults."""
-    defaults = suite.defaults
-    return {
-        "temperature": defaults.temperature if config.temperature is None else config.temperature,
-        "top_p": defaults.top_p if config.top_p is None else config.top_p,
-        "max_tokens": config.max_tokens or defaults.max_tokens,
-    }
-
-
-def system_prompt(suite: Suite, config: RunConfig) -> str:
-    """The run's system prompt: its own where given (``""``: none), else the suite's."""
-    return suite.system_prompt if config.system_prompt is None else config.system_prompt
-
-
-def expand(
-    suite: Suite,
-    config: RunConfig,
-    indices: range | None = None,
-    prompts: set[tuple[str, str]] | None = None,
-) -> list[Request]:
-    """Every prompt of the suite (or those of ``prompts``, as (case, variant)), each sample index of
-    ``indices`` (default: ``config.samples`` of them), with the run's generation settings."""
-    settings = effective_settings(suite, config)
-    system = system_prompt(suite, config)
-    return [
-        Request(
-            suite=suite.name,
-            case_id=item.case_id,
-            variant=item.variant,
-            prompt=item.prompt,
-            system_prompt=system,
-            sample_index=index,
-            **settings,
-            seed=derive_seed(config.seed, system, item.prompt, index),
-            completion=suite.completion,
-        )
-        for item in suite.prompts()
-        if prompts is None or (item.case_id, item.variant) in prompts
-        for index in (indices if indices is not None else range(config.samples))
-    ]
 
 
 @dataclass
@@ -278,18 +234,6 @@ class Sender:
         )  # fmt: skip
 
 
-def announce_plan(config: RunConfig, suite: Suite) -> dict[str, object]:
-    """The run's plan (plan.py: requests, tokens, time at the quota), logged before any request,
-    with what its worst case says of the budgets; returned for run.json."""
-    from bias_audit.plan import check_against_budget, plan_run
-
-    plan = plan_run(suite, [config])
-    log.info("generate: %s", plan.in_words())
-    for said in check_against_budget(plan.designs[0], config):
-        log.warning("generate: %s", said)
-    return plan.as_dict()
-
-
 def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
     """The run's suite and its first requests (a fixed run: all of them), once the budget is known
     to pay for them: a bad suite or budget fails here, before a model is loaded or a file written."""
@@ -298,18 +242,6 @@ def preflight(config: RunConfig) -> tuple[Suite, list[Request]]:
     first = expand(suite, config, indices)
     check_budget(config, first)
     return suite, first
-
-
-def design_of(config: RunConfig, suite: Suite) -> Design:
-    """A sequential run's design: its max_samples, and its looks (the run's ``looks``, else the
-    suite's ``sequential.looks``, else formula 1 of sequential.py)."""
-    return Design(config.max_samples or DEFAULT_MAX_SAMPLES, schedule=schedule_of(config, suite))
-
-
-def schedule_of(config: RunConfig, suite: Suite) -> tuple[int, ...] | None:
-    if config.looks:
-        return parse_schedule(config.looks)
-    return tuple(suite.sequential.looks) if suite.sequential else None
 
 
 def check_budget(config: RunConfig, first: list[Request]) -> None:
@@ -330,13 +262,6 @@ def check_budget(config: RunConfig, first: list[Request]) -> None:
                 f"(value: {config.budget_tokens})",
                 field="budget_tokens",
             )
-
-
-def prompt_tokens(request: Request) -> int:
-    """The prompt tokens of a request as the rate limiter estimates them (padded, llm/tokens.py)."""
-    from bias_audit.llm.tokens import estimate_prompt_tokens
-
-    return estimate_prompt_tokens(request.messages())
 
 
 class SequentialRounds:

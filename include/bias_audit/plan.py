@@ -12,12 +12,21 @@ of the output are upper bounds for the answers' length.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
+from bias_audit.analyze.calibrate import layout, run_sequentially
+from bias_audit.analyze.tasks import Scoring
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
+from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.suites import Suite
+from bias_audit.thresholds import Thresholds
+
+log = logging.getLogger(__name__)
 
 FAIR_RUNS = 5  # synthetic fair audits behind a sequential plan's typical figure
 
@@ -88,13 +97,6 @@ def plan_run(
 ) -> Plan:
     """The plan of each of ``configs`` (a fixed and a sequential one, or a run's own) on ``suite``;
     the prompts, tokens and quota are the first one's."""
-    import numpy as np
-
-    from bias_audit.analyze.calibrate import layout, run_sequentially
-    from bias_audit.analyze.tasks import Scoring
-    from bias_audit.generate import design_of, effective_settings, expand, prompt_tokens
-    from bias_audit.thresholds import Thresholds
-
     config = configs[0]
 
     for name, price in (("--price-input", price_input), ("--price-output", price_output)):
@@ -142,6 +144,16 @@ def plan_run(
     if price_input is not None or price_output is not None:
         prices = f"input {price_input or 0:g}, output {price_output or 0:g} per 1M tokens"
     return Plan(suite.name, prompts, mean_prompt, max_tokens, designs, quota, prices)
+
+
+def announce_plan(config: RunConfig, suite: Suite) -> dict[str, object]:
+    """The run's plan, logged before any request (the generate task's log), with what its worst
+    case says of the budgets; returned for run.json."""
+    plan = plan_run(suite, [config])
+    log.info("%s", plan.in_words())
+    for said in check_against_budget(plan.designs[0], config):
+        log.warning("%s", said)
+    return plan.as_dict()
 
 
 def check_against_budget(plan: DesignPlan, config: RunConfig) -> list[str]:
