@@ -20,6 +20,7 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
+from bias_audit.orchestration.gate import FAILURE_KEY
 from bias_audit.paths import runs_dir
 from bias_audit.run_folder import RunFolder, safe_run_id
 
@@ -53,8 +54,6 @@ def failure_reason(dag_run: Any, session: Any) -> str | None:
     "<task> failed: <reason>"; None when no task left one."""
     from airflow.models.xcom import XComModel
     from sqlalchemy import select
-
-    from bias_audit.orchestration.gate import FAILURE_KEY
 
     query = select(XComModel.task_id, XComModel.value).where(
         XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.key == FAILURE_KEY
