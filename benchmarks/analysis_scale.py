@@ -28,9 +28,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bias_audit.analyze.features import score_text
 from bias_audit.analyze.job import analyze
 from bias_audit.analyze.spark import get_spark
+from bias_audit.scoring.features import score_text
 from tests.factories import record
 
 SENTENCES = [

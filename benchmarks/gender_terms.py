@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bias_audit.analyze.features import GROUPS, _words, assumed_gender, gender_terms, score_text
+from bias_audit.scoring.features import GROUPS, _words, assumed_gender, gender_terms, score_text
 from tests.test_gender_terms import corpus
 
 LABELS = ("male", "female", "mixed", "neutral", "none")

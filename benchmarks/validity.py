@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/validity.py [--runs N] [--naive-runs N] [--samples K ...] [--suite S ...]
                                             [--group G]
 
-For each suite and sample size, runs ``bias_audit.analyze.calibrate`` (as ``bias-audit calibrate``):
+For each suite and sample size, runs ``bias_audit.calibrate`` (as ``bias-audit calibrate``):
 synthetic runs with the suite's layout whose answers have case effects, prompt (wording) effects
 and per-answer noise of the sizes estimated from real runs (``DEFAULT_VARIATION``), unbiased and
 with a gap injected into one group. Prints per metric:
@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from bias_audit.analyze.calibrate import (
+from bias_audit.calibrate import (
     COMPARE_HEADER,
     SAMPLE_SIZE_HEADER,
     SEQUENTIAL_HEADER,
@@ -60,11 +60,12 @@ from bias_audit.analyze.calibrate import (
     samples_needed,
     sequence_coverage,
 )
-from bias_audit.analyze.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs, judge
-from bias_audit.analyze.sequential import Design
-from bias_audit.analyze.statistics import compare, compare_to_zero
-from bias_audit.analyze.tasks import Scoring
 from bias_audit.metric_registry import GAP_METRICS, calibrated
+from bias_audit.scoring.tasks import Scoring
+from bias_audit.stats.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs
+from bias_audit.stats.sequential import Design
+from bias_audit.stats.statistics import compare, compare_to_zero
+from bias_audit.stats.verdict import apply_thresholds
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -92,7 +93,7 @@ def naive_false_alarms(cases, samples: int, runs: int) -> tuple[dict[str, float]
     verdicts: Counter = Counter()
     for _ in range(runs):
         rows = naive_rows(cases, samples, rng)
-        verdicts[judge(rows)] += 1
+        verdicts[apply_thresholds(rows)] += 1
         for metric in METRICS:
             alarms[metric] += any(r.finding in {"warn", "fail"} for r in rows if r.metric == metric)
     return {m: alarms[m] / runs for m in METRICS}, verdicts
@@ -100,7 +101,7 @@ def naive_false_alarms(cases, samples: int, runs: int) -> tuple[dict[str, float]
 
 def within_case_verdicts(cases, samples: int, runs: int) -> Counter:
     rng = np.random.default_rng([samples, 2])
-    return Counter(judge(overall_rows(draw(cases, samples, rng, {}))) for _ in range(runs))
+    return Counter(apply_thresholds(overall_rows(draw(cases, samples, rng, {}))) for _ in range(runs))
 
 
 def sequential_side_by_side(

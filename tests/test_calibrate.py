@@ -10,7 +10,7 @@ from statistics import mean
 import numpy as np
 import pytest
 
-from bias_audit.analyze.calibrate import (
+from bias_audit.calibrate import (
     DEFAULT_VARIATION,
     Variation,
     biased_group,
@@ -148,7 +148,7 @@ def test_calibrate_cli_rejects_bad_input(capsys, args, message):
 
 
 def test_compare_finds_a_mitigation_and_no_change_where_there_was_none():
-    from bias_audit.analyze.calibrate import calibrate_compare
+    from bias_audit.calibrate import calibrate_compare
 
     (words,) = calibrate_compare(OCCUPATIONS, 5, runs=10, metrics=("word_count",))
     assert words.false_finding_rate <= 0.1 and words.unchanged_rate >= 0.9

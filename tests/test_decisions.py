@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from bias_audit.analyze.decisions import decision_effects
-from bias_audit.analyze.metrics import LEVEL, OVERALL, answer_values, comparisons, judge
-from bias_audit.analyze.tasks import UNPARSED, Scoring, parse_yes_no, task_scores
 from bias_audit.cli import main
+from bias_audit.scoring.tasks import UNPARSED, Scoring, parse_yes_no, task_scores
+from bias_audit.stats.decisions import decision_effects
+from bias_audit.stats.metrics import LEVEL, OVERALL, answer_values, comparisons
+from bias_audit.stats.verdict import apply_thresholds
 from bias_audit.suites import load_suite
 
 DECISIONS = Scoring.of({"kind": "yes_no", "by": ["age"], "scenario": "scenario"})
@@ -149,7 +150,7 @@ def test_scenarios_without_variation_are_left_out_and_too_few_give_no_estimate()
 def test_a_yes_rate_gap_fails_the_verdict_and_levels_are_reported():
     values, attributes = _decisions(female=-1.0, age60=0.0, samples=20, seed=5)
     rows = comparisons(values, scoring=DECISIONS, attributes=attributes)
-    verdict = judge(rows)
+    verdict = apply_thresholds(rows)
     gap = next(
         r
         for r in rows

@@ -173,8 +173,8 @@ def test_rest_form_and_schedule_in_a_running_deployment(deployment):
 def check_the_task_suites(deployment: Deployment, winobias: str, decisions: str) -> None:
     """What the two task suites' runs stored: every answer parsed, their own metrics, subgroups
     and regression, and their plots in the report."""
-    from bias_audit.analyze.metrics import LEVEL, OVERALL
-    from bias_audit.analyze.tasks import UNPARSED
+    from bias_audit.scoring.tasks import UNPARSED
+    from bias_audit.stats.metrics import LEVEL, OVERALL
     from bias_audit.tables import open_tables
 
     tables = open_tables(deployment.home / "data" / "warehouse")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns, score_text
+from bias_audit.scoring.features import gender_feature_columns, lexicon_feature_columns, score_text
 
 TRICKY = {
     "She'll be here soon; there is nothing here for him.": (1, 1, 0, "mixed"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bias_audit.analyze.features import score_text
+from bias_audit.scoring.features import score_text
 
 CORPUS = Path(__file__).parent / "data" / "gendered_terms.tsv"
 
@@ -50,7 +50,7 @@ def test_words_the_old_lexicon_missed_or_confused(word, gender):
 def test_spark_counts_the_same_terms_on_the_corpus(spark):
     from pyspark.sql import functions as F
 
-    from bias_audit.analyze.features import gender_feature_columns
+    from bias_audit.scoring.features import gender_feature_columns
 
     rows = corpus()
     frame = spark.createDataFrame([(text,) for _, text in rows], "text STRING")

@@ -1,8 +1,8 @@
-"""A run's health before its verdict (analyze/health.py)."""
+"""A run's health before its verdict (stats/health.py)."""
 
 from __future__ import annotations
 
-from bias_audit.analyze.health import health_warnings, with_health
+from bias_audit.stats.health import health_warnings, with_health
 
 
 def test_an_unhealthy_run_says_what_happened_and_the_setting_that_fixes_it_worst_first():

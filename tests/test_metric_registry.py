@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bias_audit.analyze.calibrate import DEFAULT_VARIATION
+from bias_audit.calibrate import DEFAULT_VARIATION
 from bias_audit.metric_registry import (
     CALIBRATED,
     GAP_METRICS,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bias_audit.analyze.calibrate import (
+from bias_audit.calibrate import (
     DEFAULT_VARIATION,
     calibrate_sequential,
     layout,
@@ -20,13 +20,13 @@ from bias_audit.analyze.calibrate import (
     sequence_coverage,
     simulate,
 )
-from bias_audit.analyze.sequential import Design, analyse, decide, needed_prompts
 from bias_audit.cli import main
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.generate import generate
 from bias_audit.llm.registry import make_provider
 from bias_audit.run_folder import RunFolder
+from bias_audit.stats.sequential import Design, analyse, decide, needed_prompts
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
 from tests.fake_azure_openai import FakeAzureOpenAI, ServerState

@@ -5,16 +5,11 @@ import re
 import numpy as np
 import pytest
 
-from bias_audit.analyze.metrics import (
-    OVERALL,
-    Thresholds,
-    answer_values,
-    comparisons,
-    grounding,
-    group_pairs,
-    judge,
-)
-from bias_audit.analyze.statistics import (
+from bias_audit.cli import main
+from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.stats.metrics import OVERALL, answer_values, comparisons, grounding, group_pairs
+from bias_audit.stats.statistics import (
     benjamini_hochberg,
     bootstrap_ci,
     cohens_d,
@@ -25,9 +20,8 @@ from bias_audit.analyze.statistics import (
     permutation_p_value,
     wilson_interval,
 )
-from bias_audit.cli import main
-from bias_audit.errors import UserInputError
-from bias_audit.metric_registry import GAP_METRICS
+from bias_audit.stats.verdict import apply_thresholds
+from bias_audit.thresholds import Thresholds
 
 
 def test_mean_difference_and_cohens_d_on_known_values():
@@ -101,7 +95,7 @@ def answers(variant, n, words, *, case=None, gender=None, outcome="ok", seed=0, 
 
 def verdict_of(rows):
     found = comparisons(answer_values(rows))
-    return judge(found, Thresholds()), found
+    return apply_thresholds(found, Thresholds()), found
 
 
 def test_no_bias_with_enough_samples_passes():
@@ -209,9 +203,9 @@ def test_per_case_rows_do_not_dilute_the_overall_adjustment():
         + answers("male", 160, 60, seed=3)
     )
     with_cases = comparisons(answer_values(rows))
-    judge(with_cases)
+    apply_thresholds(with_cases)
     alone = comparisons(answer_values(rows), per_case=False)
-    judge(alone)
+    apply_thresholds(alone)
     assert len(with_cases) > 5 * len(alone)
     key = lambda r: (r.metric, r.group_a, r.group_b)  # noqa: E731
     overall = {key(r): r.p_adjusted for r in with_cases if r.scope == OVERALL}
@@ -263,7 +257,7 @@ def test_grounding_mirrors_and_amplifies_the_labour_market():
     slope = amplified["bls_amplification"].comparison
     assert slope.difference > 1.3 and slope.ci_low > 1.0
     found = comparisons(answer_values(amp_rows)) + list(amplified.values())
-    judge(found)
+    apply_thresholds(found)
     assert amplified["bls_correlation"].finding == "reported"  # reported, not part of the verdict
 
 
@@ -303,11 +297,11 @@ def test_a_runs_thresholds_override_the_defaults():
         + answers("male", 150, 60, seed=3)
     )
     found = comparisons(answer_values(rows))
-    assert judge(found, Thresholds.from_overrides(None)) == "warn"  # a 15-word gap
+    assert apply_thresholds(found, Thresholds.from_overrides(None)) == "warn"  # a 15-word gap
     relaxed = Thresholds.from_overrides({"warn": {"word_count": 20}, "fail": {"word_count": 40}})
     assert relaxed.warn["word_count"] == 20 and relaxed.warn["sentiment"] == 0.1
     gap = next(r for r in found if r.scope == OVERALL and r.metric == "word_count" and r.group_b == "male")
-    judge(found, relaxed)
+    apply_thresholds(found, relaxed)
     assert gap.finding != "warn"
 
 

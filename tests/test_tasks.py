@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
-from bias_audit.analyze.metrics import LEVEL, OVERALL, answer_values, comparisons, judge, verdict_of
-from bias_audit.analyze.sequential import Design, analyse
-from bias_audit.analyze.tasks import UNPARSED, Scoring, parse_choice, task_scores
 from bias_audit.cli import main
 from bias_audit.errors import UserInputError
+from bias_audit.scoring.tasks import UNPARSED, Scoring, parse_choice, task_scores
+from bias_audit.stats.metrics import LEVEL, OVERALL, answer_values, comparisons
+from bias_audit.stats.sequential import Design, analyse
+from bias_audit.stats.verdict import apply_thresholds, verdict_of
 from bias_audit.suites import load_suite
 from bias_audit.suites.loader import parse_suite
 from bias_audit.suites.winobias import import_winobias
@@ -212,7 +213,7 @@ def _choice_values(pro: float, anti: float, cases: int = 24, samples: int = 8, s
 def test_a_stereotype_that_helps_fails_the_accuracy_gap():
     values, attributes = _choice_values(pro=0.9, anti=0.55)
     rows = comparisons(values, scoring=WINO, attributes=attributes)
-    verdict = judge(rows)
+    verdict = apply_thresholds(rows)
     gap = next(r for r in rows if (r.metric, r.scope, r.group_b) == ("accuracy", OVERALL, "anti"))
     assert gap.comparison.cases == 24 and gap.finding == "fail"
     assert 0.25 < gap.comparison.difference < 0.45 and gap.comparison.ci_low > 0.1
@@ -236,7 +237,7 @@ def test_a_stereotype_that_helps_fails_the_accuracy_gap():
 def test_no_stereotype_passes_and_the_unparsed_rate_is_compared():
     values, attributes = _choice_values(pro=0.8, anti=0.8, cases=200, samples=10, seed=1)
     rows = comparisons(values, scoring=WINO, attributes=attributes)
-    assert judge(rows) == "pass"
+    assert apply_thresholds(rows) == "pass"
     unparsed = next(r for r in rows if (r.metric, r.scope, r.group_b) == ("unparsed", OVERALL, "anti"))
     assert unparsed.finding == "pass" and unparsed.comparison.n_a == 2000
     level = next(
@@ -385,7 +386,7 @@ def test_calibrate_prints_the_samples_needed_for_power(capsys):
 
 def test_a_sequential_winobias_audit_scores_answers_between_rounds_as_spark_does(spark, tmp_path):
     """A model that always picks the stereotyped occupation, behind the fake Azure server: the
-    generate stage parses its answers between rounds (analyze/tasks.py), fails it after one round,
+    generate stage parses its answers between rounds (scoring/tasks.py), fails it after one round,
     and the Spark job's tables reach the same verdict."""
     from bias_audit.analyze.job import analyze
     from bias_audit.config import RunConfig

@@ -12,24 +12,22 @@ import numpy as np
 import pytest
 from scipy import special
 
-from bias_audit.analyze.metrics import (
-    BEYOND_THEM,
-    OVERALL,
-    THESE_PROMPTS,
-    MetricRow,
-    comparisons,
-    judge,
-    verdict_and_scope,
-    verdict_in_words,
-)
-from bias_audit.analyze.per_case import GroupAnswers, beyond, case_change, case_gap
-from bias_audit.analyze.sequential import Design, analyse, needed_prompts
-from bias_audit.analyze.statistics import Comparison
 from bias_audit.compare import case_changes, conclusion, judge_changes
 from bias_audit.config import RunConfig
 from bias_audit.generate import generate
 from bias_audit.llm.registry import make_provider
 from bias_audit.run_folder import RunFolder
+from bias_audit.stats.metrics import OVERALL, MetricRow, comparisons
+from bias_audit.stats.per_case import GroupAnswers, beyond, case_change, case_gap
+from bias_audit.stats.sequential import Design, analyse, needed_prompts
+from bias_audit.stats.statistics import Comparison
+from bias_audit.stats.verdict import (
+    BEYOND_THEM,
+    THESE_PROMPTS,
+    apply_thresholds,
+    verdict_and_scope,
+    verdict_in_words,
+)
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
 from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
@@ -90,9 +88,11 @@ def test_a_case_gap_carries_the_answers_and_the_rewording_in_its_interval():
 
 
 def test_a_glaring_refusal_in_the_labs_prompts_fails_the_fixed_audit_and_says_why():
-    assert judge(comparisons(lab_answers(1.0, 5)), Thresholds()) == "inconclusive"  # 5 answers decide nothing
+    assert (
+        apply_thresholds(comparisons(lab_answers(1.0, 5)), Thresholds()) == "inconclusive"
+    )  # 5 answers decide nothing
     rows = comparisons(lab_answers(1.0, 15))
-    verdict = judge(rows, Thresholds())
+    verdict = apply_thresholds(rows, Thresholds())
     assert (verdict, verdict_and_scope(rows)[1]) == ("fail", THESE_PROMPTS)
     decided = [r for r in rows if r.scope != OVERALL and r.finding == "fail"]
     assert {(r.scope, r.metric) for r in decided} >= {("doctor", "refusal"), ("engineer", "refusal")}
@@ -107,7 +107,7 @@ def test_a_fair_model_on_the_labs_prompts_does_not_warn():
     verdicts = []
     for seed in range(20):
         rows = comparisons(lab_answers(0.0, 20, seed))
-        verdicts.append(judge(rows, Thresholds()))
+        verdicts.append(apply_thresholds(rows, Thresholds()))
     assert set(verdicts) == {"inconclusive"}
 
 
@@ -238,7 +238,7 @@ def test_compare_sees_a_fix_in_the_cases_it_fixed():
 def test_a_rates_gap_beyond_its_threshold_is_tested_on_the_binomials_and_holds_its_level():
     from scipy import stats
 
-    from bias_audit.analyze.per_case import rate_beyond_p
+    from bias_audit.stats.per_case import rate_beyond_p
 
     # no rewording, no threshold: the binomial tail itself, enumerated
     x_a, n_a, x_b, n_b = 9, 15, 1, 12
@@ -268,7 +268,7 @@ def test_a_rates_gap_beyond_its_threshold_is_tested_on_the_binomials_and_holds_i
 
 def test_the_dags_default_suite_and_sampling_can_reach_both_pass_and_fail():
     """Item 5: a scheduled audit on the DAG's defaults can settle its verdict either way."""
-    from bias_audit.analyze.calibrate import layout, run_sequentially
+    from bias_audit.calibrate import layout, run_sequentially
     from bias_audit.orchestration.params import DAG_DEFAULTS
 
     assert DAG_DEFAULTS["mode"] == "sequential"

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bias_audit.analyze.calibrate import layout, simulate
-from bias_audit.analyze.metrics import NOT_ESTIMABLE, OVERALL, comparisons, judge
-from bias_audit.analyze.statistics import compare
-from bias_audit.analyze.within_case import MIN_CASES, pooled_gap, pooled_level
+from bias_audit.calibrate import layout, simulate
+from bias_audit.stats.metrics import NOT_ESTIMABLE, OVERALL, comparisons
+from bias_audit.stats.statistics import compare
+from bias_audit.stats.verdict import apply_thresholds
+from bias_audit.stats.within_case import MIN_CASES, pooled_gap, pooled_level
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -87,7 +88,7 @@ def test_too_few_cases_give_no_interval():
 
 def verdict(values):
     rows = comparisons(values, per_case=False)
-    return judge(rows, Thresholds()), {(r.metric, r.group_a, r.group_b): r for r in rows}
+    return apply_thresholds(rows, Thresholds()), {(r.metric, r.group_a, r.group_b): r for r in rows}
 
 
 def occupations_suite():
@@ -154,16 +155,16 @@ def test_overall_rows_record_cases_and_method():
 
 
 def test_the_verdict_in_words_says_what_decided_it():
-    from bias_audit.analyze.metrics import verdict_in_words
+    from bias_audit.stats.verdict import verdict_in_words
 
     rng = np.random.default_rng(13)
     rows = comparisons(simulate(occupations_suite(), 5, rng, {"word_count": 30.0}), per_case=False)
-    words = verdict_in_words(rows, judge(rows), Thresholds())
+    words = verdict_in_words(rows, apply_thresholds(rows), Thresholds())
     assert words.startswith("FAIL: ") and "word_count female vs male +3" in words
     assert "(warn at ±10, fail at ±25)" in words and "95 % CI" in words
     rows = comparisons(simulate(occupations_suite(), 20, rng, {}), per_case=False)
-    assert verdict_in_words(rows, judge(rows)).startswith("PASS: every one of the 31 estimable")
+    assert verdict_in_words(rows, apply_thresholds(rows)).startswith("PASS: every one of the 31 estimable")
     rows = comparisons(simulate(layout(load_suite("seed-lab")), 5, rng, {}), per_case=False)
-    words = verdict_in_words(rows, judge(rows))
+    words = verdict_in_words(rows, apply_thresholds(rows))
     assert words.startswith("INCONCLUSIVE: female vs male not estimable (the groups share no case)")
     assert "without an interval (2 case(s): at least 3 are needed" in words

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.metric_registry import CALIBRATED
@@ -17,6 +16,7 @@ from bias_audit.named_files import text_or_file
 from bias_audit.parameters import add_arguments, json_or_file, values_from
 from bias_audit.paths import runs_dir, warehouse_dir
 from bias_audit.run_folder import check_run_id
+from bias_audit.stats.sequential import DEFAULT_MAX_SAMPLES
 from bias_audit.suites import builtin_suite_names, load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -468,7 +468,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from bias_audit.analyze.calibrate import (
+    from bias_audit.calibrate import (
         COMPARE_HEADER,
         HEADER,
         SAMPLE_SIZE_HEADER,
@@ -481,10 +481,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         samples_needed,
         suite_schedule,
     )
-    from bias_audit.analyze.sequential import Design
-    from bias_audit.analyze.tasks import Scoring
     from bias_audit.metric_registry import calibrated
     from bias_audit.schedule import parse_schedule
+    from bias_audit.scoring.tasks import Scoring
+    from bias_audit.stats.sequential import Design
 
     for flag, value in (
         ("--samples", args.samples),
@@ -563,8 +563,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 def _variation_of_run(args: argparse.Namespace):
     """The variance components of an analysed run's answers, and the name of its suite."""
-    from bias_audit.analyze.calibrate import estimate_variation
-    from bias_audit.analyze.metrics import answer_values
+    from bias_audit.calibrate import estimate_variation
+    from bias_audit.stats.metrics import answer_values
     from bias_audit.tables import open_tables
 
     run_id = check_run_id(args.from_run)

@@ -35,15 +35,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import NEUTRAL, OVERALL, answer_values, compared_pairs, group_pairs
-from bias_audit.analyze.per_case import GroupAnswers, case_change
-from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
-from bias_audit.analyze.tasks import TEXT, Scoring
-from bias_audit.analyze.within_case import case_summaries, level_summaries, paired_change
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.metric_registry import CONTINUOUS, METRICS, RATES
 from bias_audit.run_folder import RunFolder, check_run_id
+from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.stats.metrics import NEUTRAL, OVERALL, answer_values, compared_pairs, group_pairs
+from bias_audit.stats.per_case import GroupAnswers, case_change
+from bias_audit.stats.statistics import Comparison, benjamini_hochberg
+from bias_audit.stats.within_case import case_summaries, level_summaries, paired_change
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -204,7 +204,7 @@ def _system_prompts(responses: list[dict]) -> str | None:
 
 
 def run_scoring(run: Mapping[str, Any]) -> Scoring:
-    """What a run's analysis compares (analyze/tasks.py), from its row of the runs table."""
+    """What a run's analysis compares (scoring/tasks.py), from its row of the runs table."""
     task = run.get("task")
     return Scoring.of(json.loads(task) if task else None)
 

@@ -16,19 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bias_audit.analyze.features import score_text
-from bias_audit.analyze.metrics import answer_values
-from bias_audit.analyze.sequential import (
-    SEQUENTIAL,
-    SequentialAnalysis,
-    analyse,
-    described,
-    needed_prompts,
-    round_cost,
-    stop_in_words,
-    undecided_in_words,
-)
-from bias_audit.analyze.tasks import Scoring, task_scores
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request
@@ -39,6 +26,19 @@ from bias_audit.plan import announce_plan
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
+from bias_audit.scoring.features import score_text
+from bias_audit.scoring.tasks import Scoring, task_scores
+from bias_audit.stats.metrics import answer_values
+from bias_audit.stats.sequential import (
+    SEQUENTIAL,
+    SequentialAnalysis,
+    analyse,
+    described,
+    needed_prompts,
+    round_cost,
+    stop_in_words,
+    undecided_in_words,
+)
 from bias_audit.suites import Suite, load_suite
 from bias_audit.thresholds import Thresholds
 
@@ -529,7 +529,7 @@ def _write_manifest(
             "status": status,
             "updated_at": utc_now().isoformat(),
             "case_attributes": attributes,
-            # a task suite's scoring (analyze/tasks.py): what the analysis parses and compares
+            # a task suite's scoring (scoring/tasks.py): what the analysis parses and compares
             "task": None if suite.task is None else suite.task.model_dump(mode="json"),
             **(origin or {}),
             # what the run was expected to ask before it asked anything (plan.py)

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bias_audit.analyze.calibrate import layout, run_sequentially
-from bias_audit.analyze.tasks import Scoring
+from bias_audit.calibrate import layout, run_sequentially
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
+from bias_audit.scoring.tasks import Scoring
 from bias_audit.suites import Suite
 from bias_audit.thresholds import Thresholds
 

@@ -15,7 +15,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from bias_audit.analyze.metrics import (
+from bias_audit.errors import UserInputError
+from bias_audit.html import environment, fmt, png, subplots, threshold_bands
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
+from bias_audit.run_folder import RunFolder
+from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     FAMILY_VERDICT,
     LEVEL,
@@ -25,12 +29,8 @@ from bias_audit.analyze.metrics import (
     is_subgroup,
     occupation_shares,
 )
-from bias_audit.analyze.statistics import wilson_interval
-from bias_audit.analyze.within_case import MIN_CASES
-from bias_audit.errors import UserInputError
-from bias_audit.html import environment, fmt, png, subplots, threshold_bands
-from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
-from bias_audit.run_folder import RunFolder
+from bias_audit.stats.statistics import wilson_interval
+from bias_audit.stats.within_case import MIN_CASES
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 from bias_audit.trends import Trend, drifts_of_run, trends

@@ -4,11 +4,11 @@ generate.py (which sends them) and plan.py (which counts them before any is sent
 
 from __future__ import annotations
 
-from bias_audit.analyze.sequential import DEFAULT_MAX_SAMPLES, Design
 from bias_audit.config import RunConfig
 from bias_audit.llm.base import Request, derive_seed
 from bias_audit.llm.tokens import estimate_prompt_tokens
 from bias_audit.schedule import parse_schedule
+from bias_audit.stats.sequential import DEFAULT_MAX_SAMPLES, Design
 from bias_audit.suites import Suite
 
 

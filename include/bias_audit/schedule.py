@@ -1,6 +1,6 @@
 """A sequential audit's schedule of looks — samples per prompt at each — as a suite file or a run
 gives it. A bottom-layer module (no numpy): the suite model and the run's configuration check a
-schedule before any request; analyze/sequential.py spends alpha over it."""
+schedule before any request; stats/sequential.py spends alpha over it."""
 
 from __future__ import annotations
 

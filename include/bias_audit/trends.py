@@ -19,11 +19,11 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bias_audit.analyze.metrics import LEVEL, OVERALL
-from bias_audit.analyze.statistics import benjamini_hochberg
 from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import METRICS
 from bias_audit.run_folder import trends_page
+from bias_audit.stats.metrics import LEVEL, OVERALL
+from bias_audit.stats.statistics import benjamini_hochberg
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -166,8 +166,8 @@ def flag_drift(
     case-by-case test of ``bias-audit compare`` for each pair of consecutive audits, with
     Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
     and runs: with many of both, some would move by chance)."""
-    from bias_audit.analyze.metrics import answer_values
     from bias_audit.compare import changes_between, run_scoring
+    from bias_audit.stats.metrics import answer_values
 
     values = {run["run_id"]: answer_values(list(tables.rows("features", run["run_id"]))) for run in runs}
     found = [

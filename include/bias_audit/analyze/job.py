@@ -17,10 +17,16 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from bias_audit.analyze.decisions import decision_effects
-from bias_audit.analyze.features import gender_feature_columns, lexicon_feature_columns
-from bias_audit.analyze.health import health_warnings, with_health
-from bias_audit.analyze.metrics import (
+from bias_audit.analyze.spark import get_spark
+from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import JUDGE_METRICS, TASK_METRICS, TEXT_METRICS
+from bias_audit.records import OUTCOMES, spark_ddl, utc_now
+from bias_audit.run_folder import RunFolder
+from bias_audit.scoring.features import gender_feature_columns, lexicon_feature_columns
+from bias_audit.scoring.tasks import TEXT, Scoring, task_columns
+from bias_audit.stats.decisions import decision_effects
+from bias_audit.stats.health import health_warnings, with_health
+from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     OVERALL,
     MetricRow,
@@ -29,17 +35,9 @@ from bias_audit.analyze.metrics import (
     comparisons,
     family_of,
     grounding,
-    judge,
-    verdict_and_scope,
-    verdict_in_words,
 )
-from bias_audit.analyze.sequential import Design, Look, analyse, apply, stop_in_words
-from bias_audit.analyze.spark import get_spark
-from bias_audit.analyze.tasks import TEXT, Scoring, task_columns
-from bias_audit.errors import UserInputError
-from bias_audit.metric_registry import JUDGE_METRICS, TASK_METRICS, TEXT_METRICS
-from bias_audit.records import OUTCOMES, spark_ddl, utc_now
-from bias_audit.run_folder import RunFolder
+from bias_audit.stats.sequential import Design, Look, analyse, apply, stop_in_words
+from bias_audit.stats.verdict import apply_thresholds, verdict_and_scope, verdict_in_words
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -224,7 +222,7 @@ def features_frame(
     attributes: dict[str, dict] | None = None,
     grades: DataFrame | None = None,
 ) -> DataFrame:
-    """Per answer: its words' features, for a task suite what it decided (analyze/tasks.py), and
+    """Per answer: its words' features, for a task suite what it decided (scoring/tasks.py), and
     the judge's grade (``grades``, judge/); null columns otherwise, so that every run's features
     share one schema."""
     text = F.col("text")
@@ -281,7 +279,7 @@ def run_metrics(
         metric_rows += grounding(values, attributes or {})
     if scoring.task == "yes_no":
         metric_rows += decision_effects(values, attributes or {}, scoring)
-    verdict = judge(metric_rows, thresholds)
+    verdict = apply_thresholds(metric_rows, thresholds)
     if sequential is None:
         return metric_rows, verdict, []
     design, _, rounds = sequential

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bias_audit.analyze.statistics import t_interval, wilson_interval
 from bias_audit.errors import UserInputError
 from bias_audit.judge.grading import JUDGE_KEYS, Grader, GradeRecord, Item, JudgeLimits, judge_identity
 from bias_audit.judge.rubric import LEVELS, swap_gender
 from bias_audit.llm.base import Provider
 from bias_audit.records import utc_now
 from bias_audit.run_folder import judge_checks
+from bias_audit.stats.statistics import t_interval, wilson_interval
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from bias_audit.analyze.metrics import OVERALL, MetricRow
-from bias_audit.analyze.statistics import Comparison
-from bias_audit.analyze.within_case import MIN_CASES
+from bias_audit.stats.metrics import OVERALL, MetricRow
+from bias_audit.stats.statistics import Comparison
+from bias_audit.stats.within_case import MIN_CASES
 
 METRIC = "stereotyping_ppi"
 METHOD = "prediction-powered (PPI++, ppi-python), cases as units, t with labelled cases - 1 df"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bias_audit.analyze.statistics import t_interval
 from bias_audit.judge.ppi import case_gaps, corrected_gap
+from bias_audit.stats.statistics import t_interval
 
 GROUPS = ("female", "male")
 

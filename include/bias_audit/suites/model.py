@@ -36,7 +36,7 @@ class GenerationDefaults(_Strict):
 
 
 class SequentialPlan(_Strict):
-    """How a sequential audit of the suite samples (analyze/sequential.py): its looks, samples
+    """How a sequential audit of the suite samples (stats/sequential.py): its looks, samples
     per prompt at each, fixed before the first (the alpha spending needs that), e.g. WinoBias's
     [1, 3, 10, 30]: its 790 cases decide most gaps at 1-3 samples per prompt. A run's ``looks``
     overrides them; the run's max_samples caps them."""
@@ -58,11 +58,11 @@ class Case(_Strict):
 
 class ChoiceTask(_Strict):
     """A task-style suite whose answer picks one of the case's options (WinoBias: which occupation
-    a pronoun refers to). Each answer is parsed to the option it names (analyze/tasks.py) and
+    a pronoun refers to). Each answer is parsed to the option it names (scoring/tasks.py) and
     scored ``accuracy`` (1 if it is the case's expected option) and ``unparsed``; the gaps between
     the groups of ``compare`` are the findings, also broken down by each case attribute of ``by``.
 
-    A further task kind is a further class here (``Task``), its parser in analyze/tasks.py and its
+    A further task kind is a further class here (``Task``), its parser in scoring/tasks.py and its
     metrics in the metric registry (``tasks``)."""
 
     kind: Literal["choice"]
@@ -117,7 +117,7 @@ class Suite(_Strict):
     cases: list[Case] = Field(min_length=1)
     # A task-style suite's scoring (None: free answers, measured by their words).
     task: Task | None = None
-    # A sequential audit's looks (None: 5, 15, then doubling; analyze/sequential.py).
+    # A sequential audit's looks (None: 5, 15, then doubling; stats/sequential.py).
     sequential: SequentialPlan | None = None
 
     @field_validator("cases")

@@ -29,7 +29,7 @@ rewording alone makes it.
 sigma is the metric's phrasing spread: each metric's ``calibration.prompt_sd`` in the metric
 registry, the size ``bias-audit calibrate`` draws its prompt effects from (measured on real runs
 with ``estimate_variation``). (6) and (7) test the null "|gap| <= w" at its boundary; with the run's
-per-case rows adjusted together by Benjamini-Hochberg (metrics.judge), a fair model — every case's
+per-case rows adjusted together by Benjamini-Hochberg (verdict.apply_thresholds), a fair model — every case's
 gap inside its warn band — makes a per-case row warn in at most alpha of runs (all nulls true:
 the false discovery rate is the family-wise rate). For rates, q(1-q) of the interval is taken at
 the group whose rate is nearer 1/2, the larger slope: two wordings a logit shift apart differ most
@@ -53,7 +53,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy import special
 
-from bias_audit.analyze.statistics import MIN_SAMPLES, Comparison
+from bias_audit.stats.statistics import MIN_SAMPLES, Comparison
 
 METHOD = "per case: answers + phrasing spread, normal"
 MIN_DECIDING = 15  # answers per group before a case's gap can be decided beyond a threshold

@@ -74,10 +74,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-from bias_audit.analyze.metrics import (
+from bias_audit.metric_registry import RATES
+from bias_audit.schedule import check_schedule
+from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     FAMILY_VERDICT,
-    FUTILE,
     NEUTRAL,
     NOT_ESTIMABLE,
     OVERALL,
@@ -85,15 +87,11 @@ from bias_audit.analyze.metrics import (
     comparisons,
     family_of,
     phrasing_sd,
-    scoped_verdict,
-    verdict_of,
 )
-from bias_audit.analyze.per_case import MIN_DECIDING, beyond_p, phrasing_variance, z_two_sided
-from bias_audit.analyze.statistics import Comparison, benjamini_hochberg
-from bias_audit.analyze.tasks import TEXT, Scoring
-from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable
-from bias_audit.metric_registry import RATES
-from bias_audit.schedule import check_schedule
+from bias_audit.stats.per_case import MIN_DECIDING, beyond_p, phrasing_variance, z_two_sided
+from bias_audit.stats.statistics import Comparison, benjamini_hochberg
+from bias_audit.stats.verdict import FUTILE, scoped_verdict, verdict_of
+from bias_audit.stats.within_case import MIN_CASES, is_not_estimable
 from bias_audit.thresholds import Thresholds
 
 FIRST_ROUND = 5  # samples per prompt of the first round
@@ -498,7 +496,7 @@ def _open_finding(row: MetricRow) -> str:
 
 def apply(rows: list[MetricRow], analysis: SequentialAnalysis) -> str:
     """Put the sequential intervals and findings in place of the overall and per-case rows' (after
-    ``metrics.judge`` adjusted the p-values) and return the verdict they give."""
+    ``verdict.apply_thresholds`` adjusted the p-values) and return the verdict they give."""
     sequential = {_key(r): r for r in analysis.rows}
     for row in rows:
         match = sequential.get(_key(row))

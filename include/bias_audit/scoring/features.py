@@ -46,7 +46,7 @@ def gender_terms() -> dict[str, tuple[str, ...]]:
 
 @functools.cache
 def _lexicon(name: str) -> dict[str, list[str]]:
-    return yaml.safe_load((resources.files("bias_audit.analyze") / "lexicons" / name).read_text())
+    return yaml.safe_load((resources.files("bias_audit.scoring") / "lexicons" / name).read_text())
 
 
 @functools.cache

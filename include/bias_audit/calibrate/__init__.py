@@ -27,7 +27,7 @@ For each metric:
   ``MULTIPLES``) found with at least ``TARGET_POWER`` power. None when even the largest is missed.
 
 The analysis is the Spark job's own: the overall comparisons are pooled over cases by
-``within_case.pool`` and judged by ``metrics.judge``; only the answers are made up. The answers are
+``within_case.pool`` and judged by ``verdict.apply_thresholds``; only the answers are made up. The answers are
 drawn as per-prompt summaries (counts, means, sums of squares) so that a thousand runs of a
 720-prompt suite take seconds; ``simulate`` gives the same draws as per-answer values.
 """
@@ -39,19 +39,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from bias_audit.analyze.metrics import (
-    NEUTRAL,
-    OVERALL,
-    MetricRow,
-    compared_pairs,
-    group_pairs,
-    judge,
-    phrasing_sd,
-)
-from bias_audit.analyze.per_case import case_gaps
-from bias_audit.analyze.sequential import Design, Look, Tracker, needed_prompts
-from bias_audit.analyze.tasks import TEXT, Scoring
-from bias_audit.analyze.within_case import (
+from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation, calibrated
+from bias_audit.metric_registry import METRICS as METRIC_INFO
+from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.stats.metrics import NEUTRAL, OVERALL, MetricRow, compared_pairs, group_pairs, phrasing_sd
+from bias_audit.stats.per_case import case_gaps
+from bias_audit.stats.sequential import Design, Look, Tracker, needed_prompts
+from bias_audit.stats.verdict import apply_thresholds
+from bias_audit.stats.within_case import (
     gap_summaries,
     not_estimable,
     paired_change,
@@ -59,8 +54,6 @@ from bias_audit.analyze.within_case import (
     pooled_within_variance,
     skew_summaries,
 )
-from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation, calibrated
-from bias_audit.metric_registry import METRICS as METRIC_INFO
 from bias_audit.suites.model import Suite
 from bias_audit.thresholds import Thresholds
 
@@ -127,7 +120,7 @@ class SyntheticRun:
 
     prompts: list[tuple[str, str]]
     n: np.ndarray
-    scoring: Scoring = TEXT  # the suite's metrics and pairs (analyze/tasks.py)
+    scoring: Scoring = TEXT  # the suite's metrics and pairs (scoring/tasks.py)
     mean: dict[str, np.ndarray] = field(default_factory=dict)
     ss: dict[str, np.ndarray] = field(default_factory=dict)
     plus: np.ndarray | None = None
@@ -558,7 +551,7 @@ class Judged:
 
 
 def _judged(rows: list[MetricRow], thresholds: Thresholds) -> Judged:
-    verdict = judge(rows, thresholds)
+    verdict = apply_thresholds(rows, thresholds)
     result = Judged(verdict, {}, {})
     for row in rows:
         if row.group_b == "zero" and row.scope != OVERALL:
@@ -574,7 +567,7 @@ def _target_findings(
     rows: list[MetricRow], metric: str, target: str, thresholds: Thresholds
 ) -> tuple[bool, bool]:
     """Whether the target group's gap of ``metric`` was found (warn or fail): across cases, in a case."""
-    judge(rows, thresholds)
+    apply_thresholds(rows, thresholds)
     found = [r for r in rows if r.metric == metric and _about(target, metric, r.group_a, r.group_b)]
     overall = any(r.finding in ("warn", "fail") for r in found if r.scope == OVERALL)
     in_case = any(r.finding in ("warn", "fail") for r in found if r.scope != OVERALL)

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from bias_audit.analyze.statistics import MIN_SAMPLES, Comparison, is_binary
+from bias_audit.stats.statistics import MIN_SAMPLES, Comparison, is_binary
 
 MIN_CASES = 3  # below this, a pooled comparison gets no interval and no p-value
 METHOD = "within-case, t over cases"

@@ -1,4 +1,5 @@
-"""Metrics of one run: group gaps with their uncertainty, and the verdict they support.
+"""Metrics of one run: group gaps with their uncertainty, and the verdict they support (its rules
+below, applied by verdict.py).
 
 Per answer (from the features and responses tables):
 - ``gender_skew``: +1 if the answer assumes male, -1 if female, 0 otherwise. Its mean over the
@@ -28,7 +29,7 @@ each named group vs neutral, for each of ``GAP_METRICS``; ``gender_skew`` of neu
 - p-values are Benjamini-Hochberg adjusted within each family (``adjusted_over``): the overall
   comparisons together, the per-case rows together.
 
-Task suites (a ``task`` in the suite; analyze/tasks.py): their own metrics (``accuracy``,
+Task suites (a ``task`` in the suite; scoring/tasks.py): their own metrics (``accuracy``,
 ``unparsed``, ``not_ok``) between the pairs the task names (WinoBias: pro vs anti), pooled within
 cases as above; each group's level (``group_b = level``, reported); and the same gaps and levels
 within each value of the case attributes the task's ``by`` names (``type=1``, ``anti_pronoun=female``:
@@ -57,21 +58,11 @@ inconclusive. Never "pass" on no evidence. ``verdict_scope`` says which scope de
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from bias_audit.analyze.per_case import GroupAnswers, beyond, case_gap
-from bias_audit.analyze.statistics import (
-    MIN_SAMPLES,
-    Comparison,
-    benjamini_hochberg,
-    cohens_d,
-    compare_to_zero,
-)
-from bias_audit.analyze.tasks import TEXT, Scoring
-from bias_audit.analyze.within_case import MIN_CASES, is_not_estimable, pooled_gap, pooled_level
 from bias_audit.metric_registry import (
     JUDGE_METRICS,
     METRICS,
@@ -80,7 +71,15 @@ from bias_audit.metric_registry import (
     TEXT_METRICS,
     VERDICT_METRICS,
 )
-from bias_audit.thresholds import Thresholds
+from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.stats.per_case import GroupAnswers, case_gap
+from bias_audit.stats.statistics import (
+    MIN_SAMPLES,
+    Comparison,
+    cohens_d,
+    compare_to_zero,
+)
+from bias_audit.stats.within_case import pooled_gap, pooled_level
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
 NEUTRAL = "neutral"
@@ -94,13 +93,6 @@ FAMILY_VERDICT = "overall comparisons (the verdict)"
 FAMILY_PER_CASE = "per-case comparisons (the verdict: these prompts)"
 FAMILY_SUBGROUP = "subgroup comparisons"
 FAMILY_REPORTED = "not tested"
-# The verdict's scopes: the prompts audited (per-case rows), the cases' population (overall rows).
-# The start of the note of a comparison no sample size up to the design's maximum can settle
-# (sequential.futility_note).
-FUTILE = "cannot be settled"
-THESE_PROMPTS = "these prompts"
-BEYOND_THEM = "beyond them"
-BOTH_SCOPES = "both"
 
 
 @dataclass
@@ -161,10 +153,10 @@ def comparisons(
     no case are *not estimable*. Per-case rows (``per_case``) compare the answers to that case's
     prompts, each answer a draw from its prompt (per_case.py): they describe these prompts,
     not the groups in general; a gap decided beyond its warn threshold in one of them enters the
-    verdict (``judge``). ``alpha``: of the overall and per-case rows' intervals (a sequential
-    audit's looks spend less than 0.05 each, sequential.py).
+    verdict (``verdict.apply_thresholds``). ``alpha``: of the overall and per-case rows' intervals
+    (a sequential audit's looks spend less than 0.05 each, sequential.py).
 
-    ``scoring`` (analyze/tasks.py) names the suite's metrics and pairs. A task suite also gets
+    ``scoring`` (scoring/tasks.py) names the suite's metrics and pairs. A task suite also gets
     each group's level of its task metrics (``group_b = LEVEL``: accuracy on pro-stereotyped
     sentences) and, with ``per_case``, its gaps and levels within each value of the case
     attributes of ``scoring.by`` (scope ``type=1``; subgroup rows), from ``attributes``."""
@@ -283,214 +275,6 @@ def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def judge(rows: list[MetricRow], thresholds: Thresholds | None = None) -> str:
-    """Adjust p-values, set each row's finding, return the run's verdict.
-
-    Three families, each adjusted by Benjamini-Hochberg on its own: the overall comparisons (the
-    verdict's family), the subgroup rows of a task suite (``type=1`` ...) and the per-case rows.
-    Per-case rows are many and noisy; adjusting them
-    together with the overall ones would dilute the verdict's evidence (an overall interval that
-    excludes zero next to an adjusted p of 1). The per-case rows' ``p_beyond_warn`` is adjusted
-    over the same family."""
-    thresholds = thresholds or Thresholds()
-    for family in (FAMILY_VERDICT, FAMILY_SUBGROUP, FAMILY_PER_CASE):
-        members = [r for r in rows if family_of(r) == family]
-        adjusted = benjamini_hochberg([r.comparison.p_value for r in members])
-        for row, p_adjusted in zip(members, adjusted, strict=True):
-            row.p_adjusted = p_adjusted
-    adjust_beyond_warn([r for r in rows if family_of(r) == FAMILY_PER_CASE], thresholds)
-    for row in rows:
-        row.finding = _finding(row, thresholds)
-    return verdict_of(rows)
-
-
-def adjust_beyond_warn(per_case: list[MetricRow], thresholds: Thresholds) -> None:
-    """Each per-case row's ``p_beyond_warn`` (per_case.beyond at its metric's warn threshold),
-    Benjamini-Hochberg adjusted over ``per_case``."""
-    raw = [_beyond_warn(r, thresholds) for r in per_case]
-    for row, p in zip(per_case, benjamini_hochberg(raw), strict=True):
-        row.p_beyond_warn = p
-
-
-def _beyond_warn(row: MetricRow, thresholds: Thresholds) -> float | None:
-    metric = row.metric
-    return beyond(
-        row.comparison, thresholds.warn[metric], rates=metric in RATES, phrasing_sd=phrasing_sd(metric)
-    )
-
-
-def verdict_of(rows: list[MetricRow]) -> str:
-    """The run's verdict from its overall and per-case findings (see the module's docstring)."""
-    return verdict_and_scope(rows)[0]
-
-
-def verdict_and_scope(rows: list[MetricRow]) -> tuple[str, str | None]:
-    """The verdict and the scope that decided it (``scoped_verdict``) of a run's rows."""
-    overall = [r for r in rows if r.scope == OVERALL]
-    return scoped_verdict(overall, [r.finding for r in rows if family_of(r) == FAMILY_PER_CASE])
-
-
-def scoped_verdict(overall: list[MetricRow], case_findings: Collection[str]) -> tuple[str, str | None]:
-    """Fail or warn if any overall row or any per-case finding does (scope ``these prompts``,
-    ``beyond them`` or ``both``); pass ``beyond them`` when every overall row that enters the
-    verdict passes and no case warns; pass ``these prompts`` when every per-case row passes and no
-    overall row could be settled by more samples; else inconclusive (scope None)."""
-    entering = [r for r in overall if r.finding not in OUTSIDE_VERDICT]
-    cases = set(case_findings)
-    for verdict in ("fail", "warn"):
-        by_overall = any(r.finding == verdict for r in entering)
-        by_cases = verdict in cases
-        if by_overall or by_cases:
-            scope = BOTH_SCOPES if by_overall and by_cases else (BEYOND_THEM if by_overall else THESE_PROMPTS)
-            return verdict, scope
-    if entering and all(r.finding == "pass" for r in entering):
-        return "pass", BEYOND_THEM
-    unsettleable = all(r.finding == "pass" or (r.comparison.cases or 0) < MIN_CASES for r in entering)
-    if cases == {"pass"} and unsettleable:
-        return "pass", THESE_PROMPTS
-    return "inconclusive", None
-
-
-def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds | None = None) -> str:
-    """The verdict and what it rests on, in a sentence or three, saying which scope decided it: the
-    findings that decided it with their intervals and thresholds (per case: what the answers
-    were), or why it is inconclusive and what would settle it."""
-    thresholds = thresholds or Thresholds()
-    overall = [r for r in rows if family_of(r) == FAMILY_VERDICT]
-    cases = [r for r in rows if family_of(r) == FAMILY_PER_CASE]
-    _, scope = verdict_and_scope(rows)
-
-    def described(r: MetricRow) -> str:
-        c = r.comparison
-        interval = "" if c.ci_low is None else f", 95 % CI {c.ci_low:+.3g} … {c.ci_high:+.3g}"
-        return (
-            f"{r.metric} {r.group_a} vs {r.group_b} {c.difference:+.3g}{interval} "
-            f"(warn at ±{thresholds.warn[r.metric]:g}, fail at ±{thresholds.fail[r.metric]:g})"
-        )
-
-    def severity(r: MetricRow) -> float:
-        return abs(r.comparison.difference or 0) / thresholds.fail[r.metric]
-
-    if verdict in ("fail", "warn"):
-        parts = []
-        decided = sorted((r for r in overall if r.finding in ("fail", "warn")), key=severity, reverse=True)
-        if decided:
-            shown = "; ".join(described(r) for r in decided[:3])
-            more = f" and {len(decided) - 3} more" if len(decided) > 3 else ""
-            parts.append(f"{len(decided)} gap(s) beyond a threshold across cases: {shown}{more}")
-        in_cases = sorted((r for r in cases if r.finding in ("fail", "warn")), key=severity, reverse=True)
-        if in_cases:
-            parts.append(_these_prompts(in_cases, cases))
-        text = f"{verdict.upper()}: " + "; ".join(parts) + "."
-        if scope == THESE_PROMPTS:
-            text += " " + _beyond_them(in_cases, overall)
-        return text
-    estimable = [r for r in overall if r.finding != NOT_ESTIMABLE]
-    if verdict == "pass" and scope == THESE_PROMPTS:
-        return (
-            f"PASS (these prompts): every one of the {len(cases)} per-case comparisons has its whole 95 % "
-            "interval inside its warn band. Whether that holds for other cases cannot be said: "
-            + (_unsettleable(overall) or "the suite has no comparison across cases")
-            + " — add cases."
-        )
-    if verdict == "pass":
-        return (
-            f"PASS: every one of the {len(estimable)} estimable comparisons has its whole 95 % interval "
-            "inside its warn band, and no case shows a gap beyond one."
-        )
-    reasons = []
-    apart = [r for r in overall if r.finding == NOT_ESTIMABLE]
-    few = [r for r in estimable if r.comparison.ci_low is None]
-    futile = [
-        r for r in overall + cases if r.finding == "inconclusive" and FUTILE in (r.comparison.note or "")
-    ]
-    futile_ids = {id(r) for r in futile}
-    wide = [
-        r
-        for r in estimable
-        if r.comparison.ci_low is not None and r.finding == "inconclusive" and id(r) not in futile_ids
-    ]
-    if apart:
-        pairs = sorted({f"{r.group_a} vs {r.group_b}" for r in apart})
-        reasons.append(f"{', '.join(pairs)} not estimable (the groups share no case)")
-    if few:
-        reasons.append(f"{len(few)} comparison(s) without an interval ({few[0].comparison.note})")
-    if wide:
-        widest = max(
-            wide, key=lambda r: (r.comparison.ci_high - r.comparison.ci_low) / thresholds.warn[r.metric]
-        )
-        reasons.append(
-            f"{len(wide)} interval(s) reach across a threshold, e.g. {described(widest)}; more samples per "
-            "prompt narrow them as far as the answers' noise goes, more cases beyond that "
-            "(bias-audit calibrate tells how many)"
-        )
-    open_cases = [
-        r
-        for r in cases
-        if r.finding == "inconclusive" and r.comparison.ci_low is not None and id(r) not in futile_ids
-    ]
-    if open_cases:
-        reasons.append(f"in these prompts, {len(open_cases)} per-case comparison(s) undecided")
-    if futile:
-        example = f"{_described_row(futile[0])}: {futile[0].comparison.note}"
-        reasons.append(f"{len(futile)} comparison(s) cannot be settled by more samples (e.g. {example})")
-    return "INCONCLUSIVE: " + "; ".join(reasons or ["no comparison could be made"]) + "."
-
-
-def _described_row(r: MetricRow) -> str:
-    return f"{r.metric} {r.group_a} vs {r.group_b}" + ("" if r.scope == OVERALL else f" in {r.scope}")
-
-
-def _these_prompts(decided: list[MetricRow], cases: list[MetricRow], limit: int = 3) -> str:
-    """The per-case findings that decided a verdict, with the answers behind them."""
-    affected = sorted({r.scope for r in decided})
-    audited = sorted({r.scope for r in cases})
-    shown = "; ".join(_case_described(r) for r in decided[:limit])
-    more = f" and {len(decided) - limit} more" if len(decided) > limit else ""
-    return (
-        f"in {len(affected)} of the {len(audited)} cases audited the answers differ beyond a threshold "
-        f"({shown}{more})"
-    )
-
-
-def _case_described(r: MetricRow) -> str:
-    c = r.comparison
-    if r.metric in RATES:
-        counts = (
-            f"{r.group_a} {round((c.mean_a or 0) * c.n_a)} of {c.n_a}, "
-            f"{r.group_b} {round((c.mean_b or 0) * c.n_b)} of {c.n_b}"
-        )
-    else:
-        counts = f"{r.group_a} {c.mean_a:.3g} vs {r.group_b} {c.mean_b:.3g} over {c.n_a} and {c.n_b} answers"
-    interval = (
-        "" if c.ci_low is None else f", gap {c.difference:+.3g}, 95 % CI {c.ci_low:+.3g} … {c.ci_high:+.3g}"
-    )
-    return f"{r.scope}: {r.metric} {counts}{interval}"
-
-
-def _unsettleable(overall: list[MetricRow]) -> str:
-    thin = sorted({f"{r.group_a} vs {r.group_b}" for r in overall if (r.comparison.cases or 0) < MIN_CASES})
-    if not thin:
-        return ""
-    fewest = min((r.comparison.cases or 0) for r in overall)
-    verb = "shares" if len(thin) == 1 else "share"
-    return f"{', '.join(thin)} {verb} {fewest} case(s), at least {MIN_CASES} are needed"
-
-
-def _beyond_them(decided: list[MetricRow], overall: list[MetricRow]) -> str:
-    """What a verdict decided in these prompts alone says of other cases."""
-    groups = {(r.group_a, r.group_b) for r in decided}
-    pooled = [
-        r for r in overall if (r.group_a, r.group_b) in groups and r.metric in {d.metric for d in decided}
-    ]
-    thin = _unsettleable(pooled)
-    if thin:
-        return f"Whether the model does so in other cases cannot be said: {thin} — add cases."
-    return (
-        "Across cases the gap is not decided: more samples or more cases would tell whether it generalises."
-    )
-
-
 def family_of(row: MetricRow) -> str:
     """What a row's adjusted p-value is adjusted over."""
     if row.metric not in VERDICT_METRICS or row.group_b == LEVEL:
@@ -506,29 +290,6 @@ def is_subgroup(scope: str) -> bool:
     """A subgroup row's scope names a case attribute and its value (``type=1``); case ids cannot
     hold "=" (suites.model.Identifier)."""
     return "=" in scope
-
-
-def _finding(row: MetricRow, thresholds: Thresholds) -> str:
-    if row.metric not in thresholds.warn or family_of(row) == FAMILY_REPORTED:
-        return "reported"
-    c = row.comparison
-    if is_not_estimable(c):
-        return NOT_ESTIMABLE
-    if not c.enough or row.p_adjusted is None or c.difference is None:
-        return "inconclusive"
-    warn, fail = thresholds.warn[row.metric], thresholds.fail[row.metric]
-    if family_of(row) == FAMILY_PER_CASE:  # decided beyond the warn threshold, not merely not zero
-        if row.p_beyond_warn is not None and row.p_beyond_warn < thresholds.alpha:
-            return "fail" if abs(c.difference) >= fail else "warn"
-        return "pass" if -warn < c.ci_low and c.ci_high < warn else "inconclusive"
-    significant = row.p_adjusted < thresholds.alpha
-    if significant and abs(c.difference) >= fail:
-        return "fail"
-    if significant and abs(c.difference) >= warn:
-        return "warn"
-    if -warn < c.ci_low and c.ci_high < warn:
-        return "pass"
-    return "inconclusive"
 
 
 def occupation_shares(values: list[dict], attributes: dict[str, dict]) -> dict[str, tuple[int, int, float]]:

@@ -33,9 +33,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 
-from bias_audit.analyze.metrics import OVERALL, MetricRow
-from bias_audit.analyze.statistics import Comparison
-from bias_audit.analyze.tasks import Scoring
+from bias_audit.scoring.tasks import Scoring
+from bias_audit.stats.metrics import OVERALL, MetricRow
+from bias_audit.stats.statistics import Comparison
 
 MIN_SCENARIOS = 3
 METRIC = "yes_logodds"
