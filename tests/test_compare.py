@@ -138,7 +138,8 @@ def test_a_bad_pair_is_named_and_nothing_is_written(audits, capsys, baseline, ca
 
 
 def test_the_previous_audit_is_of_the_same_suite_provider_and_model(audits):
-    from bias_audit.compare import previous_audit, resolve_baseline
+    from bias_audit.catalog import previous_audit
+    from bias_audit.compare import resolve_baseline
 
     _, warehouse = audits
     # the runs were generated at the same time: their order is by run id

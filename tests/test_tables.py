@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bias_audit.analyze.job import analyze, read_table
+from bias_audit.catalog import read_runs
 from bias_audit.errors import UserInputError
 from bias_audit.report import write_report
 from bias_audit.tables import CatalogTables, ParquetTables, open_tables
-from bias_audit.trends import read_runs
 from tests.factories import record, write_run
 
 

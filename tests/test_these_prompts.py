@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from scipy import special
 
-from bias_audit.compare import case_changes, conclusion, judge_changes
 from bias_audit.config import RunConfig
 from bias_audit.generate import generate
 from bias_audit.llm.registry import make_provider
 from bias_audit.run_folder import RunFolder
+from bias_audit.stats.change import apply_change_thresholds, case_changes, conclusion
 from bias_audit.stats.metrics import OVERALL, MetricRow, comparisons
 from bias_audit.stats.per_case import GroupAnswers, beyond, case_change, case_gap
 from bias_audit.stats.sequential import Design, analyse, needed_prompts
@@ -218,14 +218,14 @@ def test_a_deployment_refusing_women_fails_on_the_labs_prompts(tmp_path, mode, s
 def test_compare_sees_a_fix_in_the_cases_it_fixed():
     before, after = lab_answers(1.0, 20, seed=1), lab_answers(0.0, 20, seed=2)
     changes = case_changes(before, after)
-    judge_changes(changes, Thresholds())
+    apply_change_thresholds(changes, Thresholds())
     reduced = {(c.scope, c.metric) for c in changes if c.finding == "reduced"}
     assert {("doctor", "refusal"), ("engineer", "refusal")} <= reduced
     assert not any(c.finding == "increased" for c in changes)
     said = conclusion(changes)
     assert "in these prompts (per case): " in said and "refusal (female vs neutral) in doctor" in said
     again = case_changes(lab_answers(0.0, 20, seed=3), lab_answers(0.0, 20, seed=4))
-    judge_changes(again, Thresholds())
+    apply_change_thresholds(again, Thresholds())
     assert not any(c.finding in ("reduced", "increased") for c in again)
     change = case_change(
         (GroupAnswers(20, 1.0, 0.0), GroupAnswers(20, 0.0, 0.0)),

@@ -30,27 +30,24 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bias_audit.analyze.spark import get_spark
+from bias_audit.catalog import previous_audit
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
-from bias_audit.metric_registry import CONTINUOUS, METRICS, RATES
+from bias_audit.metric_registry import CONTINUOUS, METRICS
 from bias_audit.run_folder import RunFolder, check_run_id
-from bias_audit.scoring.tasks import TEXT, Scoring
-from bias_audit.stats.metrics import NEUTRAL, OVERALL, answer_values, compared_pairs, group_pairs
-from bias_audit.stats.per_case import GroupAnswers, case_change
-from bias_audit.stats.statistics import Comparison, benjamini_hochberg
-from bias_audit.stats.within_case import case_summaries, level_summaries, paired_change
+from bias_audit.scoring.tasks import run_scoring
+from bias_audit.stats.change import Change, apply_change_thresholds, changes_between, conclusion
+from bias_audit.stats.metrics import OVERALL, answer_values
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
-FINDINGS = ("reduced", "increased", "unchanged", "inconclusive")
-# The run settings listed when they differ between the two audits.
 SETTINGS = (
     "suite_hash",
     "suite_source",
@@ -63,28 +60,6 @@ SETTINGS = (
     "max_tokens",
     "seed",
 )
-
-
-@dataclass
-class Change:
-    metric: str
-    group_a: str
-    group_b: str
-    baseline_gap: float | None
-    candidate_gap: float | None
-    change: Comparison
-    p_adjusted: float | None = None
-    finding: str = "inconclusive"
-    scope: str = OVERALL  # a case id: the change of that case's gap (these prompts)
-
-    @property
-    def label(self) -> str:
-        where = "" if self.scope == OVERALL else f" in {self.scope}"
-        return f"{self.metric} ({self.group_a} vs {self.group_b}){where}"
-
-    def as_row(self) -> dict[str, Any]:
-        row = {k: v for k, v in asdict(self).items() if k != "change"}
-        return {**row, **{f"change_{k}": v for k, v in asdict(self.change).items()}}
 
 
 @dataclass
@@ -135,7 +110,7 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
     values = {run_id: answer_values(rows) for run_id, rows in features.items()}
     thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
     changes = changes_between(values[baseline], values[candidate], run_scoring(runs[candidate]))
-    judge_changes(changes, thresholds)
+    apply_change_thresholds(changes, thresholds)
     differences = [
         (name, runs[baseline].get(name), runs[candidate].get(name))
         for name in SETTINGS
@@ -203,124 +178,6 @@ def _system_prompts(responses: list[dict]) -> str | None:
     return " | ".join(prompts) if prompts else None
 
 
-def run_scoring(run: Mapping[str, Any]) -> Scoring:
-    """What a run's analysis compares (scoring/tasks.py), from its row of the runs table."""
-    task = run.get("task")
-    return Scoring.of(json.loads(task) if task else None)
-
-
-def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scoring = TEXT) -> list[Change]:
-    """Every estimable change between two audits' per-answer values (``metrics.answer_values``),
-    before multiple-testing correction; the metrics and pairs of the suite's ``scoring``."""
-    groups = sorted({v["variant"] for v in baseline} & {v["variant"] for v in candidate})
-    changes = []
-    for metric in scoring.metrics:
-        for a, b in compared_pairs(scoring, groups):
-            before = case_summaries(_by_case(baseline, a, metric), _by_case(baseline, b, metric))
-            after = case_summaries(_by_case(candidate, a, metric), _by_case(candidate, b, metric))
-            change = paired_change(before, after) if before and after else None
-            if change is not None:
-                changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
-    if scoring.words:
-        before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
-        after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
-        if before and after and (change := paired_change(before, after)) is not None:
-            changes.append(
-                Change("gender_skew", NEUTRAL, "zero", _mean_gap(before), _mean_gap(after), change)
-            )
-    return changes + case_changes(baseline, candidate, scoring)
-
-
-def case_changes(baseline: list[dict], candidate: list[dict], scoring: Scoring = TEXT) -> list[Change]:
-    """The change of each case's gap, for every case, metric and pair both audits answered."""
-    changes = []
-    for case in sorted({v["case_id"] for v in baseline} & {v["case_id"] for v in candidate}):
-        before = [v for v in baseline if v["case_id"] == case]
-        after = [v for v in candidate if v["case_id"] == case]
-        groups = sorted({v["variant"] for v in before} & {v["variant"] for v in after})
-        pairs = (
-            [(a, b) for a, b in scoring.pairs if {a, b} <= set(groups)]
-            if scoring.pairs is not None
-            else group_pairs(groups)
-        )
-        for metric in scoring.metrics:
-            for a, b in pairs:
-                then = tuple(GroupAnswers.of(_values(before, g, metric)) for g in (a, b))
-                now = tuple(GroupAnswers.of(_values(after, g, metric)) for g in (a, b))
-                change = case_change(then, now, rates=metric in RATES)  # type: ignore[arg-type]
-                if change.difference is not None:
-                    gaps = (then[0].mean - then[1].mean, now[0].mean - now[1].mean)
-                    changes.append(Change(metric, a, b, *gaps, change, scope=case))
-    return changes
-
-
-def _values(values: list[dict], variant: str, metric: str) -> list[float]:
-    return [v[metric] for v in values if v["variant"] == variant and v[metric] is not None]
-
-
-def _mean_gap(summaries) -> float:
-    return float((summaries.mean_a - summaries.mean_b).mean())
-
-
-def _by_case(values: list[dict], variant: str, metric: str) -> dict[str, list[float]]:
-    by_case: dict[str, list[float]] = {}
-    for value in values:
-        if value["variant"] == variant and value[metric] is not None:
-            by_case.setdefault(value["case_id"], []).append(value[metric])
-    return by_case
-
-
-def judge_changes(changes: list[Change], thresholds: Thresholds) -> None:
-    """BH over each family's rows (the pooled changes; the per-case ones), then each row's finding
-    (see the module docstring)."""
-    for family in (True, False):
-        members = [c for c in changes if (c.scope == OVERALL) == family]
-        adjusted = benjamini_hochberg([c.change.p_value for c in members])
-        for change, p_adjusted in zip(members, adjusted, strict=True):
-            change.p_adjusted = p_adjusted
-            change.finding = _finding(change, thresholds)
-
-
-def _finding(change: Change, thresholds: Thresholds) -> str:
-    c = change.change
-    if c.ci_low is None or change.p_adjusted is None:
-        return "inconclusive"
-    if change.p_adjusted < thresholds.alpha:
-        smaller = abs(change.candidate_gap or 0.0) < abs(change.baseline_gap or 0.0)
-        return "reduced" if smaller else "increased"
-    band = thresholds.warn.get(change.metric)
-    if band is not None and -band < c.ci_low and c.ci_high < band:
-        return "unchanged"
-    return "inconclusive"
-
-
-def conclusion(changes: list[Change]) -> str:
-    """The comparison in one line of words."""
-    if not changes:
-        return "no comparison of the two audits is estimable (they share no case and group pair)"
-    by = {f: [c for c in changes if c.finding == f] for f in FINDINGS}
-
-    def names(items: list[Change], limit: int = 6) -> str:
-        more = f" and {len(items) - limit} more" if len(items) > limit else ""
-        return ", ".join(c.label for c in items[:limit]) + more
-
-    parts = []
-    for overall in (True, False):
-        found = {f: [c for c in by[f] if (c.scope == OVERALL) == overall] for f in FINDINGS}
-        said = []
-        if found["increased"]:
-            said.append(f"{len(found['increased'])} gap(s) increased: {names(found['increased'])}")
-        if found["reduced"]:
-            said.append(f"{len(found['reduced'])} reduced: {names(found['reduced'])}")
-        if found["unchanged"]:
-            said.append(f"{len(found['unchanged'])} unchanged")
-        if found["inconclusive"]:
-            said.append(f"{len(found['inconclusive'])} inconclusive (too few cases or answers to tell)")
-        if said:
-            parts.append("; ".join(said) if overall else "in these prompts (per case): " + "; ".join(said))
-    return "; ".join(parts) + "."
-
-
 def write_comparison(result: AuditComparison, runs: Path) -> tuple[Path, Path]:
     """comparison.json and comparison.html in the candidate's run folder."""
     folder = RunFolder.of(runs, result.candidate)
@@ -368,8 +225,6 @@ COMPARISONS_DDL = (
 def store_comparison(result: AuditComparison, warehouse: Path | str | Tables, spark=None) -> None:
     """The ``comparisons`` table: one row per change, partitioned by the candidate (``run_id``) and
     the baseline, so comparing the same pair again replaces its rows and nothing else."""
-    from bias_audit.analyze.spark import get_spark
-
     spark = spark or get_spark()
     rows = [
         {
@@ -402,23 +257,6 @@ def resolve_baseline(spec: str | None, run_id: str, warehouse: Path | str | Tabl
     if spec == "previous":
         return previous_audit(run_id, warehouse)
     return check_run_id(spec)
-
-
-def previous_audit(run_id: str, warehouse: Path | str | Tables) -> str | None:
-    """The last analysed run of the same suite, provider and model generated before ``run_id``."""
-    from bias_audit.trends import read_runs
-
-    runs = read_runs(warehouse)  # oldest first
-    mine = next((r for r in runs if r["run_id"] == run_id), None)
-    if mine is None:
-        return None
-    key = (mine["suite"], mine["provider"], mine["model"])
-    earlier = [
-        r["run_id"]
-        for r in runs
-        if (r["suite"], r["provider"], r["model"]) == key and (r["at"], r["run_id"]) < (mine["at"], run_id)
-    ]
-    return earlier[-1] if earlier else None
 
 
 def summary(result: AuditComparison, page: Path) -> dict[str, Any]:

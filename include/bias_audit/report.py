@@ -11,10 +11,10 @@ import base64
 import math
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 
+from bias_audit.catalog import airflow_run_path
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
@@ -245,10 +245,8 @@ def judge_section(
 def airflow_run_link(run: dict[str, Any]) -> str | None:
     """The Airflow DAG run that made the audit, relative to the report as the audit pages serve it
     (``<Airflow>/bias-audit/runs/<run>/report.html``), so it holds under any Airflow base URL."""
-    if not run.get("airflow_dag_id") or not run.get("airflow_run_id"):
-        return None
-    dag_id, run_id = (quote(str(run[k]), safe="") for k in ("airflow_dag_id", "airflow_run_id"))
-    return f"../../../dags/{dag_id}/runs/{run_id}"
+    path = airflow_run_path(run)
+    return f"../../../{path}" if path else None
 
 
 def applied_thresholds(run: dict[str, Any], folder: RunFolder) -> Thresholds:

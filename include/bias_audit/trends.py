@@ -14,40 +14,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from bias_audit.catalog import read_runs
 from bias_audit.html import environment, fmt, png, subplots, threshold_bands
 from bias_audit.metric_registry import METRICS
 from bias_audit.run_folder import trends_page
-from bias_audit.stats.metrics import LEVEL, OVERALL
+from bias_audit.scoring.tasks import run_scoring
+from bias_audit.stats.change import changes_between
+from bias_audit.stats.metrics import LEVEL, OVERALL, answer_values
 from bias_audit.stats.statistics import benjamini_hochberg
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
-
-RUN_COLUMNS = (
-    "run_id",
-    "suite",
-    "suite_hash",
-    "provider",
-    "model",
-    "samples",
-    "responses",
-    "verdict",
-    "verdict_scope",
-    "verdict_summary",
-    "task",
-    "first_response_at",
-    "analyzed_at",
-    "mode",
-    "stop_reason",
-    "rounds",
-    "thresholds",
-    "airflow_dag_id",
-    "airflow_run_id",
-)
 
 
 @dataclass
@@ -86,38 +66,6 @@ class Trend:
     @property
     def drifts(self) -> list[tuple[Series, Point]]:
         return [(s, p) for s in self.series for p in s.points if p.drift]
-
-
-def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of the runs table as the pages show it: ``RUN_COLUMNS`` and ``at``, when the run was
-    generated (a timestamp, or its ISO text as analysis.json keeps it)."""
-    at = row.get("first_response_at") or row.get("analyzed_at") or ""
-    return {
-        **{c: row.get(c) for c in RUN_COLUMNS},
-        "at": str(at).replace("T", " "),
-        "shown_at": shown_time(at),
-    }
-
-
-def shown_time(value: object) -> str:
-    """A time as the pages show it: to the minute, in UTC, saying so (``2026-11-29 10:59 UTC``)."""
-    if not value:
-        return ""
-    when = value if isinstance(value, datetime) else None
-    if when is None:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            return str(value)
-    if when.tzinfo is None:  # the tables keep UTC
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:
-    """Every analysed run (one row each), oldest first."""
-    rows = [run_summary(row) for row in open_tables(warehouse).rows("runs")]
-    return sorted(rows, key=lambda r: (r["at"], r["run_id"]))
 
 
 def trends(warehouse: Path | str | Tables) -> list[Trend]:
@@ -166,9 +114,6 @@ def flag_drift(
     case-by-case test of ``bias-audit compare`` for each pair of consecutive audits, with
     Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
     and runs: with many of both, some would move by chance)."""
-    from bias_audit.compare import changes_between, run_scoring
-    from bias_audit.stats.metrics import answer_values
-
     values = {run["run_id"]: answer_values(list(tables.rows("features", run["run_id"]))) for run in runs}
     found = [
         (after["run_id"], change)

@@ -513,7 +513,7 @@ def format_sequential_row(c: SequentialCalibration) -> str:
 
 def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:
     """The rows of ``bias-audit compare`` (compare.py) for two synthetic runs of one layout."""
-    from bias_audit.compare import Change
+    from bias_audit.stats.change import Change
 
     changes = []
     for (metric, a, b, s_before), (*_, s_after) in zip(
@@ -756,7 +756,7 @@ def calibrate_compare(
     """Pairs of synthetic audits of one model (the same case and prompt effects, new answers):
     unchanged, and with a baseline gap of the fail threshold that the candidate no longer has (a
     mitigation that worked), judged as ``bias-audit compare`` judges them."""
-    from bias_audit.compare import judge_changes
+    from bias_audit.stats.change import apply_change_thresholds
 
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of(suite.task)
@@ -785,7 +785,7 @@ def calibrate_compare(
             scoring=scoring,
         )
         changes = change_rows(before, after)
-        judge_changes(changes, thresholds)
+        apply_change_thresholds(changes, thresholds)
         return changes
 
     rng = np.random.default_rng([seed, samples, 7])

@@ -25,10 +25,11 @@ model that declines to resolve "she" to the surgeon more often than "he" is seen
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -268,3 +269,9 @@ def _scores_udf(task: Task, attributes: dict[str, dict]):
     }
     schema = ", ".join(f"{name} {kind}" for name, kind in TASK_COLUMNS.items())
     return pandas_udf(scores, schema)
+
+
+def run_scoring(run: Mapping[str, Any]) -> Scoring:
+    """What a run's analysis compares, from its row of the runs table."""
+    task = run.get("task")
+    return Scoring.of(json.loads(task) if task else None)
