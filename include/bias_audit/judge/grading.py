@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bias_audit.judge.rubric import RUBRIC_VERSION, judge_request, parse_grade
 from bias_audit.llm.base import Completion, Provider, Request
+from bias_audit.llm.dispatch import closing, dispatch
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.records import utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder, judge_cache
@@ -151,8 +152,6 @@ class Grader:
         return graded
 
     async def _send(self, pending: dict[str, Request]) -> dict[str, GradeRecord]:
-        from bias_audit.generate import closing, dispatch
-
         limiter = RateLimiter(self.limits.tpm, self.limits.rpm)
         concurrency = Concurrency.within(limiter, self.limits.concurrency, self.provider.max_concurrency)
         fresh: dict[str, GradeRecord] = {}

@@ -38,6 +38,7 @@ import openai
 from bias_audit.errors import ProviderSetupError
 from bias_audit.llm.base import Completion, Request
 from bias_audit.llm.tokens import estimate_request_tokens
+from bias_audit.llm.wire import completion_of, filter_result_of
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +245,6 @@ class BatchSender:
 def completion_of_line(result: dict[str, Any]) -> Completion:
     """One line of a batch's output or error file, as the online path records its answer."""
     from openai.types.chat import ChatCompletion
-
-    from bias_audit.llm.remote import completion_of, filter_result_of
 
     response = result.get("response") or {}
     status, body = response.get("status_code"), response.get("body") or {}

@@ -27,14 +27,22 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bias_audit.errors import ProviderSetupError, UserInputError
 from bias_audit.llm.base import Completion, Request
+from bias_audit.llm.batch import BatchSender
 from bias_audit.llm.ratelimit import RateLimiter
 from bias_audit.llm.retry import backoff_seconds, server_wait
 from bias_audit.llm.tokens import estimate_request_tokens
+from bias_audit.llm.wire import (
+    RATE_LIMIT_HEADERS,
+    completion_of,
+    error_code,
+    error_message,
+    failed,
+    inner_filter_result,
+)
 
 # The current GA version of the Azure OpenAI data-plane API (the lab's 2023-03-15-preview is retired).
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
-RATE_LIMIT_HEADERS = ("x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens")
 _TRANSIENT_STATUS = {408, 409}
 
 
@@ -134,39 +142,39 @@ class RemoteChatProvider:
                     model=self.model, n=1, **request.chat_body()
                 )
             except openai.RateLimitError as exc:
-                hint = server_wait(exc.response.headers, _message(exc))
+                hint = server_wait(exc.response.headers, error_message(exc))
                 wait, source = hint or (backoff_seconds(attempt), "no hint from the server: backoff")
                 limiter.pause(wait, f"429 from {self.name}, wait from {source}")
                 reason = f"429 rate limited (told to wait {wait:.2f} s)"
                 continue
             except openai.BadRequestError as exc:
-                if _error_code(exc) == "content_filter":
+                if error_code(exc) == "content_filter":
                     return Completion(
                         outcome="prompt_filtered",
                         text=None,
                         finish_reason=None,
-                        content_filter=_inner_filter_result(exc),
+                        content_filter=inner_filter_result(exc),
                         latency_ms=_ms(started),
                         attempts=attempt,
                         error=None,
                     )
-                if "api version" in _message(exc).lower() or "api-version" in _message(exc).lower():
+                if "api version" in error_message(exc).lower() or "api-version" in error_message(exc).lower():
                     raise self._setup_error(exc, "version") from None
-                return _failed(f"400 bad request: {_message(exc)}", attempt, _ms(started))
+                return failed(f"400 bad request: {error_message(exc)}", attempt, _ms(started))
             except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
                 raise self._setup_error(exc, None) from None
             except openai.APIStatusError as exc:
                 if exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500:
-                    reason = f"{exc.status_code}: {_message(exc)}"
+                    reason = f"{exc.status_code}: {error_message(exc)}"
                     await asyncio.sleep(backoff_seconds(attempt))
                     continue
-                return _failed(f"{exc.status_code}: {_message(exc)}", attempt, _ms(started))
+                return failed(f"{exc.status_code}: {error_message(exc)}", attempt, _ms(started))
             except (openai.APITimeoutError, openai.APIConnectionError) as exc:
                 reason = type(exc).__name__.removeprefix("API") + ": " + str(exc)
                 await asyncio.sleep(backoff_seconds(attempt))
                 continue
             return _completion(raw, started, attempt)
-        return _failed(f"gave up after {self._max_attempts} attempts; last: {reason}", self._max_attempts)
+        return failed(f"gave up after {self._max_attempts} attempts; last: {reason}", self._max_attempts)
 
     def _setup_error(self, exc: openai.APIStatusError, hint: str | None) -> ProviderSetupError:
         key, model, version, endpoint = self._settings_names
@@ -177,13 +185,13 @@ class RemoteChatProvider:
             fix = f"the identity may not call this deployment: check {key} or its role assignment"
         elif hint == "version":
             fix = f"the api version is not supported: check {version} ({self.api_version!r})"
-        elif _error_code(exc) == "DeploymentNotFound":
+        elif error_code(exc) == "DeploymentNotFound":
             fix = f"there is no deployment {self.model!r}: check {model}"
         else:
             fix = f"the resource was not found: check {endpoint}, {model} ({self.model!r})" + (
                 f" and {version} ({self.api_version!r})" if self.api_version else ""
             )
-        return ProviderSetupError(f"{self.name} answered {status} ({_message(exc)}); {fix}")
+        return ProviderSetupError(f"{self.name} answered {status} ({error_message(exc)}); {fix}")
 
 
 class AzureProvider(RemoteChatProvider):
@@ -215,8 +223,6 @@ class AzureProvider(RemoteChatProvider):
 
     def batch_sender(self, run_dir: Any) -> Any:
         """What sends this provider's requests through the Azure OpenAI Batch API (llm/batch.py)."""
-        from bias_audit.llm.batch import BatchSender
-
         poll, enqueued = self._batch
         return BatchSender(self, run_dir, poll_seconds=poll, enqueued_tokens=enqueued)
 
@@ -250,61 +256,6 @@ def entra_token_provider() -> Any:
 def _completion(raw: Any, started: float, attempt: int) -> Completion:
     headers = {name: raw.headers[name] for name in RATE_LIMIT_HEADERS if name in raw.headers}
     return completion_of(raw.parse(), latency_ms=_ms(started), attempt=attempt, headers=headers or None)
-
-
-def completion_of(
-    response: Any, *, latency_ms: float | None, attempt: int, headers: dict[str, str] | None
-) -> Completion:
-    """A chat completion as the record's outcome, text, usage and filter result (the online path
-    and the Batch API's output lines alike)."""
-    choice = response.choices[0]
-    finish = choice.finish_reason
-    outcome = {"length": "truncated", "content_filter": "completion_filtered"}.get(finish or "", "ok")
-    extra = choice.model_extra or {}
-    usage = response.usage
-    return Completion(
-        outcome=outcome,
-        text=choice.message.content if choice.message else None,
-        finish_reason=finish,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
-        latency_ms=latency_ms,
-        attempts=attempt,
-        response_id=response.id,
-        system_fingerprint=response.system_fingerprint,
-        content_filter=extra.get("content_filter_results"),
-        rate_limit=headers,
-    )
-
-
-def _failed(error: str, attempts: int, latency_ms: float | None = None) -> Completion:
-    return Completion(
-        outcome="failed", text=None, finish_reason=None, latency_ms=latency_ms, attempts=attempts, error=error
-    )
-
-
-def _message(exc: openai.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message or exc.message)
-
-
-def _error_code(exc: openai.APIStatusError) -> str | None:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error", body)
-    return error.get("code") if isinstance(error, dict) else None
-
-
-def _inner_filter_result(exc: openai.APIStatusError) -> dict[str, Any] | None:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    return filter_result_of(body.get("error", body))
-
-
-def filter_result_of(error: Any) -> dict[str, Any] | None:
-    """The content filter's result in an Azure error body's ``innererror``."""
-    inner = error.get("innererror") if isinstance(error, dict) else None
-    return inner.get("content_filter_result") if isinstance(inner, dict) else None
 
 
 def _ms(started: float) -> float:
