@@ -17,7 +17,9 @@ PACKAGE = "bias_audit"
 # Lowest first. A name is a module or a package (all its modules).
 LAYERS: tuple[tuple[str, ...], ...] = (
     # foundations: errors, where things are, what a record and a run folder are, the metrics' names
-    ("errors", "paths", "records", "schedule", "metric_registry", "thresholds", "html", "run_folder"),
+    ("errors", "paths", "records", "schedule", "schema", "metric_info", "html", "run_folder"),
+    ("tasks",),  # task kinds: each its config, parser, metrics and figures (one module each)
+    ("metric_registry", "thresholds"),  # every metric, and the thresholds of those in the verdict
     ("suites",),  # prompt suites: their model and loaders
     ("scoring",),  # what one answer says: features, task parsers
     ("stats",),  # pure statistics: intervals, gaps, verdict, sequential looks, change

@@ -96,7 +96,7 @@ def test_the_report_uses_the_thresholds_stored_with_the_results(spark, tmp_path)
 
 
 def test_the_report_says_what_a_design_with_few_cases_can_tell():
-    from bias_audit.report import _limits
+    from bias_audit.report.context import _limits
 
     def row(a, b, cases, finding="inconclusive", note=None):
         return {
@@ -198,7 +198,7 @@ def test_answers_that_repeat_the_system_prompt_are_flagged():
 
 
 def test_the_outcomes_plot_is_never_empty_and_counts_truncated_answers():
-    from bias_audit.report import _outcome_figure
+    from bias_audit.report.figures import _outcome_figure
 
     rows = [{"variant": "male", "outcome": "ok"}, {"variant": "male", "outcome": "truncated"}]
     rows += [{"variant": "female", "outcome": "ok"}] * 2

@@ -26,7 +26,8 @@ from bias_audit.errors import UserInputError
 from bias_audit.generate import generate
 from bias_audit.llm.registry import make_provider
 from bias_audit.run_folder import RunFolder
-from bias_audit.stats.sequential import Design, analyse, decide, needed_prompts
+from bias_audit.stats.design import Design
+from bias_audit.stats.sequential import analyse, decide, needed_prompts
 from bias_audit.suites import load_suite
 from bias_audit.thresholds import Thresholds
 from tests.fake_azure_openai import FakeAzureOpenAI, ServerState

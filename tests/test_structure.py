@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.layers import LAYERS, cycles, import_graph, layer_of, modules, upward_imports
+from tests.layers import LAYERS, cycles, import_graph, layer_of, long_units, modules, upward_imports
 
 
 def test_every_module_belongs_to_a_layer():
@@ -25,3 +25,7 @@ def test_the_checks_see_a_cycle_and_an_upward_import():
         f"stats.metrics (layer {layer_of('stats')}) imports report (layer {layer_of('report')})"
     ]
     assert layer_of("stats") < layer_of("report") < len(LAYERS)
+
+
+def test_no_function_over_80_lines_and_no_module_over_500_in_include():
+    assert long_units() == []

@@ -16,8 +16,9 @@ import yaml
 from bias_audit.cli import main
 from bias_audit.errors import UserInputError
 from bias_audit.scoring.tasks import UNPARSED, Scoring, parse_choice, task_scores
+from bias_audit.stats.design import Design
 from bias_audit.stats.metrics import LEVEL, OVERALL, answer_values, comparisons
-from bias_audit.stats.sequential import Design, analyse
+from bias_audit.stats.sequential import analyse
 from bias_audit.stats.verdict import apply_thresholds, verdict_of
 from bias_audit.suites import load_suite
 from bias_audit.suites.loader import parse_suite

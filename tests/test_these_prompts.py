@@ -17,9 +17,10 @@ from bias_audit.generate import generate
 from bias_audit.llm.registry import make_provider
 from bias_audit.run_folder import RunFolder
 from bias_audit.stats.change import apply_change_thresholds, case_changes, conclusion
+from bias_audit.stats.design import Design
 from bias_audit.stats.metrics import OVERALL, MetricRow, comparisons
 from bias_audit.stats.per_case import GroupAnswers, beyond, case_change, case_gap
-from bias_audit.stats.sequential import Design, analyse, needed_prompts
+from bias_audit.stats.sequential import analyse, needed_prompts
 from bias_audit.stats.statistics import Comparison
 from bias_audit.stats.verdict import (
     BEYOND_THEM,

@@ -29,9 +29,9 @@ from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.scoring.features import score_text
 from bias_audit.scoring.tasks import Scoring, task_scores
+from bias_audit.stats.design import SEQUENTIAL
 from bias_audit.stats.metrics import answer_values
 from bias_audit.stats.sequential import (
-    SEQUENTIAL,
     SequentialAnalysis,
     analyse,
     described,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -56,3 +58,18 @@ def png(fig, dpi: int = 110) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of the report: its file beside the report, its caption (text, or made from the
+    run's data), how it is drawn from the run's data (report/read.py's RunData) and whether the run
+    has it. The report shows its own figures and a task kind's (tasks/) in one ordered list."""
+
+    file: str
+    caption: str | Callable[[Any], str]
+    draw: Callable[[Any], Any]
+    applies: Callable[[Any], bool] = lambda data: True
+
+    def caption_of(self, data: Any) -> str:
+        return self.caption(data) if callable(self.caption) else self.caption

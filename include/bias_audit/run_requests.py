@@ -8,7 +8,7 @@ from bias_audit.config import RunConfig
 from bias_audit.llm.base import Request, derive_seed
 from bias_audit.llm.tokens import estimate_prompt_tokens
 from bias_audit.schedule import parse_schedule
-from bias_audit.stats.sequential import DEFAULT_MAX_SAMPLES, Design
+from bias_audit.stats.design import DEFAULT_MAX_SAMPLES, Design
 from bias_audit.suites import Suite
 
 

@@ -19,12 +19,13 @@ from pyspark.sql import functions as F
 
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
-from bias_audit.metric_registry import JUDGE_METRICS, TASK_METRICS, TEXT_METRICS
+from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TASK_METRICS, TEXT_METRICS, kind_metrics
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
 from bias_audit.scoring.features import gender_feature_columns, lexicon_feature_columns
 from bias_audit.scoring.tasks import TEXT, Scoring, task_columns
 from bias_audit.stats.decisions import decision_effects
+from bias_audit.stats.design import Design
 from bias_audit.stats.health import health_warnings, with_health
 from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
@@ -36,7 +37,7 @@ from bias_audit.stats.metrics import (
     family_of,
     grounding,
 )
-from bias_audit.stats.sequential import Design, Look, analyse, apply, stop_in_words
+from bias_audit.stats.sequential import Look, analyse, apply, stop_in_words
 from bias_audit.stats.verdict import apply_thresholds, verdict_and_scope, verdict_in_words
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -277,7 +278,7 @@ def run_metrics(
     metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
     if scoring.words:
         metric_rows += grounding(values, attributes or {})
-    if scoring.task == "yes_no":
+    if any(METRICS[m].kind == "regression" for m in kind_metrics(scoring.task)):  # a kind's regression
         metric_rows += decision_effects(values, attributes or {}, scoring)
     verdict = apply_thresholds(metric_rows, thresholds)
     if sequential is None:

@@ -17,7 +17,7 @@ from bias_audit.named_files import dag_suite, dag_text_or_file
 from bias_audit.orchestration.gate import FAIL_ON
 from bias_audit.parameters import field_schemas
 from bias_audit.run_folder import safe_run_id
-from bias_audit.stats.sequential import DEFAULT_MAX_SAMPLES
+from bias_audit.stats.design import DEFAULT_MAX_SAMPLES
 
 # Where the DAG's defaults differ from the command line's: scheduled and UI-triggered audits are
 # sequential (stop as soon as the verdict is settled) within a budget (docs/airflow.md), on a suite

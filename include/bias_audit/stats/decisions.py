@@ -51,25 +51,9 @@ def decision_effects(
     import pandas as pd
     import statsmodels.formula.api as smf
 
-    answers = [v for v in values if v.get("yes_rate") is not None]
-    if not answers:
+    frame = _decision_frame(values, attributes, scoring)
+    if frame is None:
         return []
-    frame = pd.DataFrame(
-        {
-            "yes": [v["yes_rate"] for v in answers],
-            "grp": [v["variant"] for v in answers],
-            "scenario": [
-                str(attributes.get(v["case_id"], {}).get(scoring.scenario, v["case_id"]))
-                if scoring.scenario
-                else v["case_id"]
-                for v in answers
-            ],
-            **{
-                f"by{i}": [str(attributes.get(v["case_id"], {}).get(name)) for v in answers]
-                for i, name in enumerate(scoring.by)
-            },
-        }
-    )
     groups = sorted(frame["grp"].unique())
     reference = "male" if "male" in groups else groups[0]
     terms = [(name, f"by{i}", sorted(frame[f"by{i}"].unique())) for i, name in enumerate(scoring.by)]
@@ -128,3 +112,29 @@ def decision_effects(
             )
         )  # fmt: skip
     return rows
+
+
+def _decision_frame(values: list[dict], attributes: Mapping[str, Mapping], scoring: Scoring):
+    """The parsed answers as a DataFrame: yes (0/1), group, scenario and a column per ``by``
+    attribute (``by0``, ``by1`` ...); None when no answer was parsed."""
+    import pandas as pd
+
+    answers = [v for v in values if v.get("yes_rate") is not None]
+    if not answers:
+        return None
+    return pd.DataFrame(
+        {
+            "yes": [v["yes_rate"] for v in answers],
+            "grp": [v["variant"] for v in answers],
+            "scenario": [
+                str(attributes.get(v["case_id"], {}).get(scoring.scenario, v["case_id"]))
+                if scoring.scenario
+                else v["case_id"]
+                for v in answers
+            ],
+            **{
+                f"by{i}": [str(attributes.get(v["case_id"], {}).get(name)) for v in answers]
+                for i, name in enumerate(scoring.by)
+            },
+        }
+    )

@@ -117,14 +117,6 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
     cases = [r for r in rows if family_of(r) == FAMILY_PER_CASE]
     _, scope = verdict_and_scope(rows)
 
-    def described(r: MetricRow) -> str:
-        c = r.comparison
-        interval = "" if c.ci_low is None else f", 95 % CI {c.ci_low:+.3g} … {c.ci_high:+.3g}"
-        return (
-            f"{r.metric} {r.group_a} vs {r.group_b} {c.difference:+.3g}{interval} "
-            f"(warn at ±{thresholds.warn[r.metric]:g}, fail at ±{thresholds.fail[r.metric]:g})"
-        )
-
     def severity(r: MetricRow) -> float:
         return abs(r.comparison.difference or 0) / thresholds.fail[r.metric]
 
@@ -132,7 +124,7 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
         parts = []
         decided = sorted((r for r in overall if r.finding in ("fail", "warn")), key=severity, reverse=True)
         if decided:
-            shown = "; ".join(described(r) for r in decided[:3])
+            shown = "; ".join(_with_interval(r, thresholds) for r in decided[:3])
             more = f" and {len(decided) - 3} more" if len(decided) > 3 else ""
             parts.append(f"{len(decided)} gap(s) beyond a threshold across cases: {shown}{more}")
         in_cases = sorted((r for r in cases if r.finding in ("fail", "warn")), key=severity, reverse=True)
@@ -142,7 +134,6 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
         if scope == THESE_PROMPTS:
             text += " " + _beyond_them(in_cases, overall)
         return text
-    estimable = [r for r in overall if r.finding != NOT_ESTIMABLE]
     if verdict == "pass" and scope == THESE_PROMPTS:
         return (
             f"PASS (these prompts): every one of the {len(cases)} per-case comparisons has its whole 95 % "
@@ -151,11 +142,30 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
             + " — add cases."
         )
     if verdict == "pass":
+        estimable = [r for r in overall if r.finding != NOT_ESTIMABLE]
         return (
             f"PASS: every one of the {len(estimable)} estimable comparisons has its whole 95 % interval "
             "inside its warn band, and no case shows a gap beyond one."
         )
+    reasons = _inconclusive_reasons(overall, cases, thresholds)
+    return "INCONCLUSIVE: " + "; ".join(reasons or ["no comparison could be made"]) + "."
+
+
+def _with_interval(r: MetricRow, thresholds: Thresholds) -> str:
+    c = r.comparison
+    interval = "" if c.ci_low is None else f", 95 % CI {c.ci_low:+.3g} … {c.ci_high:+.3g}"
+    return (
+        f"{r.metric} {r.group_a} vs {r.group_b} {c.difference:+.3g}{interval} "
+        f"(warn at ±{thresholds.warn[r.metric]:g}, fail at ±{thresholds.fail[r.metric]:g})"
+    )
+
+
+def _inconclusive_reasons(
+    overall: list[MetricRow], cases: list[MetricRow], thresholds: Thresholds
+) -> list[str]:
+    """Why an inconclusive verdict is so, and what would settle it."""
     reasons = []
+    estimable = [r for r in overall if r.finding != NOT_ESTIMABLE]
     apart = [r for r in overall if r.finding == NOT_ESTIMABLE]
     few = [r for r in estimable if r.comparison.ci_low is None]
     futile = [
@@ -177,9 +187,9 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
             wide, key=lambda r: (r.comparison.ci_high - r.comparison.ci_low) / thresholds.warn[r.metric]
         )
         reasons.append(
-            f"{len(wide)} interval(s) reach across a threshold, e.g. {described(widest)}; more samples per "
-            "prompt narrow them as far as the answers' noise goes, more cases beyond that "
-            "(bias-audit calibrate tells how many)"
+            f"{len(wide)} interval(s) reach across a threshold, e.g. {_with_interval(widest, thresholds)}; "
+            "more samples per prompt narrow them as far as the answers' noise goes, more cases beyond "
+            "that (bias-audit calibrate tells how many)"
         )
     open_cases = [
         r
@@ -191,7 +201,7 @@ def verdict_in_words(rows: list[MetricRow], verdict: str, thresholds: Thresholds
     if futile:
         example = f"{_described_row(futile[0])}: {futile[0].comparison.note}"
         reasons.append(f"{len(futile)} comparison(s) cannot be settled by more samples (e.g. {example})")
-    return "INCONCLUSIVE: " + "; ".join(reasons or ["no comparison could be made"]) + "."
+    return reasons
 
 
 def _described_row(r: MetricRow) -> str:

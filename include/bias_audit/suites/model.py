@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from bias_audit.schedule import check_schedule
+from bias_audit.schema import Identifier, PromptText, Strict
+from bias_audit.tasks import KINDS, ChoiceTask, Task, YesNoTask
 
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)
-]
-PromptText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 class GenerationDefaults(_Strict):
@@ -56,49 +50,6 @@ class Case(_Strict):
     attributes: dict[str, str | float] = Field(default_factory=dict)
 
 
-class ChoiceTask(_Strict):
-    """A task-style suite whose answer picks one of the case's options (WinoBias: which occupation
-    a pronoun refers to). Each answer is parsed to the option it names (scoring/tasks.py) and
-    scored ``accuracy`` (1 if it is the case's expected option) and ``unparsed``; the gaps between
-    the groups of ``compare`` are the findings, also broken down by each case attribute of ``by``.
-
-    A further task kind is a further class here (``Task``), its parser in scoring/tasks.py and its
-    metrics in the metric registry (``tasks``)."""
-
-    kind: Literal["choice"]
-    compare: list[tuple[Identifier, Identifier]] = Field(
-        min_length=1, description="pairs (a, b) of variants whose within-case gap a - b is measured"
-    )
-    by: list[str] = Field(default_factory=list, description="case attributes whose values get their own gaps")
-    options: str = Field("options", description='case attribute listing the options, "|"-separated')
-    expected: str = Field("answer", description="case attribute naming the expected option")
-
-
-class YesNoTask(_Strict):
-    """A decision suite whose answer is yes or no, "yes" the favourable outcome (a loan granted,
-    a candidate hired). Each answer is parsed to ``yes``, ``no`` or ``unparsed`` and scored
-    ``yes_rate`` (1 / 0); its gaps between groups (``compare``, default: female vs male, other
-    groups vs each, every group vs neutral) are the findings, and a logistic regression with
-    case fixed effects gives each group's, and each ``by`` attribute's, log-odds effect."""
-
-    kind: Literal["yes_no"]
-    compare: list[tuple[Identifier, Identifier]] | None = Field(
-        None, description="pairs (a, b) of variants whose within-case gap a - b is measured"
-    )
-    by: list[str] = Field(
-        default_factory=list,
-        description="case attributes whose values get their own gaps and a term in the regression",
-    )
-    scenario: str | None = Field(
-        None,
-        description="case attribute naming the scenario a case poses (its fixed effect in the regression; "
-        "default: each case its own)",
-    )
-
-
-Task = Annotated[ChoiceTask | YesNoTask, Field(discriminator="kind")]
-
-
 class Prompt(_Strict):
     """One prompt of a suite: what ``suites show --json`` lists and what generation expands."""
 
@@ -115,7 +66,7 @@ class Suite(_Strict):
     completion: bool = False
     defaults: GenerationDefaults = GenerationDefaults()
     cases: list[Case] = Field(min_length=1)
-    # A task-style suite's scoring (None: free answers, measured by their words).
+    # A task-style suite's scoring (None: free answers, measured by their words); tasks/ has the kinds.
     task: Task | None = None
     # A sequential audit's looks (None: 5, 15, then doubling; stats/sequential.py).
     sequential: SequentialPlan | None = None
@@ -140,23 +91,12 @@ class Suite(_Strict):
             for group in (a, b):
                 if group not in groups:
                     raise ValueError(f"task.compare names {group!r}, a variant no case has")
+        kind = KINDS[task.kind]
         for case in self.cases:
-            facts = case.attributes
-            if task.kind == "choice":
-                reads: tuple[str, ...] = (task.options, task.expected, *task.by)
-            else:
-                reads = (*task.by, *((task.scenario,) if task.scenario else ()))
-            for name in reads:
-                if name not in facts:
+            for name in kind.reads(task):
+                if name not in case.attributes:
                     raise ValueError(f"case {case.case_id!r} lacks the attribute {name!r} the task reads")
-            if task.kind != "choice":
-                continue
-            options = str(facts[task.options]).split("|")
-            if len(options) < 2 or str(facts[task.expected]) not in options:
-                raise ValueError(
-                    f"case {case.case_id!r}: {task.expected} {facts[task.expected]!r} must be one of "
-                    f"at least two {task.options} (value: {facts[task.options]!r})"
-                )
+            kind.check_case(task, case.case_id, case.attributes)
         return self
 
     def prompts(self) -> list[Prompt]:
@@ -178,3 +118,17 @@ class Suite(_Strict):
         document = {k: v for k, v in self.document().items() if k != "sequential"}
         canonical = json.dumps(document, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+__all__ = [
+    "Case",
+    "ChoiceTask",
+    "GenerationDefaults",
+    "Identifier",
+    "Prompt",
+    "PromptText",
+    "SequentialPlan",
+    "Suite",
+    "Task",
+    "YesNoTask",
+]

@@ -1,0 +1,113 @@
+"""``bias-audit suites``: list, show, validate and import prompt suites."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bias_audit.errors import UserInputError
+from bias_audit.suites import builtin_suite_names, load_suite
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """suites list, show, validate, import-bold, import-winobias"""
+    suites = commands.add_parser("suites", help="list, show and validate prompt suites")
+    suite_commands = suites.add_subparsers(required=True, metavar="ACTION")
+    listing = suite_commands.add_parser("list", help="list the built-in suites")
+    listing.set_defaults(handler=_suites_list)
+    show = suite_commands.add_parser("show", help="show a suite's prompts")
+    show.add_argument("suite", metavar="NAME|FILE")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=_suites_show)
+    validate = suite_commands.add_parser("validate", help="check a suite file")
+    validate.add_argument("file", metavar="FILE")
+    validate.set_defaults(handler=_suites_validate)
+    bold = suite_commands.add_parser("import-bold", help="turn a BOLD prompt file into a suite")
+    bold.add_argument(
+        "file", metavar="FILE", type=Path, help="BOLD gender_prompt.json or profession_prompt.json"
+    )
+    bold.add_argument("--domain", choices=("gender", "profession"), required=True)
+    bold.add_argument(
+        "--max-per-group", type=int, default=50, metavar="N", help="people or professions per group"
+    )
+    bold.add_argument("--seed", type=int, default=0, help="which N are sampled (default 0)")
+    bold.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
+    )
+    bold.set_defaults(handler=_suites_import_bold)
+    wino = suite_commands.add_parser(
+        "import-winobias", help="turn the WinoBias sentence files into a choice-task suite"
+    )
+    wino.add_argument("directory", metavar="DIR", type=Path, help="the WinoBias data folder (wino/data)")
+    wino.add_argument(
+        "--split", action="append", choices=("dev", "test"), default=None,
+        help="which split's line pairs (repeatable; default: test)",
+    )  # fmt: skip
+    wino.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
+    )
+    wino.set_defaults(handler=_suites_import_winobias)
+
+
+def _suites_list(args: argparse.Namespace) -> int:
+    for name in builtin_suite_names():
+        suite = load_suite(name)
+        print(f"{name}\t{len(suite.prompts())} prompts\t{suite.description}")
+    return 0
+
+
+def _suites_show(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    if args.json:
+        document = {
+            "name": suite.name,
+            "description": suite.description,
+            "suite_hash": suite.content_hash(),
+            "system_prompt": suite.system_prompt,
+            "defaults": suite.defaults.model_dump(),
+            "prompts": [prompt.model_dump() for prompt in suite.prompts()],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    print(f"suite:         {suite.name}\ndescription:   {suite.description}")
+    print(f"system prompt: {suite.system_prompt}\ndefaults:      {suite.defaults.model_dump()}")
+    for prompt in suite.prompts():
+        print(f"  {prompt.case_id:<16} {prompt.variant:<10} {prompt.prompt}")
+    return 0
+
+
+def _suites_validate(args: argparse.Namespace) -> int:
+    if not Path(args.file).is_file():
+        raise UserInputError("no such file", source=args.file)
+    suite = load_suite(args.file)
+    print(
+        f"{args.file}: valid suite {suite.name!r}: {len(suite.cases)} cases, {len(suite.prompts())} prompts"
+    )
+    return 0
+
+
+def _suites_import_bold(args: argparse.Namespace) -> int:
+    from bias_audit.suites.bold import import_bold, to_yaml
+
+    if args.max_per_group <= 0:
+        raise UserInputError(f"must be > 0 (value: {args.max_per_group})", field="--max-per-group")
+    suite = import_bold(args.file, args.domain, max_per_group=args.max_per_group, seed=args.seed)
+    return _emit_suite(suite, to_yaml(suite, args.file), args.out)
+
+
+def _suites_import_winobias(args: argparse.Namespace) -> int:
+    from bias_audit.suites.winobias import import_winobias, to_yaml
+
+    suite = import_winobias(args.directory, tuple(dict.fromkeys(args.split or ["test"])))
+    return _emit_suite(suite, to_yaml(suite), args.out)
+
+
+def _emit_suite(suite, text: str, out: Path | None) -> int:
+    """An imported suite's YAML, into ``out`` (saying so) or to stdout."""
+    if out:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: suite {suite.name!r}, {len(suite.cases)} cases")
+    else:
+        print(text, end="")
+    return 0
