@@ -1,0 +1,141 @@
+"""The extension points of docs/development.md, each used as its recipe says: the new piece is
+written once and registered in one place, and every part that should see it does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+from tests.layers import INCLUDE
+
+# A task kind as the recipe writes it: tasks/rating.py, a 1-5 rating read from the answer.
+RATING_KIND = '''
+"""Rating tasks: the answer gives a rating from 1 to 5 (a made-up kind: the recipe's test)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+from bias_audit.html import Figure, subplots
+from bias_audit.metric_info import Metric, Variation
+from bias_audit.schema import Strict
+from bias_audit.tasks.base import UNPARSED, UNPARSED_METRIC, TaskKind
+
+
+class RatingTask(Strict):
+    kind: Literal["rating"]
+    by: list[str] = []
+    compare: list[tuple[str, str]] | None = None
+
+
+RATING = Metric(
+    "rating", "the rating the answer gives", "continuous", "points (1-5)",
+    "positive: group a is rated higher", "the first digit 1-5 of the answer", "",
+    warn=0.25, fail=0.5, calibration=Variation(centre=3.0, answer_sd=1.0, case_sd=0.5, prompt_sd=0.2),
+)
+
+
+def score(task, facts: Mapping, text: str, prompt: str | None) -> dict[str, object]:
+    found = re.search(r"[1-5]", text)
+    return {"choice": found.group(0) if found else UNPARSED,
+            "rating": float(found.group(0)) if found else None, "unparsed": float(not found)}
+
+
+def _figure(data):
+    fig, ax = subplots(figsize=(4, 2))
+    return fig
+
+
+KIND = TaskKind(
+    name="rating", config=RatingTask,
+    columns={"choice": "string", "rating": "double", "unparsed": "double"},
+    score=score, metrics=(RATING, UNPARSED_METRIC), reads=lambda task: tuple(task.by),
+    figures=(Figure("ratings.png", "Ratings by group", _figure),),
+)
+'''
+
+PROBE = """
+import json
+from bias_audit.metric_registry import METRICS, TASK_METRICS, calibrated
+from bias_audit.report.figures import figures_of
+from bias_audit.report.read import RunData
+from bias_audit.scoring.tasks import TASK_COLUMNS, Scoring, task_scores
+from bias_audit.suites.loader import load_suite
+
+suite = load_suite("suite.yaml")
+scoring = Scoring.of(suite.task)
+data = RunData.__new__(RunData)
+data.task = {"kind": "rating"}
+print(json.dumps({
+    "kind": suite.task.kind,
+    "scores": task_scores(suite.task, {}, "I would give 4 out of 5.", "Rate the candidate."),
+    "metrics": list(scoring.metrics),
+    "tasks_of_rating": list(METRICS["rating"].tasks),
+    "tasks_of_unparsed": list(METRICS["unparsed"].tasks),
+    "task_metrics": list(TASK_METRICS),
+    "columns": TASK_COLUMNS,
+    "calibrated": list(calibrated("rating")),
+    "figures": [f.file for f in figures_of(data)],
+}))
+"""
+
+SUITE = """
+name: rating-probe
+task: {kind: rating}
+cases:
+  - case_id: engineer
+    variants: {female: "Rate her, 1-5.", male: "Rate him, 1-5."}
+"""
+
+
+def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
+    package = tmp_path / "include" / "bias_audit"
+    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "tasks" / "rating.py").write_text(textwrap.dedent(RATING_KIND), encoding="utf-8")
+    registry = package / "tasks" / "__init__.py"
+    text = registry.read_text(encoding="utf-8")
+    registration = "(choice.KIND, yes_no.KIND)"
+    assert text.count(registration) == 1, "the registry's one line moved: update the recipe"
+    text = text.replace(registration, "(choice.KIND, yes_no.KIND, rating.KIND)")
+    text = text.replace(
+        "from bias_audit.tasks import choice, yes_no", "from bias_audit.tasks import choice, rating, yes_no"
+    )
+    registry.write_text(text, encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["kind"] == "rating"
+    assert seen["scores"]["rating"] == 4.0 and seen["scores"]["choice"] == "4"
+    assert seen["scores"]["accuracy"] is None  # another kind's column, empty
+    assert sorted(seen["metrics"]) == ["not_ok", "rating", "unparsed"]
+    assert seen["tasks_of_rating"] == ["rating"]
+    assert seen["tasks_of_unparsed"] == ["choice", "yes_no", "rating"]
+    assert "rating" in seen["task_metrics"] and seen["columns"]["rating"] == "double"
+    assert "rating" in seen["calibrated"]
+    assert seen["figures"][-3:] == ["task_levels.png", "ratings.png", "outcomes.png"]
+
+
+def test_the_built_in_kinds_are_read_from_the_registry():
+    from bias_audit.metric_registry import METRICS
+    from bias_audit.report.figures import TASK_FIGURES
+    from bias_audit.tasks import KINDS, TASK_COLUMNS, task_scores
+
+    for name, kind in KINDS.items():
+        assert {m.name for m in kind.metrics} <= {m for m, info in METRICS.items() if name in info.tasks}
+        assert set(kind.columns) <= set(TASK_COLUMNS)
+    assert task_scores({"kind": "yes_no"}, {}, "Yes, approve it.")["yes_rate"] == 1.0
+    assert [f.file for f in KINDS["yes_no"].figures] == ["yes_by_scenario.png"]
+    assert [f.file for f in TASK_FIGURES] == ["task_levels.png"]
