@@ -139,3 +139,101 @@ def test_the_built_in_kinds_are_read_from_the_registry():
     assert task_scores({"kind": "yes_no"}, {}, "Yes, approve it.")["yes_rate"] == 1.0
     assert [f.file for f in KINDS["yes_no"].figures] == ["yes_by_scenario.png"]
     assert [f.file for f in TASK_FIGURES] == ["task_levels.png"]
+
+
+# A provider as the recipe writes it: llm/echo.py and its entry in llm/registry.py's REGISTRY.
+ECHO_PROVIDER = '''
+"""A provider that answers with the prompt (the recipe's test)."""
+
+from __future__ import annotations
+
+from bias_audit.llm.base import Completion
+
+
+class EchoProvider:
+    name = "echo"
+    api_version = None
+    max_concurrency = None
+
+    def __init__(self, model: str):
+        self.model = model
+
+    async def acomplete(self, request, limiter):
+        return Completion(outcome="ok", text=request.prompt, finish_reason="stop")
+
+    async def aclose(self):
+        return None
+
+    def batch_sender(self, run_dir):
+        raise NotImplementedError
+'''
+
+ECHO_ENTRY = """
+    ProviderEntry(
+        "echo",
+        "Echo",
+        lambda settings, env: __import__("bias_audit.llm.echo", fromlist=["x"]).EchoProvider(
+            (settings or {}).get("model") or env.get("ECHO_MODEL", "echo-1")
+        ),
+        connection=("BIAS_AUDIT_ECHO_CONN_ID", "echo_default"),
+        connection_help='extra = {"model": "<model>"}',
+        from_connection=lambda url, extra: {"model": extra.get("model")},
+        endpoint_variable="ECHO_MODEL",
+        plain_env={"model": "ECHO_MODEL"},
+        secret_env={"ECHO_API_KEY": "echo-api-key"},
+    ),
+)
+ENTRIES: dict"""
+
+PROVIDER_PROBE = """
+import json
+from bias_audit.cli import parser
+from bias_audit.compute.databricks import DatabricksSettings, cluster_env
+from bias_audit.config import RunConfig
+from bias_audit.errors import UserInputError
+from bias_audit.llm.registry import make_provider
+
+config = RunConfig.build(run_id="probe", provider="echo", judge="echo")
+judge_choices = next(a.choices for a in parser()._subparsers._group_actions[0].choices["judge"]._actions
+                     if a.dest == "judge")
+settings = DatabricksSettings(wheel="dbfs:/x.whl")
+try:
+    RunConfig.build(run_id="probe", provider="echo", batch=True)
+    batch = "accepted"
+except UserInputError as exc:
+    batch = str(exc)
+print(json.dumps({
+    "provider": config.provider,
+    "judge_choices": list(judge_choices),
+    "env": cluster_env(settings, "echo", {"model": "m-2"}),
+    "model": make_provider("echo", env={"ECHO_MODEL": "m-3"}).model,
+    "title": RunConfig.model_json_schema()["properties"]["provider"]["values_display"]["echo"],
+    "batch": batch,
+}))
+"""
+
+
+def test_a_provider_is_one_registry_entry(tmp_path):
+    package = tmp_path / "include" / "bias_audit"
+    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "llm" / "echo.py").write_text(textwrap.dedent(ECHO_PROVIDER), encoding="utf-8")
+    registry = package / "llm" / "registry.py"
+    text = registry.read_text(encoding="utf-8")
+    end_of_registry = "\n)\nENTRIES: dict"
+    assert text.count(end_of_registry) == 1, "the registry's end moved: update the recipe"
+    registry.write_text(text.replace(end_of_registry, ECHO_ENTRY), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", PROVIDER_PROBE],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["provider"] == "echo" and "echo" in seen["judge_choices"]
+    assert seen["env"] == {"ECHO_API_KEY": "{{secrets/bias-audit/echo-api-key}}", "ECHO_MODEL": "m-2"}
+    assert seen["model"] == "m-3"
+    assert seen["title"] == "Echo (connection echo_default)"
+    assert seen["batch"].startswith("batch: needs provider azure")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bias_audit.errors import UserInputError
-from bias_audit.llm.registry import PROVIDERS
+from bias_audit.llm.registry import ENTRIES, PROVIDERS, titled
 from bias_audit.run_folder import RUN_ID_PATTERN, check_run_id
 from bias_audit.schedule import parse_schedule
 from bias_audit.suites.loader import builtin_suite_names
@@ -104,13 +104,7 @@ class RunConfig(BaseModel):
         title="Provider",
         description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
         "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
-        json_schema_extra={
-            "values_display": {
-                "local": "Local model (Gemma 3 270M, in-process)",
-                "azure": "Azure OpenAI (connection azure_openai_default)",
-                "openai": "OpenAI-compatible endpoint (connection openai_default)",
-            }
-        },
+        json_schema_extra={"values_display": {name: titled(name) for name in PROVIDERS}},
     )
     max_tokens: int | None = Field(
         None,
@@ -201,9 +195,8 @@ class RunConfig(BaseModel):
             "section": "Stereotyping judge (optional)",
             "values_display": {
                 "none": "No judge",
+                **{name: titled(name, "bias_audit_judge" if name != "local" else None) for name in PROVIDERS},
                 "local": "Local model (Gemma 3 270M: a poor judge)",
-                "azure": "Azure OpenAI (connection bias_audit_judge)",
-                "openai": "OpenAI-compatible endpoint (connection bias_audit_judge)",
             },
         },
     )
@@ -256,9 +249,10 @@ class RunConfig(BaseModel):
                 "(--sequential, mode sequential) takes max_samples instead",
                 field="samples",
             )
-        if config.batch and config.provider != "azure":
+        if config.batch and not ENTRIES[config.provider].batch:
+            batching = ", ".join(e.name for e in ENTRIES.values() if e.batch)
             raise UserInputError(
-                f"needs provider azure: the {config.provider} provider has no batch API here",
+                f"needs provider {batching}: the {config.provider} provider has no batch API here",
                 field="batch",
             )
         if config.quota_share is not None and not (config.tpm or config.rpm):

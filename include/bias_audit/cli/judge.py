@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from bias_audit.llm.registry import PROVIDERS
 from bias_audit.paths import runs_dir
 from bias_audit.run_folder import check_run_id
 
@@ -62,7 +63,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--judge", required=True, choices=("local", "azure", "openai"),
+        "--judge", required=True, choices=PROVIDERS,
         help="the judge: azure/openai read BIAS_AUDIT_JUDGE_<VARIABLE>, else the provider's own variables",
     )  # fmt: skip
     parser.add_argument(

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bias_audit.compute.databricks_job import USAGE_ERROR, result_from_logs
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.llm.registry import JUDGE_ENV_PREFIX
+from bias_audit.llm.registry import ENTRIES, JUDGE_ENV_PREFIX, ProviderEntry
 from bias_audit.run_folder import COMPARISON_PAGE, REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
 
 log = logging.getLogger(__name__)
@@ -39,20 +39,6 @@ CONN_ENV = "BIAS_AUDIT_DATABRICKS_CONN_ID"
 PACKAGE = "bias_audit"
 ENTRY_POINT = "bias-audit-job"
 STAGES = ("generate", "analyze", "report")
-# The LLM's settings that are not secret travel as plain spark_env_vars; the keys come from the
-# secret scope. (Environment variable -> secret key in the scope.)
-SECRET_ENV = {
-    "azure": {"AZURE_OPENAI_API_KEY": "azure-openai-api-key"},
-    "openai": {"OPENAI_API_KEY": "openai-api-key"},
-}
-PLAIN_ENV = {
-    "azure": {
-        "endpoint": "AZURE_OPENAI_ENDPOINT",
-        "deployment": "AZURE_OPENAI_DEPLOYMENT",
-        "api_version": "AZURE_OPENAI_API_VERSION",
-    },
-    "openai": {"base_url": "OPENAI_BASE_URL", "model": "OPENAI_MODEL"},
-}
 DBFS_BLOCK = 1024 * 1024  # the DBFS add-block API takes at most 1 MB per block
 
 
@@ -185,23 +171,30 @@ def cluster_env(
     judge: str = "none",
     judge_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """spark_env_vars for the LLM: plain settings as values, keys as secret references. A judge's
+    """spark_env_vars for the LLM: plain settings as values, keys as secret references (the
+    provider's registry entry says which are which). A judge's
     plain settings (from its connection) go under ``BIAS_AUDIT_JUDGE_``-prefixed names, which the
     judge reads before the provider's own (llm/registry.py); its key is the audited provider's
     unless the cluster's spark_env_vars (the Variable) give ``BIAS_AUDIT_JUDGE_..._API_KEY``."""
     env = {
         name: f"{{{{secrets/{settings.secret_scope}/{key}}}}}"
-        for name, key in SECRET_ENV.get(provider, {}).items()
+        for name, key in _entry(provider).secret_env.items()
     }
     for prefix, name, values in (
         ("", provider, provider_settings),
         (JUDGE_ENV_PREFIX, judge, judge_settings),
     ):
-        for field, variable in PLAIN_ENV.get(name, {}).items():
+        for field, variable in _entry(name).plain_env.items():
             value = (values or {}).get(field)
             if value:
                 env[f"{prefix}{variable}"] = str(value)
     return env
+
+
+def _entry(name: str) -> ProviderEntry | Any:
+    """The provider's registry entry (llm/registry.py): which settings are plain, which secret;
+    none for ``none`` (no judge)."""
+    return ENTRIES.get(name) or ProviderEntry(name, name, lambda settings, env: None)  # type: ignore[arg-type]
 
 
 def cluster_spec(

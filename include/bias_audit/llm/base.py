@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bias_audit.records import Outcome
 
@@ -111,4 +112,14 @@ class Provider(Protocol):
 
     async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
         """The final outcome of one request, after the provider's own bounded retries."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the provider's connections in the event loop that opened them (llm/dispatch.py's
+        ``closing``); a later run opens anew. Nothing to close: return."""
+        ...
+
+    def batch_sender(self, run_dir: Path) -> Any:
+        """What sends this provider's requests through its batch API (``--batch``; llm/batch.py's
+        BatchSender); only providers whose registry entry has ``batch`` are asked."""
         ...

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Request
 from bias_audit.llm.ratelimit import RateLimiter
 from bias_audit.paths import model_cache_dir
@@ -149,6 +150,12 @@ class LocalProvider:
 
     async def acomplete(self, request: Request, limiter: RateLimiter) -> Completion:
         return await asyncio.to_thread(self.complete, request)
+
+    async def aclose(self) -> None:
+        """Nothing to close: the model stays loaded for the process (load_model caches it)."""
+
+    def batch_sender(self, run_dir: Path) -> Any:
+        raise UserInputError("needs a provider with a batch API; the local model has none", field="batch")
 
     def complete(self, request: Request) -> Completion:
         llm = load_model(str(self._path or model_path()), self._n_threads)
