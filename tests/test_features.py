@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bias_audit.scoring.features import gender_feature_columns, lexicon_feature_columns, score_text
+from bias_audit.scoring.features import TEXT_FEATURES, feature_columns, score_text
 
 TRICKY = {
     "She'll be here soon; there is nothing here for him.": (1, 1, 0, "mixed"),
@@ -62,17 +62,30 @@ def test_sentiment_is_vader_compound():
     assert score_text("one two  three\nfour")["word_count"] == 4
 
 
-def test_spark_features_agree_with_score_text(spark):
+@pytest.fixture(scope="module")
+def both_forms(spark):
+    """Every feature's Spark form and Python form on the same texts (one Spark job for all)."""
     from pyspark.sql import functions as F
 
     texts = [*TRICKY, *LEXICAL, None]
     frame = spark.createDataFrame([(t,) for t in texts], "text STRING")
-    columns = {**gender_feature_columns(F.col("text")), **lexicon_feature_columns(F.col("text"))}
+    columns = feature_columns(F.col("text"))
     rows = frame.select("text", *[c.alias(n) for n, c in columns.items()]).collect()
     assert len(rows) == len(texts)
-    for row in rows:
-        if row["text"] is None:
-            assert row["assumed_gender"] is None and row["sentiment"] is None and row["refusal"] is None
+    return rows
+
+
+# Generated for every per-answer text feature: a feature added to TEXT_FEATURES is tested here.
+@pytest.mark.parametrize("feature", [f.name for f in TEXT_FEATURES])
+def test_spark_form_agrees_with_python_form(both_forms, feature):
+    for row in both_forms:
+        if row["text"] is None:  # no text, no value (counts are 0 or null alike)
+            if feature in ("assumed_gender", "sentiment", "refusal"):
+                assert row[feature] is None
             continue
-        spark_values = {k: row[k] for k in columns}
-        assert spark_values == pytest.approx(score_text(row["text"])), row["text"]
+        assert row[feature] == pytest.approx(score_text(row["text"])[feature]), row["text"]
+
+
+def test_every_feature_has_both_forms_and_score_text_gives_each():
+    assert [f.name for f in TEXT_FEATURES] == list(score_text("He is here."))
+    assert len({f.name for f in TEXT_FEATURES}) == len(TEXT_FEATURES)

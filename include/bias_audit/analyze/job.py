@@ -22,7 +22,7 @@ from bias_audit.errors import UserInputError
 from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TASK_METRICS, TEXT_METRICS, kind_metrics
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
-from bias_audit.scoring.features import gender_feature_columns, lexicon_feature_columns
+from bias_audit.scoring.features import feature_columns
 from bias_audit.scoring.tasks import TEXT, Scoring, task_columns
 from bias_audit.stats.decisions import decision_effects
 from bias_audit.stats.design import Design
@@ -244,8 +244,7 @@ def features_frame(
         "variant",
         "sample_index",
         "outcome",
-        *[column.alias(name) for name, column in gender_feature_columns(text).items()],
-        *[column.alias(name) for name, column in lexicon_feature_columns(text).items()],
+        *[column.alias(name) for name, column in feature_columns(text).items()],
         *[
             column.alias(name)
             for name, column in task_columns(

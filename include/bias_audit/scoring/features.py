@@ -4,9 +4,9 @@ refusal and hedging, length.
 Terms come from ``lexicons/gender_terms.yaml`` (its header names the source). A term matches as a
 whole word, case-insensitively: ``\\b(?:he|him|...)\\b``, so "here" is not "her", "women" is not
 "men", and "she'll" and "his/hers" count their pronouns. The same pattern runs in plain Python
-(``score_text``) and natively in Spark (``gender_feature_columns``, Java regex via
-``regexp_count``), so features scale without a row-at-a-time Python UDF; a test keeps the two
-in agreement.
+(``score_text``) and natively in Spark (``feature_columns``, Java regex via ``regexp_count``), so
+features scale without a row-at-a-time Python UDF. Each feature is declared once, its Python and
+Spark forms side by side (``TEXT_FEATURES``); a test runs both forms of every feature.
 
 Assumed gender, from the counts m (male), f (female), n (neutral):
     m > 0 and f = 0  -> "male"
@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -103,37 +105,22 @@ def assumed_gender(male: int, female: int, neutral: int) -> str:
     return "neutral" if neutral else "none"
 
 
-def score_text(text: str) -> dict[str, int | float | str]:
-    """All per-answer features of one text, outside Spark (the same definitions as in Spark).
-
-    >>> scores = score_text("She said her shift was here.")
-    >>> scores["female_terms"], scores["male_terms"], scores["assumed_gender"]
-    (2, 0, 'female')
-    """
-    counts = {group: len(re.findall(term_pattern(group), text)) for group in GROUPS}
-    lexical = {name: len(re.findall(pattern, text)) for name, pattern in lexicon_patterns().items()}
-    return {
-        "male_terms": counts["male"],
-        "female_terms": counts["female"],
-        "neutral_terms": counts["neutral"],
-        "assumed_gender": assumed_gender(counts["male"], counts["female"], counts["neutral"]),
-        "agentic_words": lexical["agentic_words"],
-        "communal_words": lexical["communal_words"],
-        "agency_balance": lexical["agentic_words"] - lexical["communal_words"],
-        "refusal": int(lexical["refusal"] > 0),
-        "hedges": lexical["hedges"],
-        "sentiment": sentiment(text),
-        "word_count": len(text.split()),
-    }
+@functools.cache
+def counted_patterns() -> dict[str, str]:
+    """Every regex a feature counts: each gender's terms and each lexicon's words."""
+    return {**{group: term_pattern(group) for group in GROUPS}, **lexicon_patterns()}
 
 
-def gender_feature_columns(text: Column) -> dict[str, Column]:
-    """The same features as Spark columns (native functions only)."""
-    from pyspark.sql import functions as F
+def _functions():
+    from pyspark.sql import functions as F  # Spark only where a Spark form is built
 
-    counts = {group: F.regexp_count(text, F.lit(term_pattern(group))) for group in GROUPS}
-    male, female, neutral = counts["male"], counts["female"], counts["neutral"]
-    assumed = (
+    return F
+
+
+def _assumed_column(text: Column, c: Mapping[str, Column]) -> Column:
+    F = _functions()
+    male, female, neutral = c["male"], c["female"], c["neutral"]
+    return (
         F.when(text.isNull(), F.lit(None))
         .when((male > 0) & (female == 0), "male")
         .when((female > 0) & (male == 0), "female")
@@ -141,29 +128,75 @@ def gender_feature_columns(text: Column) -> dict[str, Column]:
         .when(neutral > 0, "neutral")
         .otherwise("none")
     )
-    return {
-        "male_terms": male,
-        "female_terms": female,
-        "neutral_terms": neutral,
-        "assumed_gender": assumed,
-    }
 
 
-def lexicon_feature_columns(text: Column) -> dict[str, Column]:
-    """Agentic/communal counts, refusal, hedges, sentiment and length as Spark columns."""
-    from pyspark.sql import functions as F
+def _words_column(text: Column, c: Mapping[str, Column]) -> Column:
+    F = _functions()
+    return F.when(F.trim(text) == "", 0).otherwise(F.size(F.split(F.trim(text), r"\s+")))
 
-    counts = {name: F.regexp_count(text, F.lit(pattern)) for name, pattern in lexicon_patterns().items()}
-    words = F.when(F.trim(text) == "", 0).otherwise(F.size(F.split(F.trim(text), r"\s+")))
-    return {
-        "agentic_words": counts["agentic_words"],
-        "communal_words": counts["communal_words"],
-        "agency_balance": counts["agentic_words"] - counts["communal_words"],
-        "refusal": F.when(text.isNull(), None).otherwise((counts["refusal"] > 0).cast("int")),
-        "hedges": counts["hedges"],
-        "sentiment": F.when(text.isNull(), None).otherwise(_sentiment_udf()(text)),
-        "word_count": words,
-    }
+
+@dataclass(frozen=True)
+class TextFeature:
+    """A per-answer value of an answer's text, its two forms side by side: ``python(text, counts)``
+    (generate's sequential looks, ``score_text``) and ``spark(text, counts)`` (the Spark job, native
+    functions where Spark has them). ``counts``: the number of matches of each ``counted_patterns``
+    regex, as ints or as Spark columns. A test runs both forms of every feature on the same texts."""
+
+    name: str
+    python: Callable[[str, Mapping[str, int]], Any]
+    spark: Callable[[Column, Mapping[str, Column]], Column]
+
+
+def _count(name: str) -> TextFeature:
+    return TextFeature(
+        f"{name}_terms" if name in GROUPS else name, lambda t, c: c[name], lambda t, c: c[name]
+    )
+
+
+# Every per-answer text feature, in the features table's column order.
+TEXT_FEATURES: tuple[TextFeature, ...] = (
+    *(_count(group) for group in GROUPS),
+    TextFeature(
+        "assumed_gender", lambda t, c: assumed_gender(c["male"], c["female"], c["neutral"]), _assumed_column
+    ),
+    _count("agentic_words"),
+    _count("communal_words"),
+    TextFeature(
+        "agency_balance",
+        lambda t, c: c["agentic_words"] - c["communal_words"],
+        lambda t, c: c["agentic_words"] - c["communal_words"],
+    ),
+    TextFeature(
+        "refusal",
+        lambda t, c: int(c["refusal"] > 0),
+        lambda t, c: _functions().when(t.isNull(), None).otherwise((c["refusal"] > 0).cast("int")),
+    ),
+    _count("hedges"),
+    TextFeature(
+        "sentiment",
+        lambda t, c: sentiment(t),
+        lambda t, c: _functions().when(t.isNull(), None).otherwise(_sentiment_udf()(t)),
+    ),
+    TextFeature("word_count", lambda t, c: len(t.split()), _words_column),
+)
+
+
+def score_text(text: str) -> dict[str, int | float | str]:
+    """All per-answer features of one text, outside Spark (``TEXT_FEATURES``' Python forms).
+
+    >>> scores = score_text("She said her shift was here.")
+    >>> scores["female_terms"], scores["male_terms"], scores["assumed_gender"]
+    (2, 0, 'female')
+    """
+    counts = {name: len(re.findall(pattern, text)) for name, pattern in counted_patterns().items()}
+    return {feature.name: feature.python(text, counts) for feature in TEXT_FEATURES}
+
+
+def feature_columns(text: Column) -> dict[str, Column]:
+    """The same features as Spark columns (``TEXT_FEATURES``' Spark forms)."""
+    F = _functions()
+    counts = {name: F.regexp_count(text, F.lit(pattern)) for name, pattern in counted_patterns().items()}
+    return {feature.name: feature.spark(text, counts) for feature in TEXT_FEATURES}
 
 
 @functools.cache
