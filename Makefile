@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make demo  and  make test.
-.PHONY: setup demo test lint wheel clean airflow
+.PHONY: setup demo test test-fast lint wheel clean airflow
 
 setup:
 	scripts/setup.sh
@@ -12,6 +12,11 @@ test: setup
 	scripts/ensure-postgres.sh
 	.venv/bin/ruff check .
 	.venv/bin/pytest --durations=20
+
+# The pure layers' tests only (statistics, scoring, task kinds, suites, configuration, structure):
+# no Spark, Airflow, browser or model; about a minute (tests/conftest.py marks them "fast").
+test-fast: setup
+	.venv/bin/pytest -m fast
 
 # The Airflow UI on this machine without Docker: PostgreSQL, api-server, scheduler, dag-processor,
 # triggerer, with the DAG and the plugin; prints the URL and login (state in var/airflow-native).

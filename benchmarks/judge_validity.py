@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from bias_audit.judge.simulate import Design, coverage
+from bias_audit.judge.simulate import JudgedAuditDesign, coverage
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     )
     for bias in args.judge_bias or [0.0, 0.6]:
         for labelled in args.labelled_cases or [10, 20, 40]:
-            result = coverage(args.simulations, Design(judge_bias=bias, labelled_cases=labelled))
+            result = coverage(args.simulations, JudgedAuditDesign(judge_bias=bias, labelled_cases=labelled))
             print(
                 f"{bias:>10.1f} {labelled:>5}/60 {result.truth:>6.3f} | {result.corrected:>16.1%} "
                 f"{result.corrected_width:>6.3f} | {result.judge_alone:>11.1%} "

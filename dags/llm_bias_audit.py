@@ -27,7 +27,8 @@ Remote providers take their settings from the Airflow connection `azure_openai_d
 
 Output: `$BIAS_AUDIT_HOME/runs/<run_id>/report.html` (verdict, findings, plots, the answers),
 `responses.jsonl` (every answer) beside it, and the tables `runs`, `responses`, `features`,
-`metrics` under `$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
+`metrics`, `looks` (sequential runs) and `comparisons` (runs with a `baseline`) under
+`$BIAS_AUDIT_HOME/warehouse` (Parquet, by run_id).
 **Compute**: local Spark in the worker (default), or a Databricks cluster with
 `BIAS_AUDIT_COMPUTE=databricks` (settings in the Variable `bias_audit_databricks`, see docs/databricks.md).
 `stop_compute` always runs, also when a task fails. The `gate` task fails the run on a verdict

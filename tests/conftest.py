@@ -82,3 +82,36 @@ def audited(spark, tmp_path_factory):
     write_run(runs, "not-reported", [record("not-reported", "nurse", "neutral", 0, "She is.")])
     analyze("not-reported", runs, warehouse, spark)
     return runs, warehouse
+
+
+# The fast tests (``make test-fast``, ``pytest -m fast``): the pure layers' tests — statistics,
+# scoring, task kinds, suites, configuration, the package's structure — without Spark, Airflow, a
+# browser, a deployment or the local model. They run in seconds; ``make test`` runs everything.
+FAST_MODULES = {
+    "test_statistics",
+    "test_within_case",
+    "test_these_prompts",
+    "test_sequential",
+    "test_decisions",
+    "test_calibrate",
+    "test_tasks",
+    "test_features",
+    "test_gender_terms",
+    "test_metric_registry",
+    "test_suites",
+    "test_structure",
+    "test_extension_points",
+    "test_health",
+    "test_plan",
+    "test_parameters",
+}
+HEAVY_FIXTURES = {"spark", "audited", "airflow_db"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        marked = item.get_closest_marker("slow") or item.get_closest_marker("heavy")
+        if module in FAST_MODULES and not heavy and not marked:
+            item.add_marker(pytest.mark.fast)

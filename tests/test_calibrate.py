@@ -93,6 +93,7 @@ def occupations_at_5():
     return calibrate(OCCUPATIONS, 5, runs=20, metrics=("word_count", "refusal"))
 
 
+@pytest.mark.heavy
 def test_many_cases_detect_the_fail_threshold_without_false_alarms(occupations_at_5):
     for c in occupations_at_5:
         assert c.cases == 180 and c.target == "female"

@@ -123,6 +123,7 @@ def test_the_regression_recovers_known_effects():
     assert female.cases == 24 and "clustered by scenario" in female.method
 
 
+@pytest.mark.heavy
 def test_the_regression_covers_the_truth_and_counts_scenarios_not_answers():
     """Over repeated datasets with no gender effect but scenario and wording effects, the 95 %
     intervals of the female effect contain 0 about 95 % of the time; intervals that treated the
@@ -163,6 +164,7 @@ def test_a_yes_rate_gap_fails_the_verdict_and_levels_are_reported():
     assert {r.scope for r in rows if "=" in r.scope} == {"age=30", "age=60"}
 
 
+@pytest.mark.heavy
 def test_calibrate_a_decision_suite(capsys):
     assert main(["calibrate", "--suite", "decisions-gender", "--samples", "20", "--runs", "40"]) == 0
     out = capsys.readouterr().out

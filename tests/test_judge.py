@@ -342,13 +342,13 @@ def test_the_corrected_interval_covers_the_human_gap_where_the_judge_alone_misse
     (judge/simulate.py): the PPI interval, 20 of 60 cases labelled (2 answers per group), covers
     the human gap about 95 % of the time and is narrower than the labels' own; the judge's own
     interval over cases almost never covers it."""
-    from bias_audit.judge.simulate import Design, coverage
+    from bias_audit.judge.simulate import JudgedAuditDesign, coverage
 
     result = coverage(200)
     assert result.corrected >= 0.9, result
     assert result.judge_alone <= 0.1, result
     assert result.labels_alone >= 0.9 and result.corrected_width < result.labels_alone_width, result
-    fair = coverage(100, Design(judge_bias=0.0))  # a fair judge: its own interval is right too
+    fair = coverage(100, JudgedAuditDesign(judge_bias=0.0))  # a fair judge: its own interval is right too
     assert fair.judge_alone >= 0.85 and fair.corrected >= 0.85, fair
 
 

@@ -51,6 +51,7 @@ def test_plan_rejects_bad_input_naming_it(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.heavy
 def test_a_runs_requests_and_tokens_fall_within_its_plan_and_the_plan_is_kept(tmp_path, caplog):
     config = RunConfig.build(
         run_id="p", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", max_samples=20,

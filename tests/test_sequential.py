@@ -111,6 +111,7 @@ def test_rounds_sample_only_the_prompts_of_undecided_comparisons():
     assert skew == {("a", "neutral"), ("b", "neutral"), ("c", "neutral")}
 
 
+@pytest.mark.heavy
 def test_the_confidence_sequence_covers_where_repeated_intervals_do_not():
     """Unbiased runs looked at four times: the running intersection at alpha/4 per look contains
     the true gap (0) at every look in about 95 % of comparisons or more; the same runs with a 95 %
@@ -124,6 +125,7 @@ def test_the_confidence_sequence_covers_where_repeated_intervals_do_not():
             assert low <= sequence_coverage(runs, metric) <= high, (design.alpha, metric)
 
 
+@pytest.mark.heavy
 def test_calibrate_sequential_meets_the_goals_on_occupations_gender():
     results = calibrate_sequential(load_suite("occupations-gender"), 50, runs=40)
     fixed = results[0].fixed_requests
@@ -207,6 +209,7 @@ class CrashAfter:
         return await self.provider.acomplete(request, limiter)
 
 
+@pytest.mark.heavy
 def test_a_run_killed_mid_round_resumes_without_sending_anything_twice(tmp_path):
     state = ServerState(answer_for=worded)
     with FakeAzureOpenAI(state) as server:
@@ -399,6 +402,7 @@ def test_a_sequential_run_is_analysed_with_the_looks_it_sampled_by(tmp_path):
     assert design.looks == (2, 4, 8) and rounds == manifest["rounds"]
 
 
+@pytest.mark.heavy
 def test_a_suites_own_looks_survive_a_kill_and_resume(tmp_path):
     """A suite's schedule, resumed mid-run: the resumed run asks for the same requests as one that
     was never killed, at the suite's looks, and sends nothing twice."""

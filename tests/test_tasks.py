@@ -297,6 +297,7 @@ def test_spark_scores_answers_as_generate_does(spark, tmp_path):
     assert {r["choice"] for r in features} >= {"janitor", "accountant", UNPARSED, None}
 
 
+@pytest.mark.heavy
 def test_calibrate_a_choice_suite(capsys):
     assert main(["calibrate", "--suite", "winobias", "--samples", "1", "--runs", "40"]) == 0
     out = capsys.readouterr().out
@@ -375,6 +376,7 @@ def test_compare_and_trends_follow_the_suites_task(spark, tmp_path):
     assert ("accuracy", "pro", "anti") in labels and not any(b == LEVEL for _, _, b in labels)
 
 
+@pytest.mark.heavy
 def test_calibrate_prints_the_samples_needed_for_power(capsys):
     assert (
         main(["calibrate", "--suite", "winobias", "--samples-needed", "--runs", "30", "--metric", "accuracy"])

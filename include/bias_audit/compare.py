@@ -133,7 +133,7 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
 
 
 # Metrics whose answers can be shown as the reason for a change: continuous per-answer values.
-EXAMPLE_METRICS = CONTINUOUS
+CHANGE_EXAMPLE_METRICS = CONTINUOUS
 
 
 def _examples(
@@ -150,7 +150,7 @@ def _examples(
     candidates = [
         c
         for c in changes
-        if c.scope == OVERALL and c.metric in EXAMPLE_METRICS and c.change.difference is not None
+        if c.scope == OVERALL and c.metric in CHANGE_EXAMPLE_METRICS and c.change.difference is not None
     ]
     if not candidates:
         return {}

@@ -33,7 +33,7 @@ def generate(
 ) -> dict[str, object]:
     """Run generation here; ``provider_settings`` (from an Airflow connection) override the
     environment; ``origin`` (the Airflow DAG and run) is recorded in run.json. A run with a judge
-    then has its answers graded (``judge_settings``: the judge's connection), see ``judge``."""
+    then has its answers graded (``judge_settings``: the judge's connection), see ``grade``."""
     from bias_audit.generate import generate as run_generation
     from bias_audit.llm import make_provider
 
@@ -54,13 +54,13 @@ def generate(
 
 
 def judge_run(config: RunConfig, runs: Path, settings: Mapping[str, Any] | None = None) -> dict[str, object]:
-    """``judge`` with the run's own judge and its quota (``config.judge``, ``judge_tpm`` ...)."""
+    """``grade`` with the run's own judge and its quota (``config.judge``, ``judge_tpm`` ...)."""
     from bias_audit.judge.grading import JudgeLimits
 
-    return judge(config.run_id, config.judge, runs, JudgeLimits.of(config), settings)
+    return grade(config.run_id, config.judge, runs, JudgeLimits.of(config), settings)
 
 
-def judge(
+def grade(
     run_id: str,
     provider_name: str,
     runs: Path | None = None,

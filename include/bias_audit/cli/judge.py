@@ -85,7 +85,7 @@ def _judge_limits(args: argparse.Namespace):
 def _judge(args: argparse.Namespace) -> int:
     from bias_audit import stages
 
-    result = stages.judge(check_run_id(args.run_id), args.judge, args.out or runs_dir(), _judge_limits(args))
+    result = stages.grade(check_run_id(args.run_id), args.judge, args.out or runs_dir(), _judge_limits(args))
     print(f"graded {result['answers']} answers ({result['asked']} asked of the judge): {result['statuses']}")
     print(f"the judge's check: {result['check']}; analyse the run again to see the stereotyping gap")
     return 0

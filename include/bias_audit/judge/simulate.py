@@ -15,7 +15,7 @@ GROUPS = ("female", "male")
 
 
 @dataclass(frozen=True)
-class Design:
+class JudgedAuditDesign:
     cases: int = 60
     answers: int = 6  # per group and case
     gap: float = 0.4  # female - male, on the latent scale the grades are rounded from
@@ -28,7 +28,9 @@ class Design:
     labelled_answers: int = 2  # per group and labelled case
 
 
-def simulated_run(rng: np.random.Generator, design: Design = Design()) -> tuple[list[dict], dict[str, int]]:
+def simulated_run(
+    rng: np.random.Generator, design: JudgedAuditDesign = JudgedAuditDesign()
+) -> tuple[list[dict], dict[str, int]]:
     """The judge's grade of every answer (rows) and every answer's human grade (labels)."""
     rows, labels = [], {}
     for case in range(design.cases):
@@ -47,7 +49,7 @@ def simulated_run(rng: np.random.Generator, design: Design = Design()) -> tuple[
     return rows, labels
 
 
-def human_gap_truth(design: Design = Design(), draws: int = 400_000) -> float:
+def human_gap_truth(design: JudgedAuditDesign = JudgedAuditDesign(), draws: int = 400_000) -> float:
     """The mean within-case human gap of the design, by simulating many cases."""
     rng = np.random.default_rng(12345)
     effect = rng.normal(design.case_mean, design.case_sd, draws)
@@ -57,7 +59,7 @@ def human_gap_truth(design: Design = Design(), draws: int = 400_000) -> float:
 
 
 def sample_labels(
-    rng: np.random.Generator, labels: dict[str, int], design: Design = Design()
+    rng: np.random.Generator, labels: dict[str, int], design: JudgedAuditDesign = JudgedAuditDesign()
 ) -> dict[str, int]:
     """What people label: a random set of cases, a few random answers of each group in each."""
     chosen = {}
@@ -81,7 +83,9 @@ class Coverage:
     labels_alone_width: float
 
 
-def coverage(simulations: int = 200, design: Design = Design(), seed: int = 7) -> Coverage:
+def coverage(
+    simulations: int = 200, design: JudgedAuditDesign = JudgedAuditDesign(), seed: int = 7
+) -> Coverage:
     truth = human_gap_truth(design)
     rng = np.random.default_rng(seed)
     hits = {"corrected": 0, "judge": 0, "labels": 0}

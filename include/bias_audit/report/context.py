@@ -20,7 +20,7 @@ from bias_audit.tasks import KINDS
 from bias_audit.thresholds import Thresholds
 
 # Metrics whose answers can be shown as the reason for a gap: continuous per-answer values.
-EXAMPLE_METRICS = tuple(m for m in CONTINUOUS if m in VERDICT_METRICS)  # sized by their fail threshold
+GAP_EXAMPLE_METRICS = tuple(m for m in CONTINUOUS if m in VERDICT_METRICS)  # sized by their fail threshold
 
 
 def judge_section(
@@ -167,7 +167,7 @@ def _examples(
     per_group: int = 3,
 ):
     """The answers behind the overall gap that is largest relative to its fail threshold."""
-    candidates = [f for f in findings if f["metric"] in EXAMPLE_METRICS and f["difference"] is not None]
+    candidates = [f for f in findings if f["metric"] in GAP_EXAMPLE_METRICS and f["difference"] is not None]
     if not candidates:
         return None, []
     top = max(candidates, key=lambda f: abs(f["difference"]) / thresholds.fail[f["metric"]])
