@@ -237,3 +237,60 @@ def test_a_provider_is_one_registry_entry(tmp_path):
     assert seen["model"] == "m-3"
     assert seen["title"] == "Echo (connection echo_default)"
     assert seen["batch"].startswith("batch: needs provider azure")
+
+
+# A page as the recipe writes it: a route on web.router and a template extending the base.
+PAGE_ROUTE = """
+
+@router.get("/about", response_class=HTMLResponse, name="about")
+def about(request: Request) -> str:
+    return _page("about.html.j2", audits=len(_listed(request)))
+"""
+PAGE_TEMPLATE = """{% extends "_base.html.j2" %}
+{% block title %}About these audits{% endblock %}
+{% block body %}<h1 id="about">{{ audits }} audit(s)</h1>{% endblock %}
+"""
+PAGE_PROBE = """
+import json
+from pathlib import Path
+from fastapi.testclient import TestClient
+from bias_audit.web import create_app
+
+client = TestClient(create_app(Path("runs"), Path("warehouse")))
+page = client.get("/about")
+csp = page.headers.get("content-security-policy")
+print(json.dumps({"status": page.status_code, "text": page.text, "csp": csp}))
+"""
+
+
+def test_a_page_is_a_route_and_a_template_extending_the_base(tmp_path):
+    package = tmp_path / "include" / "bias_audit"
+    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    web = package / "web.py"
+    web.write_text(web.read_text(encoding="utf-8") + PAGE_ROUTE, encoding="utf-8")
+    (package / "templates" / "about.html.j2").write_text(PAGE_TEMPLATE, encoding="utf-8")
+    (tmp_path / "runs").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", PAGE_PROBE],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["status"] == 200
+    assert '<h1 id="about">0 audit(s)</h1>' in seen["text"]
+    assert "<title>About these audits</title>" in seen["text"]
+    style = (INCLUDE / "bias_audit" / "templates" / "_style.css.j2").read_text(encoding="utf-8")
+    assert style.strip().splitlines()[0].strip() in seen["text"]  # the shared style
+    assert seen["csp"].startswith("default-src 'none'")
+
+
+def test_every_page_template_extends_the_base():
+    templates = sorted((INCLUDE / "bias_audit" / "templates").glob("*.html.j2"))
+    pages = [t for t in templates if not t.name.startswith("_")]
+    assert len(pages) >= 5
+    for page in pages:
+        assert page.read_text(encoding="utf-8").startswith('{% extends "_base.html.j2" %}'), page.name
