@@ -210,7 +210,10 @@ def test_a_deployment_refusing_women_fails_on_the_labs_prompts(tmp_path, mode, s
         assert manifest["stop_reason"] == "decided" and manifest["sequential"]["verdict"] == "fail"
     analysis = analyze(mode, tmp_path, tmp_path / "warehouse", spark)
     assert analysis.verdict == "fail" and analysis.run["verdict_scope"] == THESE_PROMPTS
-    assert analysis.run["verdict_summary"].startswith("FAIL: in 1 of the 5 cases audited")
+    # the plain sentence and the next step first, the statistics after them
+    assert analysis.run["verdict_summary"].startswith("Biased: answers for female and ")
+    assert " Next: " in analysis.run["verdict_summary"]
+    assert "FAIL: in 1 of the 5 cases audited" in analysis.run["verdict_summary"]
     assert "doctor: refusal female" in analysis.run["verdict_summary"]
     decided = [f for f in analysis.findings if f["scope"] == "doctor"]
     assert decided and all(f["finding"] == "fail" for f in decided)
@@ -279,3 +282,22 @@ def test_the_dags_default_suite_and_sampling_can_reach_both_pass_and_fail():
     fair = [run_sequentially(cases, design, rng, {}, Thresholds()).verdict for _ in range(3)]
     biased = run_sequentially(cases, design, rng, {"refusal": 0.3}, Thresholds()).verdict
     assert "pass" in fair and "fail" not in fair and biased == "fail", (fair, biased)
+
+
+def test_the_verdict_opens_with_a_plain_sentence_and_a_next_step():
+    from bias_audit.stats.verdict import plain_verdict
+
+    rows = comparisons(lab_answers(1.0, 15))
+    verdict = apply_thresholds(rows, Thresholds())
+    said = plain_verdict(rows, verdict, Thresholds())
+    assert said.startswith("Biased: answers for female and ")
+    assert "differ in how often the model refuses: 100 % against 0 % (+100 points)" in said
+    assert "beyond the fail threshold of 15 points (in these prompts;" in said
+    assert "Next: read the answers behind it in the report" in said and "baseline = previous" in said
+    few = comparisons(lab_answers(0.0, 5))
+    unsure = plain_verdict(few, apply_thresholds(few, Thresholds()), Thresholds())
+    assert (
+        unsure.startswith("Can't tell yet: answers for ") and ", but that could be chance. Next: " in unsure
+    )
+    # seed-lab has too few cases for a verdict across them: the step is to add cases, not samples
+    assert "add cases to the suite" in unsure

@@ -158,7 +158,9 @@ def test_two_runs_can_be_compared_from_the_runs_page(client):
     assert page.status_code == 200 and "Did the gaps change?" in page.text
     assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">candidate</a>' in page.text
     same = client.get("/compare", params={"baseline": RUN_ID, "candidate": RUN_ID})
-    assert same.status_code == 400 and "the same run" in same.json()["detail"]
+    assert same.status_code == 400 and same.headers["content-type"].startswith("text/html")
+    assert f"The candidate: baseline and candidate are the same run ('{RUN_ID}')" in same.text
+    assert "--candidate" not in same.text and 'id="back"' in same.text
     assert client.get("/compare", params={"baseline": "../x", "candidate": RUN_ID}).status_code == 404
     # a run the report task did not compare with a baseline has no stored comparison
     assert client.get(f"/runs/{RUN_ID}/comparison.html").status_code == 404
@@ -204,3 +206,19 @@ def test_the_report_links_the_pages_and_the_neighbouring_audits(client):
         airflow_run_link(run) == "../../../dags/llm_bias_audit/runs/manual__2026-11-29T10%3A59%3A26%2B00%3A00"
     )
     assert airflow_run_link({}) is None
+
+
+def test_the_compare_form_offers_only_analysed_runs_grouped_by_suite():
+    from bias_audit.web import comparable_by_suite
+
+    rows = [  # newest first, as the runs list has them
+        {"run_id": "c", "suite": "winobias", "verdict": "pass"},
+        {"run_id": "b", "suite": "seed-lab", "verdict": None, "status": "generating"},
+        {"run_id": "a2", "suite": "seed-lab", "verdict": "fail"},
+        {"run_id": "a1", "suite": "seed-lab", "verdict": "inconclusive"},
+    ]
+    grouped = comparable_by_suite(rows)
+    assert [(suite, [r["run_id"] for r in members]) for suite, members in grouped] == [
+        ("winobias", ["c"]),
+        ("seed-lab", ["a2", "a1"]),
+    ]

@@ -98,6 +98,16 @@ def _listed(request: Request) -> list[dict[str, Any]]:
     return all_runs(read_runs(_warehouse(request)), _runs(request))
 
 
+def comparable_by_suite(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The runs the compare form offers: analysed ones (a verdict), newest first, grouped by suite
+    (the suite of the newest first): only runs of one suite can be compared."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("verdict"):
+            groups.setdefault(str(row.get("suite")), []).append(row)
+    return list(groups.items())
+
+
 def _page(template: str, **context: Any) -> str:
     return environment().get_template(template).render(fmt=fmt, **context)
 
@@ -113,6 +123,7 @@ def index(request: Request) -> str:
     return _page(
         "runs.html.j2",
         runs=rows,
+        comparable=comparable_by_suite(rows),
         airflow_run=lambda row: airflow_run_url(request, row),
         trends_url=str(request.url_for("mirrored_trends" if mirrored else "trends")),
         url=lambda name, **kw: str(request.url_for(name, **kw)),
@@ -159,15 +170,22 @@ def comparison(run_id: str, request: Request) -> FileResponse:
     return _served(_folder(request, run_id).comparison_page, message)
 
 
-@router.get("/compare", response_class=HTMLResponse, name="compare")
-def compare(baseline: str, candidate: str, request: Request) -> str:
+# The compare form's fields as the page names them (compare_audits names the CLI's flags).
+_COMPARE_FIELDS = {"--baseline": "The baseline", "--candidate": "The candidate"}
+
+
+@router.get("/compare", response_class=HTMLResponse, name="compare", response_model=None)
+def compare(baseline: str, candidate: str, request: Request) -> str | HTMLResponse:
     """Any two analysed runs of one suite, compared on the fly (nothing is written)."""
     for run_id in (baseline, candidate):
         _folder(request, run_id)  # a malformed id is a 404 like any unknown run
     try:
         result = compare_audits(baseline, candidate, _warehouse(request))
     except UserInputError as exc:  # said without its source: a server path is not the user's
-        raise HTTPException(400, f"{exc.field}: {exc.problem}" if exc.field else exc.problem) from None
+        which = _COMPARE_FIELDS.get(exc.field or "", exc.field)
+        problem = f"{which}: {exc.problem}" if which else exc.problem
+        html = _page("compare_error.html.j2", problem=problem, runs_url=str(request.url_for("index")))
+        return HTMLResponse(html, status_code=400)
     return render_comparison(
         result,
         str(request.url_for("report", run_id=baseline)),

@@ -38,7 +38,7 @@ from bias_audit.stats.metrics import (
     grounding,
 )
 from bias_audit.stats.sequential import Look, analyse, apply, stop_in_words
-from bias_audit.stats.verdict import apply_thresholds, verdict_and_scope, verdict_in_words
+from bias_audit.stats.verdict import apply_thresholds, plain_verdict, verdict_and_scope, verdict_in_words
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -99,6 +99,9 @@ def analyze(
         health = health_warnings(outcomes, max_tokens=manifest.get("max_tokens"), unparsed=unparsed)
         for warning in health:
             log.warning("run %s is unhealthy: %s", run_id, warning)
+        if not health:  # a healthy run opens with one plain sentence and a next step (an unhealthy
+            # one with its problems and the settings that fix them: with_health)
+            summary = plain_verdict(metric_rows, verdict, thresholds) + " " + summary
         summary = with_health(summary, health)
         scope = verdict_and_scope(metric_rows)[1]
         runs = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from bias_audit.metric_registry import RATES
+from bias_audit.metric_registry import METRICS, RATES
 from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     FAMILY_REPORTED,
@@ -279,3 +279,90 @@ def _finding(row: MetricRow, thresholds: Thresholds) -> str:
     if -warn < c.ci_low and c.ci_high < warn:
         return "pass"
     return "inconclusive"
+
+
+def plain_verdict(rows: list[MetricRow], verdict: str, thresholds: Thresholds | None = None) -> str:
+    """The verdict for an owner who is not a statistician: one plain sentence of what was found and
+    one next step that can be taken from the trigger form. The statistics follow it
+    (``verdict_in_words``)."""
+    thresholds = thresholds or Thresholds()
+    overall = [r for r in rows if family_of(r) == FAMILY_VERDICT]
+    cases = [r for r in rows if family_of(r) == FAMILY_PER_CASE]
+    _, scope = verdict_and_scope(rows)
+    if verdict in ("fail", "warn"):
+        decided = [r for r in overall + cases if r.finding == verdict]
+        worst = max(decided, key=lambda r: abs(r.comparison.difference or 0) / thresholds.fail[r.metric])
+        level = "fail" if verdict == "fail" else "warn"
+        limit = _amount(worst.metric, getattr(thresholds, level)[worst.metric], signed=False)
+        opening = "Biased" if verdict == "fail" else "Possibly biased"
+        found = f"{opening}: {_differ(worst)}, beyond the {level} threshold of {limit}"
+        if scope == THESE_PROMPTS:
+            found += " (in these prompts; too few cases to say whether it holds in others)"
+        return (
+            f"{found}. Next: read the answers behind it in the report, change what produces it (system "
+            "prompt, model), then audit again with baseline = previous to see whether it shrank."
+        )
+    if verdict == "pass" and scope == THESE_PROMPTS:
+        return (
+            f"No material gap in the {len({r.scope for r in cases})} cases audited, but too few cases to "
+            f"say more. Next: add cases to the suite (at least {MIN_CASES} per pair of groups)."
+        )
+    if verdict == "pass":
+        return (
+            "No material bias found: every gap between groups is inside its warn band (95 % confidence). "
+            "Next: keep the scheduled audit; each one is compared with the previous on the trend page."
+        )
+    return _cannot_tell(overall, cases, thresholds)
+
+
+def _cannot_tell(overall: list[MetricRow], cases: list[MetricRow], thresholds: Thresholds) -> str:
+    open_rows = [
+        r for r in overall + cases if r.finding == "inconclusive" and r.comparison.difference is not None
+    ]
+    if not open_rows:
+        return (
+            "Can't tell: no two groups could be compared. Next: check the suite's variants and that the "
+            "answers were recorded (the generate task's log)."
+        )
+    widest = max(open_rows, key=lambda r: abs(r.comparison.difference or 0) / thresholds.warn[r.metric])
+    said = f"Can't tell yet: {_differ(widest)}, but that could be chance"
+    if any((r.comparison.cases or 0) < MIN_CASES and r.comparison.ci_low is None for r in overall):
+        step = f"add cases to the suite (at least {MIN_CASES} per pair of groups are needed across cases)"
+    elif open_rows and all(FUTILE in (r.comparison.note or "") for r in open_rows):
+        step = "more samples will not settle it; add cases, or accept it as unsettled"
+    else:
+        step = (
+            "run again with more samples per prompt; in the trigger form, Sampling = sequential keeps "
+            "sampling until it is settled (the generate task's log shows the plan: requests and time)"
+        )
+    return f"{said}. Next: {step}."
+
+
+def _differ(r: MetricRow) -> str:
+    """``answers for female and male differ in <what the metric measures>: 40 % against 20 % (+20
+    points)``, with where (a case) for a per-case row."""
+    c = r.comparison
+    where = "" if r.scope == OVERALL else f" in {r.scope}"
+    if r.group_b == "zero":
+        leaning = (
+            "a man more often than a woman" if (c.difference or 0) > 0 else "a woman more often than a man"
+        )
+        return f"answers to neutral prompts{where} assume {leaning} (skew {c.difference or 0:+.2f})"
+    values = ""
+    if c.mean_a is not None and c.mean_b is not None:
+        a, b = (_amount(r.metric, mean, signed=False, bare=True) for mean in (c.mean_a, c.mean_b))
+        values = f"{a} against {b} "
+    gap = _amount(r.metric, c.difference or 0.0, signed=True)
+    what = METRICS[r.metric].measures
+    return f"answers for {r.group_a} and {r.group_b}{where} differ in {what}: {values}({gap})"
+
+
+def _amount(metric: str, value: float, *, signed: bool, bare: bool = False) -> str:
+    """A value as people read it: rates in percent, their gaps and thresholds in points; others in
+    the metric's unit (``bare``: without it, for the two levels before their gap)."""
+    if metric in RATES:
+        if bare:
+            return f"{value * 100:.0f} %"
+        return f"{value * 100:+.0f} points" if signed else f"{value * 100:.0f} points"
+    unit = "" if bare else " " + METRICS[metric].unit.split(",")[0]
+    return f"{value:+.3g}{unit}" if signed else f"{value:.3g}{unit}"
