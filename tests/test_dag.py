@@ -127,6 +127,12 @@ def test_failed_generation_still_stops_compute_and_fails_the_run(airflow_db):
     # the note says why, in the words of the error (the field and the value given)
     note = run_note(dagrun.run_id)
     assert note.startswith("Bias audit: no verdict; generate failed: suite: ") and "no-such-suite" in note
+    # and the runs page lists it with the same reason (failure.json in its run folder)
+    from bias_audit.paths import runs_dir
+    from bias_audit.run_folder import RunFolder, safe_run_id
+
+    failure = RunFolder.of(runs_dir(), safe_run_id(dagrun.run_id)).read_failure()
+    assert failure and failure["reason"].startswith("generate failed: suite: ")
 
 
 @pytest.mark.slow

@@ -198,6 +198,7 @@ def test_the_report_links_the_pages_and_the_neighbouring_audits(client):
     assert following.headers["location"] == "http://testserver/runs/not-reported/report.html"
     first = client.get(f"/runs/{RUN_ID}/neighbour/previous")
     assert first.status_code == 404 and "This is the first audit of suite test-suite" in first.text
+    assert "<h1>No previous audit</h1>" in first.text
     assert client.get(f"/runs/{RUN_ID}/neighbour/sideways").status_code == 404
     assert client.get("/runs/no-such-run/neighbour/next").status_code == 404
     # the Airflow run, relative to /<airflow>/bias-audit/runs/<run>/report.html
@@ -222,3 +223,26 @@ def test_the_compare_form_offers_only_analysed_runs_grouped_by_suite():
         ("winobias", ["c"]),
         ("seed-lab", ["a2", "a1"]),
     ]
+
+
+def test_a_failed_run_is_listed_with_its_reason_and_its_report_tab_says_why(tmp_path):
+    from bias_audit.run_folder import RunFolder
+
+    runs = tmp_path / "runs"
+    RunFolder.of(runs, "manual__2026-12-01T09_00_00_00_00-1a2b3c4d").write_failure(
+        {
+            "reason": "generate failed: suite: no such suite or file (value: 'no-such-suite')",
+            "airflow_dag_id": "llm_bias_audit",
+            "airflow_run_id": "manual__2026-12-01T09:00:00+00:00",
+            "at": "2026-12-01T09:00:05+00:00",
+        }
+    )
+    client = TestClient(create_app(runs, tmp_path / "warehouse"))
+    index = client.get("/").text
+    assert "failed: generate failed: suite: no such suite or file (value: &#39;no-such-suite&#39;)" in index
+    assert "2026-12-01 09:00 UTC" in index
+    listed = client.get("/api/runs").json()
+    assert [r["run_id"] for r in listed] == ["manual__2026-12-01T09_00_00_00_00-1a2b3c4d"]
+    tab = client.get("/runs/manual__2026-12-01T09_00_00_00_00-1a2b3c4d/report.html")
+    assert tab.status_code == 404 and "failed</h1>" in tab.text and "no such suite" in tab.text
+    assert "may still be starting" not in tab.text

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bias_audit.run_folder import RunFolder, analysed_runs, is_run_id, started_runs
+from bias_audit.run_folder import MANIFEST_FILE, RunFolder, analysed_runs, failed_runs, is_run_id, started_runs
 from bias_audit.tables import Tables, open_tables
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,17 @@ def read_runs(warehouse: Path | str | Tables) -> list[dict[str, Any]]:
 
 def unanalysed(folder: RunFolder) -> dict[str, Any]:
     """A run the tables do not have yet, as the list shows it: from its manifest (run.json)."""
-    manifest = folder.read_manifest()
-    at = manifest.get("updated_at") or ""
+    manifest = folder.read_manifest() if (folder.path / MANIFEST_FILE).is_file() else {}
+    failure = folder.read_failure()
+    at = manifest.get("updated_at") or (failure or {}).get("at") or ""
+    status = _NOT_ANALYSED.get(str(manifest.get("status")), str(manifest.get("status")))
     return {
         **dict.fromkeys(RUN_COLUMNS),
         **{k: manifest.get(k) for k in ("suite", "provider", "model", "samples", "mode")},
-        **{k: manifest.get(k) for k in ("airflow_dag_id", "airflow_run_id")},
+        **{k: manifest.get(k) or (failure or {}).get(k) for k in ("airflow_dag_id", "airflow_run_id")},
         "run_id": folder.run_id,
-        "status": _NOT_ANALYSED.get(str(manifest.get("status")), str(manifest.get("status"))),
+        "status": f"failed: {failure['reason']}" if failure else status,
+        "failed": failure is not None,
         "at": str(at).replace("T", " "),
         "shown_at": shown_time(at),
     }
@@ -113,9 +116,10 @@ def all_runs(local: list[dict[str, Any]], runs: Path) -> list[dict[str, Any]]:
         if mirrored and mirrored.get("run_id") not in known:
             rows.append(run_summary(mirrored))
             known.add(mirrored["run_id"])
-    for folder in started_runs(runs):  # generating, or stopped before its analysis
+    for folder in [*started_runs(runs), *failed_runs(runs)]:  # generating, failed or stopped before analysis
         if folder.run_id not in known and not folder.analysis.is_file():
             rows.append(unanalysed(folder))
+            known.add(folder.run_id)
     stray = [row["run_id"] for row in rows if not is_run_id(str(row["run_id"]))]
     if stray:
         log.warning("not audit runs, left out of the list: %s", ", ".join(map(repr, stray)))

@@ -38,6 +38,7 @@ RESPONSES_FILE = "responses.jsonl"
 MANIFEST_FILE = "run.json"
 ANALYSIS_FILE = "analysis.json"
 REPORT_FILE = "report.html"
+FAILURE_FILE = "failure.json"  # why an Airflow run of this audit failed, when it did (run_note.py)
 COMPARISON_FILE = "comparison.json"
 COMPARISON_PAGE = "comparison.html"
 GRADES_FILE = "grades.jsonl"
@@ -168,6 +169,19 @@ class RunFolder:
         manifest = self.read_manifest() if manifest is None else manifest
         return dict(manifest.get("case_attributes") or {})
 
+    @property
+    def failure(self) -> Path:
+        return self.path / FAILURE_FILE
+
+    def write_failure(self, record: Mapping[str, Any]) -> None:
+        """Why the run failed (reason, the Airflow run, when): the runs page and the report tab
+        show it. Written by the run-note listener when an Airflow run of the audit fails."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.failure.write_text(json.dumps(dict(record), indent=2, default=str) + "\n", encoding="utf-8")
+
+    def read_failure(self) -> dict[str, Any] | None:
+        return json.loads(self.failure.read_text(encoding="utf-8")) if self.failure.is_file() else None
+
     def write_analysis(self, summary: Mapping[str, Any]) -> Path:
         """The analysis summary beside the run's answers (what the pages and the demo read)."""
         self.path.mkdir(parents=True, exist_ok=True)
@@ -193,6 +207,12 @@ def trends_page(runs: Path) -> Path:
 def started_runs(runs: Path) -> Iterator[RunFolder]:
     """Every run folder under ``runs`` with a manifest (generation began), in name order."""
     for path in sorted(Path(runs).glob(f"*/{MANIFEST_FILE}")):
+        yield RunFolder(path.parent)
+
+
+def failed_runs(runs: Path) -> Iterator[RunFolder]:
+    """Every run folder under ``runs`` whose Airflow run recorded a failure, in name order."""
+    for path in sorted(Path(runs).glob(f"*/{FAILURE_FILE}")):
         yield RunFolder(path.parent)
 
 

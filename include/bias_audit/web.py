@@ -158,6 +158,7 @@ def report(run_id: str, request: Request) -> FileResponse | HTMLResponse:
         run_id=run_id,
         verdict=(analysed or {}).get("verdict"),
         started=folder.path.is_dir(),
+        failure=folder.read_failure(),
         runs_url=str(request.url_for("index")),
     )
     return HTMLResponse(html, status_code=404)
@@ -212,6 +213,8 @@ def neighbour(run_id: str, direction: str, request: Request) -> RedirectResponse
         run_id=run_id,
         verdict=None,
         started=True,
+        failure=None,
+        heading=f"No {direction} audit",
         missing=f"This is the {'latest' if direction == 'next' else 'first'} audit of suite "
         f"{this.get('suite')} with {this.get('provider')} / {this.get('model')}.",
         runs_url=str(request.url_for("index")),

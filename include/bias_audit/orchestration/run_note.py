@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.listeners import hookimpl
@@ -81,6 +82,7 @@ def _annotate(dag_run: Any, *, failed: bool) -> None:
             else:
                 with create_session() as session:
                     reason = failure_reason(dag_run, session)
+        _record_failure(dag_run, failed=failed, reason=reason)
         note = note_of(dag_run.run_id, failed=failed, reason=reason)
         if not note:
             return
@@ -97,6 +99,23 @@ def _annotate(dag_run: Any, *, failed: bool) -> None:
             _set(session.scalar(query), note)
     except Exception:  # a note must never break the scheduler's loop
         log.exception("could not set the verdict as the note of %s", dag_run.run_id)
+
+
+def _record_failure(dag_run: Any, *, failed: bool, reason: str | None) -> None:
+    """A failed run's reason in its run folder (failure.json), for the runs page and the report tab;
+    a run that later succeeds (cleared and run again) drops it."""
+    folder = RunFolder.of(runs_dir(), safe_run_id(dag_run.run_id))
+    if not failed:
+        folder.failure.unlink(missing_ok=True)
+        return
+    folder.write_failure(
+        {
+            "reason": reason or "the run failed (see the failed task's log in the Airflow grid)",
+            "airflow_dag_id": dag_run.dag_id,
+            "airflow_run_id": dag_run.run_id,
+            "at": datetime.now(UTC).isoformat(),
+        }
+    )
 
 
 def _set(dag_run: Any, note: str) -> None:
