@@ -159,7 +159,7 @@ def test_two_runs_can_be_compared_from_the_runs_page(client):
     assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">candidate</a>' in page.text
     same = client.get("/compare", params={"baseline": RUN_ID, "candidate": RUN_ID})
     assert same.status_code == 400 and same.headers["content-type"].startswith("text/html")
-    assert f"The candidate: baseline and candidate are the same run ('{RUN_ID}')" in same.text
+    assert f"The candidate: baseline and candidate are the same run (&#39;{RUN_ID}&#39;)" in same.text
     assert "--candidate" not in same.text and 'id="back"' in same.text
     assert client.get("/compare", params={"baseline": "../x", "candidate": RUN_ID}).status_code == 404
     # a run the report task did not compare with a baseline has no stored comparison
