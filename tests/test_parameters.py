@@ -161,3 +161,12 @@ def test_the_forms_suite_sizes_are_the_built_in_suites():
 
     for name in builtin_suite_names():
         assert f"{name} {len(list(load_suite(name).prompts())):,}" in SUITE_SIZES, name
+
+
+def test_the_provider_field_says_which_connection_each_remote_provider_reads_and_what_it_holds():
+    from bias_audit.config import RunConfig
+
+    said = RunConfig.model_fields["provider"].description
+    assert "the Airflow connection azure_openai_default" in said and "extra = {\"deployment\"" in said
+    assert "the Airflow connection openai_default" in said and "OPENAI_BASE_URL" in said
+    assert "fails before asking anything" in said

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bias_audit.run_folder import MANIFEST_FILE, RunFolder, analysed_runs, failed_runs, is_run_id, started_runs
+from bias_audit.run_folder import (
+    MANIFEST_FILE,
+    RunFolder,
+    analysed_runs,
+    failed_runs,
+    is_run_id,
+    started_runs,
+)
 from bias_audit.tables import Tables, open_tables
 
 log = logging.getLogger(__name__)

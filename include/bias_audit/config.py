@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bias_audit.errors import UserInputError
-from bias_audit.llm.registry import ENTRIES, PROVIDERS, titled
+from bias_audit.llm.registry import ENTRIES, PROVIDERS, connections_help, titled
 from bias_audit.run_folder import RUN_ID_PATTERN, check_run_id
 from bias_audit.schedule import parse_schedule
 from bias_audit.suites.loader import builtin_suite_names
@@ -102,8 +102,7 @@ class RunConfig(BaseModel):
     provider: Literal[PROVIDERS] = Field(  # type: ignore[valid-type]
         "local",
         title="Provider",
-        description="Which LLM to audit: local (Gemma 3 270M in-process), azure (Azure OpenAI, "
-        "connection azure_openai_default) or openai (OpenAI-compatible, connection openai_default).",
+        description="Which LLM to audit. " + connections_help(),
         json_schema_extra={"values_display": {name: titled(name) for name in PROVIDERS}},
     )
     max_tokens: int | None = Field(

@@ -126,6 +126,22 @@ def titled(name: str, connection: str | None = None) -> str:
     return f"{found.title} (connection {conn})" if conn else found.title
 
 
+def connections_help() -> str:
+    """What the trigger form says of the providers: which Airflow connection each remote one reads,
+    what it holds, and the environment variables used without it."""
+    said = []
+    for found in REGISTRY:
+        if found.connection is None:
+            said.append(f"{found.name}: {found.title}.")
+            continue
+        said.append(
+            f"{found.name}: {found.title}, from the Airflow connection {found.connection[1]} (create it "
+            f"under Admin → Connections: {found.connection_help}); without it, from "
+            f"{found.endpoint_variable} and the rest of its variables in the worker's environment."
+        )
+    return " ".join(said) + " A remote run with neither fails before asking anything, naming what is missing."
+
+
 def judge_environment(env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The environment a judge's settings are read from: ``BIAS_AUDIT_JUDGE_<NAME>`` where set, else
     ``<NAME>`` (a judge deployment usually sits on the audited one's resource: set only
