@@ -204,7 +204,7 @@ def test_compare_says_what_is_wrong_without_the_servers_paths(pages):
     client, warehouse = pages
     response = client.get("/compare", params={"baseline": "good-run", "candidate": "other-run"})
     assert response.status_code == 400
-    assert "no analysed run 'good-run'" in response.text and str(warehouse) not in response.text
+    assert "no analysed run &#39;good-run&#39;" in response.text and str(warehouse) not in response.text
 
 
 def test_the_answer_cannot_close_the_judges_delimiter():

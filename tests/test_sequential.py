@@ -429,3 +429,14 @@ def test_a_suites_own_looks_survive_a_kill_and_resume(tmp_path):
         manifest["sequential"]["round_log"]
         == RunFolder.of(tmp_path / "clean", "k").read_manifest()["sequential"]["round_log"]
     )
+
+
+def test_each_round_says_what_is_left_of_the_run_as_a_range():
+    from bias_audit.generate import rest_of_run
+    from bias_audit.stats.design import Design
+
+    design = Design(50)  # looks at 5, 15, 30, 50
+    said = rest_of_run(design, 1, 40, pace=0.5)
+    # 40 prompts: the next look alone (10 more samples each) up to the last (45 more each)
+    assert said.startswith("the rest of the run: 400 to 1,800 more requests (40 prompts still sampled")
+    assert "ETA 3m20s to 15m00s at this round's pace" in said

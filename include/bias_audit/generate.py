@@ -20,7 +20,7 @@ from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.llm.base import Completion, Provider, Request
 from bias_audit.llm.batch import retryable
-from bias_audit.llm.dispatch import Progress, closing, dispatch
+from bias_audit.llm.dispatch import Progress, closing, dispatch, duration
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
 from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
 from bias_audit.plan import announce_plan
@@ -296,7 +296,9 @@ class SequentialRounds:
             if look > 1 and self._over_budget(batch):
                 reason = "budget"
                 break
+            started = time.monotonic()
             await sender.send(batch)
+            pace = (time.monotonic() - started) / max(len(batch), 1)  # seconds per request, this round
             self.analysis = analyse(self.values(), design, look, self.thresholds, self.scoring)
             undecided = self.analysis.undecided
             self.rounds.append(
@@ -328,6 +330,7 @@ class SequentialRounds:
                 reason = "futile" if futile else "decided"
                 break
             needed = needed_prompts(undecided, self.layout)
+            log.info("generate: %s", rest_of_run(design, look, len(needed), pace))
         self.reason = reason
         log.info("generate: %s", stop_in_words(self.reason, len(self.rounds), design, self.samples()))
 
@@ -392,6 +395,20 @@ class SequentialRounds:
             "round_log": self.rounds,
             "verdict": None if self.analysis is None else self.analysis.verdict,
         }
+
+
+def rest_of_run(design, look: int, prompts: int, pace: float) -> str:
+    """What is left of a sequential run after ``look``, as a range: the next round alone (if its
+    look settles the verdict) up to every round to the last look, for the ``prompts`` still
+    sampled, at this round's ``pace`` (seconds per request)."""
+    done = design.looks[look - 1]
+    least = prompts * (design.looks[look] - done)
+    most = prompts * (design.looks[-1] - done)
+    return (
+        f"the rest of the run: {least:,} to {most:,} more requests ({prompts} prompts still sampled; the "
+        f"fewer if the next look settles the verdict), ETA {duration(least * pace)} to "
+        f"{duration(most * pace)} at this round's pace"
+    )
 
 
 def _record(

@@ -86,19 +86,19 @@ class Progress:
         eta = (self.total - self.done) / rate if rate else float("inf")
         return (
             f"{self.done}/{self.total} done, {self.tokens / elapsed * 60:,.0f} tokens/min, "
-            f"ETA {_duration(eta)}, outcomes {dict(self.outcomes)}"
+            f"ETA {duration(eta)}, outcomes {dict(self.outcomes)}"
         )
 
     def finish(self) -> None:
         self._log.info(
             "%s: finished in %s: %s",
             self.stage,
-            _duration(time.monotonic() - self._started),
+            duration(time.monotonic() - self._started),
             self.line(time.monotonic()),
         )
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds == float("inf"):
         return "unknown"
     minutes, secs = divmod(int(seconds + 0.5), 60)
