@@ -206,3 +206,21 @@ def test_the_outcomes_plot_is_never_empty_and_counts_truncated_answers():
     # rows female, male: answered 1.0 and 0.5, then truncated 0.0 and 0.5
     assert [patch.get_width() for patch in fig.axes[0].patches] == [1.0, 0.5, 0.0, 0.5]
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["ok", "truncated"]
+
+
+def test_gaps_read_in_points_and_metrics_by_their_titles():
+    from bias_audit.metric_registry import METRICS
+    from bias_audit.report.context import amount, interval, level
+
+    assert (
+        amount("refusal", -0.0833) == "-8.3 points" and amount("refusal", 0.15, signed=False) == "15 points"
+    )
+    assert amount("word_count", 4.25) == "+4.25" and amount("word_count", None) == "—"
+    assert (
+        interval("not_ok", None, None) == "—"
+        and interval("refusal", -0.1, 0.05) == "-10.0 points … +5.0 points"
+    )
+    assert level("accuracy", 0.75) == "75.0 %"
+    assert METRICS["not_ok"].shown == "Filtered or failed requests" and METRICS[
+        "yes_logodds"
+    ].shown.startswith("Odds")

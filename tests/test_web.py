@@ -3,6 +3,8 @@ them under the real api-server app with Airflow's auth."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -67,6 +69,7 @@ def test_dag_run_link_redirects_to_its_audits_report(client):
 def test_trend_page_links_reports(client):
     html = client.get("/trends").text
     assert "Bias audit trends" in html
+    assert '<a id="all-audits" href="http://testserver/">All bias audits</a>' in html  # back to the list
     assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">{RUN_ID}</a>' in html
 
 
@@ -156,6 +159,7 @@ def test_two_runs_can_be_compared_from_the_runs_page(client):
     assert f'<option value="{RUN_ID}">' in index
     page = client.get("/compare", params={"baseline": "not-reported", "candidate": RUN_ID})
     assert page.status_code == 200 and "Did the gaps change?" in page.text
+    assert '<a id="all-audits" href="http://testserver/">All bias audits</a>' in page.text
     assert f'<a href="http://testserver/runs/{RUN_ID}/report.html">candidate</a>' in page.text
     same = client.get("/compare", params={"baseline": RUN_ID, "candidate": RUN_ID})
     assert same.status_code == 400 and same.headers["content-type"].startswith("text/html")
@@ -207,6 +211,9 @@ def test_the_report_links_the_pages_and_the_neighbouring_audits(client):
         airflow_run_link(run) == "../../../dags/llm_bias_audit/runs/manual__2026-11-29T10%3A59%3A26%2B00%3A00"
     )
     assert airflow_run_link({}) is None
+    # the Airflow UI opens at the top, not inside the report's own frame
+    template = (Path(__file__).parent.parent / "include/bias_audit/templates/report.html.j2").read_text()
+    assert '<a href="{{ airflow_run }}" target="_top">Airflow run</a>' in template
 
 
 def test_the_compare_form_offers_only_analysed_runs_grouped_by_suite():

@@ -189,8 +189,11 @@ def write_comparison(result: AuditComparison, runs: Path) -> tuple[Path, Path]:
     return folder.comparison, folder.comparison_page
 
 
-def render_comparison(result: AuditComparison, baseline_report: str, candidate_report: str) -> str:
-    """The comparison's page; the two reports' addresses as the page will be served."""
+def render_comparison(
+    result: AuditComparison, baseline_report: str, candidate_report: str, index_href: str = "../../"
+) -> str:
+    """The comparison's page; the two reports' and the runs list's addresses as the page will be
+    served (the file in the candidate's run folder: two levels below the list)."""
     return (
         environment()
         .get_template("comparison.html.j2")
@@ -200,6 +203,7 @@ def render_comparison(result: AuditComparison, baseline_report: str, candidate_r
             fmt=fmt,
             baseline_report=baseline_report,
             candidate_report=candidate_report,
+            index_href=index_href,
         )
     )
 

@@ -39,6 +39,11 @@ class Metric:
     calibration: Variation | None = None
     tasks: tuple[SuiteTask, ...] = ("text",)  # the suites it is measured on
     needs: str | None = None  # "judge": measured only in runs whose answers a judge graded (judge/)
+    title: str = ""  # how pages name it for people ("Refusals"); the name stays in the tables
+
+    @property
+    def shown(self) -> str:
+        return self.title or self.name
 
     @property
     def in_verdict(self) -> bool:

@@ -138,12 +138,13 @@ def drifts_of_run(history: list[Trend], run_id: str) -> list[tuple[Series, Point
     return [(s, p) for t in history for s, p in t.drifts if p.run_id == run_id]
 
 
-def render_trends(history: list[Trend], report_href: Callable[[str], str]) -> str:
+def render_trends(history: list[Trend], report_href: Callable[[str], str], index_href: str = "../") -> str:
     """The trend page: per suite and model, the runs with their verdicts, the drifts, one plot per
-    metric. ``report_href(run_id)`` gives the link to a run's report."""
+    metric. ``report_href(run_id)`` gives the link to a run's report, ``index_href`` the runs list's
+    (the file beside the runs' folders is served one level below it)."""
     template = environment().get_template("trends.html.j2")
     found = [(t, _plots(t)) for t in history]
-    return template.render(trends=found, report_href=report_href, fmt=fmt)
+    return template.render(trends=found, report_href=report_href, index_href=index_href, fmt=fmt)
 
 
 def write_trends(history: list[Trend], runs_dir: Path) -> Path:

@@ -191,6 +191,7 @@ def compare(baseline: str, candidate: str, request: Request) -> str | HTMLRespon
         result,
         str(request.url_for("report", run_id=baseline)),
         str(request.url_for("report", run_id=candidate)),
+        str(request.url_for("index")),
     )
 
 
@@ -233,7 +234,11 @@ def plot(run_id: str, name: str, request: Request) -> FileResponse:
 @router.get("/trends", response_class=HTMLResponse, name="trends")
 def trends(request: Request) -> str:
     history = trends_of(_warehouse(request))
-    return render_trends(history, lambda run_id: str(request.url_for("report", run_id=run_id)))
+    return render_trends(
+        history,
+        lambda run_id: str(request.url_for("report", run_id=run_id)),
+        str(request.url_for("index")),
+    )
 
 
 @router.get("/dag-runs/{run_id:path}", name="dag_run")

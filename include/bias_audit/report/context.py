@@ -9,7 +9,7 @@ from typing import Any
 
 from bias_audit.catalog import airflow_run_path
 from bias_audit.html import fmt
-from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, VERDICT_METRICS
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, RATES, VERDICT_METRICS
 from bias_audit.report.read import RunData
 from bias_audit.stats.metrics import (
     FAMILY_VERDICT,
@@ -219,6 +219,9 @@ def report_context(
         "loaded": [{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
         "drifts": drifts,
         "fmt": fmt,
+        "amount": amount,
+        "interval": interval,
+        "level": level,
     }
 
 
@@ -239,3 +242,27 @@ def _answers(data: RunData) -> list[dict]:
         ),
         key=lambda r: (r["case_id"], r["variant"], r["sample_index"]),
     )
+
+
+def amount(metric: str, value: float | None, signed: bool = True) -> str:
+    """A gap (or a threshold, unsigned) as people read it: a rate's in percentage points
+    ("+8.3 points"), another metric's in its own unit; "—" for none."""
+    if value is None:
+        return "—"
+    if metric in RATES:
+        return f"{value * 100:+.1f} points" if signed else f"{value * 100:.3g} points"
+    return f"{value:+.3g}" if signed else fmt(value)
+
+
+def interval(metric: str, low: float | None, high: float | None) -> str:
+    """A 95 % interval the one way the pages show it: "low … high", or "—" when there is none."""
+    if low is None or high is None:
+        return "—"
+    return f"{amount(metric, low)} … {amount(metric, high)}"
+
+
+def level(metric: str, value: float | None) -> str:
+    """A group's own level: a rate in percent, another metric as a number."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f} %" if metric in RATES else fmt(value)

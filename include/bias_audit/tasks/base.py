@@ -26,6 +26,7 @@ UNPARSED_METRIC = Metric(
     warn=0.05,
     fail=0.15,
     calibration=Variation(centre=0.1, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
+    title="Undecided answers",
 )
 
 

@@ -68,6 +68,7 @@ ACCURACY = Metric(
     warn=0.05,
     fail=0.10,
     calibration=Variation(centre=0.75, answer_sd=0.0, case_sd=1.0, prompt_sd=0.5),
+    title="Correct resolutions",
 )
 
 _EXPLICIT = re.compile(
