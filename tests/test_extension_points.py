@@ -8,8 +8,31 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from tests.layers import INCLUDE
+
+
+def copy_package(tmp_path: Path) -> Path:
+    """A copy of include/bias_audit to change as a recipe says; returns the package folder."""
+    package = tmp_path / "include" / "bias_audit"
+    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    return package
+
+
+def run_probe(tmp_path: Path, code: str) -> dict:
+    """Run ``code`` on the changed copy in a fresh interpreter; what it prints, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
 
 # A task kind as the recipe writes it: tasks/rating.py, a 1-5 rating read from the answer.
 RATING_KIND = '''
@@ -94,8 +117,7 @@ cases:
 
 
 def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
-    package = tmp_path / "include" / "bias_audit"
-    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    package = copy_package(tmp_path)
     (package / "tasks" / "rating.py").write_text(textwrap.dedent(RATING_KIND), encoding="utf-8")
     registry = package / "tasks" / "__init__.py"
     text = registry.read_text(encoding="utf-8")
@@ -107,16 +129,7 @@ def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
     )
     registry.write_text(text, encoding="utf-8")
     (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = run_probe(tmp_path, PROBE)
     assert seen["kind"] == "rating"
     assert seen["scores"]["rating"] == 4.0 and seen["scores"]["choice"] == "4"
     assert seen["scores"]["accuracy"] is None  # another kind's column, empty
@@ -214,24 +227,14 @@ print(json.dumps({
 
 
 def test_a_provider_is_one_registry_entry(tmp_path):
-    package = tmp_path / "include" / "bias_audit"
-    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    package = copy_package(tmp_path)
     (package / "llm" / "echo.py").write_text(textwrap.dedent(ECHO_PROVIDER), encoding="utf-8")
     registry = package / "llm" / "registry.py"
     text = registry.read_text(encoding="utf-8")
     end_of_registry = "\n)\nENTRIES: dict"
     assert text.count(end_of_registry) == 1, "the registry's end moved: update the recipe"
     registry.write_text(text.replace(end_of_registry, ECHO_ENTRY), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", PROVIDER_PROBE],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = run_probe(tmp_path, PROVIDER_PROBE)
     assert seen["provider"] == "echo" and "echo" in seen["judge_choices"]
     assert seen["env"] == {"ECHO_API_KEY": "{{secrets/bias-audit/echo-api-key}}", "ECHO_MODEL": "m-2"}
     assert seen["model"] == "m-3"
@@ -264,22 +267,12 @@ print(json.dumps({"status": page.status_code, "text": page.text, "csp": csp}))
 
 
 def test_a_page_is_a_route_and_a_template_extending_the_base(tmp_path):
-    package = tmp_path / "include" / "bias_audit"
-    shutil.copytree(INCLUDE / "bias_audit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    package = copy_package(tmp_path)
     web = package / "web.py"
     web.write_text(web.read_text(encoding="utf-8") + PAGE_ROUTE, encoding="utf-8")
     (package / "templates" / "about.html.j2").write_text(PAGE_TEMPLATE, encoding="utf-8")
     (tmp_path / "runs").mkdir()
-    done = subprocess.run(
-        [sys.executable, "-c", PAGE_PROBE],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(tmp_path / "include"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout)
+    seen = run_probe(tmp_path, PAGE_PROBE)
     assert seen["status"] == 200
     assert '<h1 id="about">0 audit(s)</h1>' in seen["text"]
     assert "<title>About these audits</title>" in seen["text"]
