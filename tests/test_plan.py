@@ -66,3 +66,31 @@ def test_a_runs_requests_and_tokens_fall_within_its_plan_and_the_plan_is_kept(tm
     said = caplog.text
     assert "plan for suite" in said and "at the quota" in said
     assert "at most 360 requests may be needed, more than budget_requests (300)" in said
+
+
+def test_a_listed_models_prices_cost_the_plan_as_the_same_prices_given_by_hand(capsys):
+    from bias_audit.plan import PRICES
+
+    def cost(*flags: str) -> dict:
+        assert main(["plan", "--suite", "seed-lab", "--mode", "fixed", "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    listed = cost("--price-model", "gpt-4o-mini")
+    by_hand = cost(
+        "--price-input", str(PRICES["gpt-4o-mini"][0]), "--price-output", str(PRICES["gpt-4o-mini"][1])
+    )
+    assert listed["designs"] == by_hand["designs"] and listed["designs"][0]["cost"]
+    assert "gpt-4o-mini's list price, read " in listed["prices"]
+    assert main(["plan", "--suite", "seed-lab", "--price-model", "no-such-model"]) == 2
+    assert "--price-model: no listed price for 'no-such-model'" in capsys.readouterr().err
+
+
+def test_the_documented_price_table_is_the_one_plan_uses():
+    from pathlib import Path
+
+    from bias_audit.plan import PRICES, PRICES_READ
+
+    docs = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert f"read {PRICES_READ}" in docs
+    for model, (price_in, price_out) in PRICES.items():
+        assert f"| `{model}` | {price_in:.2f} | {price_out:.2f} |" in docs

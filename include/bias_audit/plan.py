@@ -87,16 +87,48 @@ class Plan:
         return "\n".join(lines)
 
 
+# List prices in US dollars per 1M tokens (input, output) of common Azure OpenAI models on
+# standard pay-as-you-go deployments, as defaults for ``bias-audit plan --price-model``; read on
+# PRICES_READ (gpt-4o and gpt-4o-mini from a published summary of Azure OpenAI's rates, the gpt-4.1
+# family from OpenAI's list prices, which Azure's global deployments match). Prices change and
+# vary by region and deployment type: --price-input/--price-output give your own.
+PRICES_READ = "2026-12-02"
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+}
+
+
+def model_prices(model: str) -> tuple[float, float]:
+    """The table's (input, output) price of ``model``; another name is a UserInputError naming them."""
+    if model not in PRICES:
+        raise UserInputError(
+            f"no listed price for {model!r}; listed: {', '.join(PRICES)} (or give --price-input and "
+            "--price-output)",
+            field="--price-model",
+        )
+    return PRICES[model]
+
+
 def plan_run(
     suite: Suite,
     configs: list[RunConfig],
     *,
     price_input: float | None = None,
     price_output: float | None = None,
+    price_model: str | None = None,
     fair_runs: int = FAIR_RUNS,
 ) -> Plan:
     """The plan of each of ``configs`` (a fixed and a sequential one, or a run's own) on ``suite``;
-    the prompts, tokens and quota are the first one's."""
+    the prompts, tokens and quota are the first one's. ``price_model``: the prices of a listed
+    model (``PRICES``) where ``price_input``/``price_output`` are not given."""
+    if price_model is not None:
+        listed_in, listed_out = model_prices(price_model)
+        price_input = listed_in if price_input is None else price_input
+        price_output = listed_out if price_output is None else price_output
     config = configs[0]
 
     for name, price in (("--price-input", price_input), ("--price-output", price_output)):
@@ -142,7 +174,9 @@ def plan_run(
         quota = ", ".join(p for p in parts if p) + share
     prices = None
     if price_input is not None or price_output is not None:
-        prices = f"input {price_input or 0:g}, output {price_output or 0:g} per 1M tokens"
+        prices = f"input {price_input or 0:g}, output {price_output or 0:g} per 1M tokens" + (
+            f" ({price_model}'s list price, read {PRICES_READ})" if price_model else ""
+        )
     return Plan(suite.name, prompts, mean_prompt, max_tokens, designs, quota, prices)
 
 

@@ -12,6 +12,7 @@ from bias_audit.errors import UserInputError
 from bias_audit.named_files import text_or_file
 from bias_audit.parameters import add_arguments, values_from
 from bias_audit.paths import runs_dir, warehouse_dir
+from bias_audit.plan import PRICES, PRICES_READ
 from bias_audit.run_folder import check_run_id
 from bias_audit.suites import load_suite
 
@@ -49,6 +50,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     for flag, what in (("--price-input", "prompt"), ("--price-output", "answer")):
         pla.add_argument(flag, type=float, default=None, metavar="P", help=f"price per 1M {what} tokens")
+    pla.add_argument(
+        "--price-model", default=None, metavar="MODEL",
+        help=f"the list prices of a common Azure OpenAI model ({', '.join(PRICES)}; read {PRICES_READ})",
+    )  # fmt: skip
     pla.add_argument(
         "--fair-runs", type=int, default=None, metavar="N",
         help="synthetic fair audits behind a sequential plan's typical figure (default 5)",
@@ -139,6 +144,7 @@ def _plan(args: argparse.Namespace) -> int:
     suite = load_suite(configs[0].suite)
     plan = plan_run(
         suite, configs, price_input=args.price_input, price_output=args.price_output,
+        price_model=args.price_model,
         fair_runs=args.fair_runs or FAIR_RUNS,
     )  # fmt: skip
     print(json.dumps(plan.as_dict(), indent=2) if args.json else plan.in_words())
