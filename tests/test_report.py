@@ -40,7 +40,10 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
     # 6 answers a group: too few to decide anything in one case (per_case.MIN_DECIDING), and one
     # case each is too few across cases
     assert f'<span class="verdict {result.verdict}">{result.verdict}</span>' in html
-    assert '<p id="verdict-summary"><strong>INCONCLUSIVE: female vs male not estimable' in html
+    # one plain sentence and a next step first, then the statistics
+    summary = html.split('<p id="verdict-summary"><strong>', 1)[1].split("</strong>", 1)[0]
+    assert summary.startswith("Can&#39;t tell") and " Next: " in summary
+    assert "INCONCLUSIVE: female vs male not estimable" in summary
     assert "Findings in these prompts (per case)" in html
     assert (
         "<h3>neutral_df</h3>" in html

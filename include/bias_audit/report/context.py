@@ -95,8 +95,10 @@ def _limits(findings: list[dict], run: dict[str, Any]) -> list[str]:
         lines.append(
             f"Few cases: {', '.join(few)}. The case is the unit of uncertainty, so with fewer than "
             f"{FEW_CASES} cases only large gaps that hold in every case can be decided, even at 50 "
-            f"samples per prompt; bias-audit calibrate --suite {run.get('suite_source') or run['suite']} "
-            f"--samples {run.get('samples') or 5} --group {few_pairs[0][0]} prints the power of this design. "
+            f"samples per prompt; the command bias-audit calibrate --suite "
+            f"{run.get('suite_source') or run['suite']} --samples {run.get('samples') or 5} --group "
+            f"{few_pairs[0][0]}, run where the project is installed (make setup in its repository), prints "
+            "the power of this design. "
             "Add cases (more occupations or phrasings) for a sharper audit."
         )
     return lines

@@ -189,7 +189,7 @@ def _inconclusive_reasons(
         reasons.append(
             f"{len(wide)} interval(s) reach across a threshold, e.g. {_with_interval(widest, thresholds)}; "
             "more samples per prompt narrow them as far as the answers' noise goes, more cases beyond "
-            "that (bias-audit calibrate tells how many)"
+            "that (the command bias-audit calibrate, run where the project is installed, tells how many)"
         )
     open_cases = [
         r
