@@ -55,7 +55,7 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
     for name in ("gaps.png", "assumed_gender.png", "outcomes.png"):
         assert (runs / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (
-        "<td>sentiment<br><small" in html
+        "<td>Tone <small><code>sentiment</code></small><br><small" in html  # its title, its name beside
         and "warmer answers for group a</small></td><td>female vs male</td>" in html
     )
     assert "Answers behind the largest gap: " in html
