@@ -158,3 +158,17 @@ def test_an_empty_system_prompt_reads_none_on_the_page():
     result = AuditComparison("a", "b", "s", [], [("system_prompt", "", "Be fair.")], "nothing estimable")
     page = render_comparison(result, "a/report.html", "b/report.html")
     assert "<td>system_prompt</td><td>(none)</td><td>Be fair.</td>" in page
+
+
+def test_the_comparison_page_reads_rates_in_points_over_the_shared_cases():
+    from bias_audit.compare import AuditComparison, render_comparison
+    from bias_audit.stats.change import Change
+    from bias_audit.stats.statistics import Comparison
+
+    change = Comparison(40, 40, None, None, -0.10, -0.16, -0.04, None, 0.002, cases=8)
+    row = Change("refusal", "female", "male", 0.12, 0.02, change, p_adjusted=0.004, finding="reduced")
+    page = render_comparison(AuditComparison("a", "b", "s", [row], [], "1 reduced"), "a/r.html", "b/r.html")
+    assert "Refusals <small><code>refusal</code></small>" in page
+    assert '<td class="num">+12.0 points</td><td class="num">+2.0 points</td>' in page
+    assert "-16.0 points … -4.0 points" in page and "gap, baseline (shared cases)" in page
+    assert 'href="../../">All bias audits</a>' in page

@@ -39,6 +39,7 @@ from bias_audit.catalog import previous_audit
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.metric_registry import CONTINUOUS, METRICS
+from bias_audit.report.context import amount, interval
 from bias_audit.run_folder import RunFolder, check_run_id
 from bias_audit.scoring.tasks import run_scoring
 from bias_audit.stats.change import Change, apply_change_thresholds, changes_between, conclusion
@@ -204,6 +205,8 @@ def render_comparison(
             baseline_report=baseline_report,
             candidate_report=candidate_report,
             index_href=index_href,
+            amount=amount,
+            interval=interval,
         )
     )
 
