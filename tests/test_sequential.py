@@ -440,3 +440,5 @@ def test_each_round_says_what_is_left_of_the_run_as_a_range():
     # 40 prompts: the next look alone (10 more samples each) up to the last (45 more each)
     assert said.startswith("the rest of the run: 400 to 1,800 more requests (40 prompts still sampled")
     assert "ETA 3m20s to 15m00s at this round's pace" in said
+    # the round before the last: the next look is the last one
+    assert rest_of_run(design, 3, 10, pace=1.0).startswith("the rest of the run: 200 to 200 more requests")

@@ -330,7 +330,8 @@ class SequentialRounds:
                 reason = "futile" if futile else "decided"
                 break
             needed = needed_prompts(undecided, self.layout)
-            log.info("generate: %s", rest_of_run(design, look, len(needed), pace))
+            if look < len(design.looks):  # after the last look nothing is left to ask
+                log.info("generate: %s", rest_of_run(design, look, len(needed), pace))
         self.reason = reason
         log.info("generate: %s", stop_in_words(self.reason, len(self.rounds), design, self.samples()))
 
