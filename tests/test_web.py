@@ -256,3 +256,24 @@ def test_a_failed_run_is_listed_with_its_reason_and_its_report_tab_says_why(tmp_
     tab = client.get("/runs/manual__2026-12-01T09_00_00_00_00-1a2b3c4d/report.html")
     assert tab.status_code == 404 and "failed</h1>" in tab.text and "no such suite" in tab.text
     assert "may still be starting" not in tab.text
+
+
+def test_a_run_stopped_by_hand_reads_as_stopped_not_generating(data_home):
+    from types import SimpleNamespace
+
+    from bias_audit.orchestration.run_note import STOPPED, _record_failure, note_of, reason_of_failure
+    from bias_audit.paths import runs_dir, warehouse_dir
+    from bias_audit.run_folder import RunFolder, safe_run_id
+
+    said = "Dag Run's state was manually set to `failed`."  # Airflow's message for "Mark as failed"
+    assert reason_of_failure(None, said) == STOPPED
+    assert reason_of_failure("generate failed: suite: …", said) == "generate failed: suite: …"
+    assert reason_of_failure(None, "task failure") is None
+    run = SimpleNamespace(dag_id="llm_bias_audit", run_id="manual__2026-12-01T09:00:00+00:00")
+    folder = RunFolder.of(runs_dir(), safe_run_id(run.run_id))
+    folder.write_manifest({"suite": "seed-lab", "status": "generating", "samples": 5})
+    _record_failure(run, failed=True, reason=STOPPED)
+    assert note_of(run.run_id, failed=True, reason=STOPPED) == f"Bias audit: no verdict; {STOPPED}"
+    _record_failure(run, failed=False, reason=None)  # the teardown's success afterwards keeps it
+    index = TestClient(create_app(runs_dir(), warehouse_dir())).get("/").text
+    assert f"failed: {STOPPED}" in index and "generating (or stopped" not in index

@@ -67,7 +67,20 @@ def failure_reason(dag_run: Any, session: Any) -> str | None:
     return None
 
 
-def _annotate(dag_run: Any, *, failed: bool) -> None:
+# How Airflow says a run was failed by a person ("Mark as failed": the REST API's PATCH of its state).
+MANUALLY = "manually set"
+STOPPED = "stopped by hand (marked failed in Airflow) before it finished"
+
+
+def reason_of_failure(left: str | None, msg: str | None) -> str | None:
+    """Why a run failed: what its failed task left (``left``), else "stopped by hand" when Airflow's
+    message says a person set its state, else None (the note then points to the task logs)."""
+    if left is None and MANUALLY in (msg or ""):
+        return STOPPED
+    return left
+
+
+def _annotate(dag_run: Any, *, failed: bool, msg: str = "") -> None:
     if dag_run.dag_id != DAG_ID:
         return
     try:
@@ -82,6 +95,7 @@ def _annotate(dag_run: Any, *, failed: bool) -> None:
             else:
                 with create_session() as session:
                     reason = failure_reason(dag_run, session)
+            reason = reason_of_failure(reason, msg)
         _record_failure(dag_run, failed=failed, reason=reason)
         note = note_of(dag_run.run_id, failed=failed, reason=reason)
         if not note:
@@ -106,7 +120,8 @@ def _record_failure(dag_run: Any, *, failed: bool, reason: str | None) -> None:
     a run that later succeeds (cleared and run again) drops it."""
     folder = RunFolder.of(runs_dir(), safe_run_id(dag_run.run_id))
     if not failed:
-        folder.failure.unlink(missing_ok=True)
+        if folder.analysis.is_file():  # it finished after all (cleared and run again): not failed
+            folder.failure.unlink(missing_ok=True)
         return
     folder.write_failure(
         {
@@ -131,4 +146,4 @@ def on_dag_run_success(dag_run: Any, msg: str) -> None:
 
 @hookimpl
 def on_dag_run_failed(dag_run: Any, msg: str) -> None:
-    _annotate(dag_run, failed=True)
+    _annotate(dag_run, failed=True, msg=msg)
