@@ -59,6 +59,7 @@ from bias_audit.calibrate import (
     run_sequentially,
     samples_needed,
     sequence_coverage,
+    suite_schedule,
 )
 from bias_audit.metric_registry import GAP_METRICS, calibrated
 from bias_audit.scoring.tasks import Scoring
@@ -110,14 +111,26 @@ def sequential_side_by_side(
     """Sequential audits against the fixed design at ``max_samples`` (its power from ``fixed``, the
     calibration at that many samples, when it was run), and monitoring with uncorrected intervals."""
     cases = layout(suite)
-    design = Design(max_samples)
+    design = Design(max_samples, schedule=suite_schedule(suite))
     print(f"\n   sequential audits of {suite.name}: {design.describe()}; {runs} runs per condition")
     print(SEQUENTIAL_HEADER + "   fixed design: power")
     started = time.monotonic()
-    for c in calibrate_sequential(suite, max_samples, runs=runs, target=group):
+    with_futility = calibrate_sequential(suite, max_samples, runs=runs, target=group)
+    for c in with_futility:
         fixed_power = "not run" if fixed is None else f"{fixed[c.metric].power_at_fail:.1%}"
         print(f"{format_sequential_row(c)}   {fixed_power:>12}")
-    uncorrected = Design(max_samples, alpha=0.05 * len(design.looks))  # 95 % at every look
+    without = calibrate_sequential(suite, max_samples, runs=runs, target=group, futility=False)
+    print("   the futility stop against the rule before it (every open comparison sampled to max_samples):")
+    print(f"   {'metric':<15}{'false alarms':>22}{'power':>22}{'requests, unbiased (mean)':>32}")
+    for new, old in zip(with_futility, without, strict=True):
+        print(
+            f"   {new.metric:<15}{new.false_alarm_rate:>10.1%} vs {old.false_alarm_rate:>7.1%} (old)"
+            f"{new.power_at_fail:>10.1%} vs {old.power_at_fail:>7.1%} (old)"
+            f"{new.requests_unbiased_mean:>16,.0f} vs {old.requests_unbiased_mean:>8,.0f} (old)"
+        )
+    uncorrected = Design(
+        max_samples, alpha=0.05 * len(design.looks), schedule=design.schedule
+    )  # 95 % at every look
     rng = np.random.default_rng([max_samples, 13])
     scoring = Scoring.of(suite.task)
     null = [

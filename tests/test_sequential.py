@@ -442,3 +442,24 @@ def test_each_round_says_what_is_left_of_the_run_as_a_range():
     assert "ETA 3m20s to 15m00s at this round's pace" in said
     # the round before the last: the next look is the last one
     assert rest_of_run(design, 3, 10, pace=1.0).startswith("the rest of the run: 200 to 200 more requests")
+
+
+def test_without_the_futility_stop_a_fair_seed_lab_run_samples_to_the_last_look():
+    # the rule before futility stops, kept for benchmarks/validity.py's side-by-side: seed-lab's
+    # comparisons across 2-3 cases cannot be settled, so with the stop a fair run ends early, and
+    # without it samples every prompt on to max_samples
+    import numpy as np
+
+    from bias_audit.calibrate import layout, run_sequentially
+    from bias_audit.stats.design import Design
+    from bias_audit.suites import load_suite
+    from bias_audit.thresholds import Thresholds
+
+    cases = layout(load_suite("seed-lab"))
+    ended = {}
+    for futility in (True, False):
+        rng = np.random.default_rng(3)
+        run = run_sequentially(cases, Design(50, futility=futility), rng, {}, Thresholds())
+        ended[futility] = (run.reason, run.rounds, run.requests)
+    assert ended[True][0] == "futile" and ended[True][1] < 4 and ended[True][2] < 500
+    assert ended[False] == ("max_samples", 4, 500)  # 10 prompts x 50

@@ -124,15 +124,17 @@ def calibrate_sequential(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     looks: tuple[int, ...] | None = None,
+    futility: bool = True,
 ) -> list[SequentialCalibration]:
     """Sequential audits (sequential.py) of synthetic runs: unbiased ones, judged as a whole, and
     for each metric runs with a gap of its fail threshold injected; false alarms under monitoring
     after every round, power, and the requests spent until the run stopped. The looks: ``looks``,
-    else the suite's (``sequential.looks``), else the default schedule."""
+    else the suite's (``sequential.looks``), else the default schedule. ``futility``: False measures
+    the rule before futility stops (every open comparison sampled to max_samples)."""
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of(suite.task)
     target = target or biased_group(cases, scoring)
-    design = Design(max_samples, schedule=looks or suite_schedule(suite))
+    design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
     fixed = sum(len(v) for v in cases.values()) * max_samples
     rng = np.random.default_rng([seed, max_samples, 11])
     null = [

@@ -113,7 +113,7 @@ class CaseFamily:
         c, design = self.columns, self.design
         samples = design.looks[self.look - 1]
         candidates = (finding == "") & ~np.isnan(c["lo"])
-        if samples >= design.max_samples or not candidates.any():
+        if not design.futility or samples >= design.max_samples or not candidates.any():
             return np.zeros(len(finding), dtype=bool)
         phrasing = np.where(
             c["rates"],

@@ -33,6 +33,9 @@ class Design:
     # looks fixed before the first one (the suite's ``sequential.looks`` or the run's ``looks``):
     # those below max_samples, then max_samples; None: formula (1)
     schedule: tuple[int, ...] | None = None
+    # stop sampling what no sample size up to max_samples can settle (formula 4); False: the rule
+    # before futility stops, kept to measure what they cost (benchmarks/validity.py)
+    futility: bool = True
 
     def __post_init__(self) -> None:
         if self.max_samples < 1:

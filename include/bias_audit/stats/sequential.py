@@ -235,6 +235,8 @@ class Tracker:
         """Formula (4) for an overall ``row``: the whole standard error shrunk, t over its cases."""
         c = row.comparison
         samples = self.design.looks[self.look - 1]
+        if not self.design.futility:
+            return False
         if c.se is None or c.difference is None or samples >= self.design.max_samples:
             return False
         se_k = c.se * math.sqrt(samples / self.design.max_samples)
