@@ -167,6 +167,6 @@ def test_the_provider_field_says_which_connection_each_remote_provider_reads_and
     from bias_audit.config import RunConfig
 
     said = RunConfig.model_fields["provider"].description
-    assert "the Airflow connection azure_openai_default" in said and "extra = {\"deployment\"" in said
+    assert "the Airflow connection azure_openai_default" in said and 'extra = {"deployment"' in said
     assert "the Airflow connection openai_default" in said and "OPENAI_BASE_URL" in said
     assert "fails before asking anything" in said

@@ -108,7 +108,7 @@ def test_inside_airflow_each_run_links_to_its_dag_run(tmp_path):
     assert f'<a class="airflow-run" href="{href}"' in inside
     assert 'class="airflow-run"' not in TestClient(app).get("/").text  # on its own: no Airflow beside it
     # the run as Airflow names it, its folder in the title
-    assert '>manual__2026-11-29T10:59:26+00:00</a>' in inside and 'target="_top"' in inside
+    assert ">manual__2026-11-29T10:59:26+00:00</a>" in inside and 'target="_top"' in inside
     assert "its folder: manual__2026-11-29T10_59_26_00_00" in inside
 
 
