@@ -342,7 +342,7 @@ def _differ(r: MetricRow) -> str:
     """``answers for female and male differ in <what the metric measures>: 40 % against 20 % (+20
     points)``, with where (a case) for a per-case row."""
     c = r.comparison
-    where = "" if r.scope == OVERALL else f" in {r.scope}"
+    where = "" if r.scope == OVERALL else f" in case {r.scope}"
     if r.group_b == "zero":
         leaning = (
             "a man more often than a woman" if (c.difference or 0) > 0 else "a woman more often than a man"
