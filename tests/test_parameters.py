@@ -170,3 +170,15 @@ def test_the_provider_field_says_which_connection_each_remote_provider_reads_and
     assert "the Airflow connection azure_openai_default" in said and 'extra = {"deployment"' in said
     assert "the Airflow connection openai_default" in said and "OPENAI_BASE_URL" in said
     assert "fails before asking anything" in said
+
+
+def test_the_sampling_field_says_what_each_built_in_suite_asks():
+    import re
+
+    from bias_audit.config import SUITE_REQUESTS, RunConfig
+    from bias_audit.suites import builtin_suite_names, load_suite
+
+    assert SUITE_REQUESTS in RunConfig.model_fields["mode"].description
+    for name in builtin_suite_names():
+        prompts = len(list(load_suite(name).prompts()))
+        assert re.search(rf"\b{name} {prompts * 5:,} / {prompts * 50:,}\b", SUITE_REQUESTS), name
