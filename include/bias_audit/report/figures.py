@@ -163,7 +163,9 @@ def _task_figure(metrics: list[dict]):
         ax.set_xlim(0, 1)
         ax.invert_yaxis()
         ax.set_xlabel(f"{name} (share)")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(
+            fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0
+        )  # beside the points, not over them
     fig.tight_layout()
     return fig
 
@@ -212,7 +214,7 @@ def _looks_figure(looks: list[dict], thresholds: Thresholds):
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_title(metric, fontsize=9)
         ax.set_xlabel("samples per prompt", fontsize=8)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     fig.tight_layout()
     return fig
 
@@ -278,7 +280,7 @@ def _outcome_figure(responses: list[dict]):
     ax.set_yticks(range(len(variants)), variants)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the variant's requests")
-    ax.legend(fontsize=7, loc="lower right", ncols=3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     fig.tight_layout()
     return fig
 
