@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bias_audit.compute.databricks_job import USAGE_ERROR, result_from_logs
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
-from bias_audit.llm.registry import ENTRIES, JUDGE_ENV_PREFIX, ProviderEntry
+from bias_audit.llm.registry import ENTRIES, JUDGE_ENV_PREFIX
 from bias_audit.run_folder import COMPARISON_PAGE, REPORT_FILE, TRENDS_FILE, RunFolder, trends_page
 
 log = logging.getLogger(__name__)
@@ -178,23 +178,24 @@ def cluster_env(
     unless the cluster's spark_env_vars (the Variable) give ``BIAS_AUDIT_JUDGE_..._API_KEY``."""
     env = {
         name: f"{{{{secrets/{settings.secret_scope}/{key}}}}}"
-        for name, key in _entry(provider).secret_env.items()
+        for name, key in _settings_env(provider)[1].items()
     }
     for prefix, name, values in (
         ("", provider, provider_settings),
         (JUDGE_ENV_PREFIX, judge, judge_settings),
     ):
-        for field, variable in _entry(name).plain_env.items():
+        for field, variable in _settings_env(name)[0].items():
             value = (values or {}).get(field)
             if value:
                 env[f"{prefix}{variable}"] = str(value)
     return env
 
 
-def _entry(name: str) -> ProviderEntry | Any:
-    """The provider's registry entry (llm/registry.py): which settings are plain, which secret;
-    none for ``none`` (no judge)."""
-    return ENTRIES.get(name) or ProviderEntry(name, name, lambda settings, env: None)  # type: ignore[arg-type]
+def _settings_env(name: str) -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """A provider's (plain settings -> variables, secret variables -> scope keys) from its registry
+    entry (llm/registry.py); none for ``none`` (no judge) and the local model."""
+    entry = ENTRIES.get(name)
+    return (entry.plain_env, entry.secret_env) if entry else ({}, {})
 
 
 def cluster_spec(
