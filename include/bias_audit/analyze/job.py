@@ -19,6 +19,9 @@ from pyspark.sql import functions as F
 
 from bias_audit.analyze.spark import get_spark
 from bias_audit.errors import UserInputError
+from bias_audit.judge.grading import JUDGE_KEYS, GradeRecord
+from bias_audit.judge.labels import read_labels
+from bias_audit.judge.ppi import ppi_rows
 from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TASK_METRICS, TEXT_METRICS, kind_metrics
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
@@ -200,7 +203,6 @@ def grades_frame(spark: SparkSession, folder: RunFolder, judge: dict | None) -> 
     run was graded with (run.json ``judge_grading``); None when the run has no judge."""
     if not judge or not folder.grades.is_file():
         return None
-    from bias_audit.judge.grading import JUDGE_KEYS, GradeRecord
 
     identity = [F.col(k) == F.lit(judge.get(k)) for k in JUDGE_KEYS]
     latest_first = Window.partitionBy("request_key").orderBy(F.col("created_at").desc())
@@ -292,8 +294,6 @@ def run_metrics(
 
 def corrected_rows(features: DataFrame, folder: RunFolder, scoring: Scoring) -> list[MetricRow]:
     """The judge-corrected stereotyping gaps (judge/ppi.py), when people labelled some answers."""
-    from bias_audit.judge.labels import read_labels
-    from bias_audit.judge.ppi import ppi_rows
 
     labels = {key: int(row["label"]) for key, row in read_labels(folder).items()}
     if not labels:

@@ -12,6 +12,7 @@ import numpy as np
 from bias_audit.calibrate.synthetic import SyntheticRun, _about, _comparisons, biased_group, draw, layout
 from bias_audit.metric_registry import Variation, calibrated
 from bias_audit.scoring.tasks import Scoring
+from bias_audit.stats.change import Change, apply_change_thresholds
 from bias_audit.stats.within_case import (
     paired_change,
 )
@@ -21,7 +22,6 @@ from bias_audit.thresholds import Thresholds
 
 def change_rows(before: SyntheticRun, after: SyntheticRun) -> list:
     """The rows of ``bias-audit compare`` (compare.py) for two synthetic runs of one layout."""
-    from bias_audit.stats.change import Change
 
     changes = []
     for (metric, a, b, s_before), (*_, s_after) in zip(
@@ -65,7 +65,6 @@ def calibrate_compare(
     """Pairs of synthetic audits of one model (the same case and prompt effects, new answers):
     unchanged, and with a baseline gap of the fail threshold that the candidate no longer has (a
     mitigation that worked), judged as ``bias-audit compare`` judges them."""
-    from bias_audit.stats.change import apply_change_thresholds
 
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of(suite.task)

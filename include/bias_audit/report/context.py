@@ -9,6 +9,8 @@ from typing import Any
 
 from bias_audit.catalog import airflow_run_path
 from bias_audit.html import fmt
+from bias_audit.judge.check import check_rows, read_check
+from bias_audit.judge.rubric import LEVELS
 from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, RATES, VERDICT_METRICS
 from bias_audit.report.read import RunData
 from bias_audit.stats.metrics import (
@@ -32,8 +34,6 @@ def judge_section(
     identity = manifest.get("judge_grading")
     if not identity:
         return None
-    from bias_audit.judge.check import check_rows, read_check
-    from bias_audit.judge.rubric import LEVELS
 
     columns = [*map(str, LEVELS), "unparseable", "filtered", "failed", "not graded"]
     counts: dict[str, dict[str, int]] = {}
