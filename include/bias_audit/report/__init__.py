@@ -21,12 +21,11 @@ from bias_audit.report.context import (
 from bias_audit.report.figures import (
     FIGURES_BEFORE_TASK,
     Figure,
-    case_gaps,
     draw_figures,
     figures_of,
     gap_rows,
 )
-from bias_audit.report.read import RunData, applied_thresholds, read_run
+from bias_audit.report.read import RunData, applied_thresholds, case_gaps, read_run
 from bias_audit.tables import Tables
 from bias_audit.trends import Trend, drifts_of_run, trends
 

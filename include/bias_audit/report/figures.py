@@ -12,14 +12,11 @@ from typing import Any
 import numpy as np
 
 from bias_audit.html import Figure, png, subplots, threshold_bands
-from bias_audit.metric_registry import GAP_METRICS, VERDICT_METRICS
+from bias_audit.metric_registry import VERDICT_METRICS
 from bias_audit.report.read import RunData
 from bias_audit.stats.metrics import (
     LEVEL,
     OVERALL,
-    answer_values,
-    is_subgroup,
-    occupation_shares,
 )
 from bias_audit.stats.statistics import wilson_interval
 from bias_audit.tasks import KINDS
@@ -83,52 +80,6 @@ def _gap_figure(findings: list[dict], thresholds: Thresholds):
     ax.set_xlabel("gap in units of its metric's fail threshold (green: its warn band; ±1 dotted: fail)")
     fig.tight_layout()
     return fig
-
-
-def case_gaps(
-    metrics: list[dict], attributes: dict[str, dict], thresholds: Thresholds, most: int = 30
-) -> dict[str, Any] | None:
-    """The per-case rows of female vs male (else the pair with the most cases) as a matrix: one row
-    per occupation (its cases' mean gap; the case itself when it has no occupation), one column
-    per metric, each gap in units of the metric's fail threshold; the ``most`` rows with the
-    largest gap, most severe first. None when fewer than 3 cases have rows."""
-    per_case = [
-        m
-        for m in metrics
-        if m["scope"] != OVERALL
-        and not is_subgroup(m["scope"])
-        and m["metric"] in GAP_METRICS
-        and m["difference"] is not None
-    ]
-    pairs: dict[tuple[str, str], set[str]] = {}
-    for m in per_case:
-        pairs.setdefault((m["group_a"], m["group_b"]), set()).add(m["scope"])
-    if not pairs:
-        return None
-    pair = ("female", "male") if ("female", "male") in pairs else max(pairs, key=lambda p: len(pairs[p]))
-    if len(pairs[pair]) < 3:
-        return None
-    has_occupation = any("occupation" in attributes.get(case, {}) for case in pairs[pair])
-    values: dict[str, dict[str, list[float]]] = {}
-    for m in per_case:
-        if (m["group_a"], m["group_b"]) != pair:
-            continue
-        name = str(attributes.get(m["scope"], {}).get("occupation", m["scope"]))
-        values.setdefault(name, {}).setdefault(m["metric"], []).append(
-            m["difference"] / thresholds.fail[m["metric"]]
-        )
-    columns = [metric for metric in GAP_METRICS if any(metric in v for v in values.values())]
-    rows = [
-        (name, [float(np.mean(v[c])) if c in v else float("nan") for c in columns])
-        for name, v in values.items()
-    ]
-    rows.sort(key=lambda r: max((abs(x) for x in r[1] if not math.isnan(x)), default=0.0), reverse=True)
-    return {
-        "pair": f"{pair[0]} − {pair[1]}",
-        "unit": "occupation" if has_occupation else "case",
-        "columns": columns,
-        "rows": rows[:most],
-    }
 
 
 def _task_figure(metrics: list[dict]):
@@ -291,16 +242,8 @@ def _save(out_dir: Path, name: str, title: str, fig) -> dict[str, str]:
     return {"file": name, "title": title, "data": base64.b64encode(data).decode()}
 
 
-def _shares(data: RunData) -> dict[str, tuple[int, int, float]]:
-    return occupation_shares(answer_values(data.features), data.attributes)
-
-
-def _heatmap(data: RunData) -> dict[str, Any] | None:
-    return None if data.task else case_gaps(data.metrics, data.attributes, data.thresholds)
-
-
 def _heatmap_caption(data: RunData) -> str:
-    heatmap = _heatmap(data) or {}
+    heatmap = data.heatmap or {}
     unit, pair = heatmap["unit"], heatmap["pair"]
     return (
         f"Gaps within each {unit}, {pair}, in units of each metric's fail threshold (the "
@@ -320,8 +263,8 @@ FIGURES_BEFORE_TASK: tuple[Figure, ...] = (
         "occupations_bls.png",
         "Neutral prompts: share of gendered answers assuming female, by occupation, "
         "against the BLS share of women (95 % Wilson CIs; diagonal: mirrors the labour market)",
-        lambda d: _bls_figure(_shares(d)),
-        lambda d: bool(_shares(d)),
+        lambda d: _bls_figure(d.shares),
+        lambda d: bool(d.shares),
     ),
     Figure(
         "looks.png",
@@ -331,7 +274,7 @@ FIGURES_BEFORE_TASK: tuple[Figure, ...] = (
         lambda d: bool(d.looks),
     ),
     Figure(
-        "case_gaps.png", _heatmap_caption, lambda d: _heatmap_figure(_heatmap(d)), lambda d: bool(_heatmap(d))
+        "case_gaps.png", _heatmap_caption, lambda d: _heatmap_figure(d.heatmap), lambda d: bool(d.heatmap)
     ),
     Figure(
         "assumed_gender.png",

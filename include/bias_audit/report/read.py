@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bias_audit.errors import UserInputError
+from bias_audit.metric_registry import GAP_METRICS
 from bias_audit.run_folder import RunFolder
 from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     LEVEL,
     OVERALL,
+    answer_values,
     is_subgroup,
+    occupation_shares,
 )
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
@@ -51,6 +58,16 @@ class RunData:
     def task_kind(self) -> str | None:
         return None if self.task is None else self.task.get("kind")
 
+    @functools.cached_property
+    def shares(self) -> dict[str, tuple[int, int, float]]:
+        """Per occupation, the neutral answers assuming female (metrics.occupation_shares)."""
+        return occupation_shares(answer_values(self.features), self.attributes)
+
+    @functools.cached_property
+    def heatmap(self) -> dict[str, Any] | None:
+        """The per-case gaps as a matrix (``case_gaps``); None for a task suite."""
+        return None if self.task else case_gaps(self.metrics, self.attributes, self.thresholds)
+
 
 def read_run(run_id: str, runs_dir: Path, warehouse: Path | str | Tables) -> RunData:
     """The run's rows of the runs, metrics, responses, features and looks tables; a run the
@@ -86,3 +103,49 @@ def read_run(run_id: str, runs_dir: Path, warehouse: Path | str | Tables) -> Run
             key=lambda m: (m["scope"], m["group_b"] == LEVEL, m["metric"], m["group_a"]),
         ),
     )
+
+
+def case_gaps(
+    metrics: list[dict], attributes: dict[str, dict], thresholds: Thresholds, most: int = 30
+) -> dict[str, Any] | None:
+    """The per-case rows of female vs male (else the pair with the most cases) as a matrix: one row
+    per occupation (its cases' mean gap; the case itself when it has no occupation), one column
+    per metric, each gap in units of the metric's fail threshold; the ``most`` rows with the
+    largest gap, most severe first. None when fewer than 3 cases have rows."""
+    per_case = [
+        m
+        for m in metrics
+        if m["scope"] != OVERALL
+        and not is_subgroup(m["scope"])
+        and m["metric"] in GAP_METRICS
+        and m["difference"] is not None
+    ]
+    pairs: dict[tuple[str, str], set[str]] = {}
+    for m in per_case:
+        pairs.setdefault((m["group_a"], m["group_b"]), set()).add(m["scope"])
+    if not pairs:
+        return None
+    pair = ("female", "male") if ("female", "male") in pairs else max(pairs, key=lambda p: len(pairs[p]))
+    if len(pairs[pair]) < 3:
+        return None
+    has_occupation = any("occupation" in attributes.get(case, {}) for case in pairs[pair])
+    values: dict[str, dict[str, list[float]]] = {}
+    for m in per_case:
+        if (m["group_a"], m["group_b"]) != pair:
+            continue
+        name = str(attributes.get(m["scope"], {}).get("occupation", m["scope"]))
+        values.setdefault(name, {}).setdefault(m["metric"], []).append(
+            m["difference"] / thresholds.fail[m["metric"]]
+        )
+    columns = [metric for metric in GAP_METRICS if any(metric in v for v in values.values())]
+    rows = [
+        (name, [float(np.mean(v[c])) if c in v else float("nan") for c in columns])
+        for name, v in values.items()
+    ]
+    rows.sort(key=lambda r: max((abs(x) for x in r[1] if not math.isnan(x)), default=0.0), reverse=True)
+    return {
+        "pair": f"{pair[0]} − {pair[1]}",
+        "unit": "occupation" if has_occupation else "case",
+        "columns": columns,
+        "rows": rows[:most],
+    }
