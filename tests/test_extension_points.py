@@ -20,6 +20,13 @@ def copy_package(tmp_path: Path) -> Path:
     return package
 
 
+def replace_once(path: Path, old: str, new: str) -> None:
+    """The recipe's one edit of a registry: ``old`` must be there exactly once."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} moved in {path.name}: update the recipe"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def run_probe(tmp_path: Path, code: str) -> dict:
     """Run ``code`` on the changed copy in a fresh interpreter; what it prints, as JSON."""
     done = subprocess.run(
@@ -120,14 +127,9 @@ def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
     package = copy_package(tmp_path)
     (package / "tasks" / "rating.py").write_text(textwrap.dedent(RATING_KIND), encoding="utf-8")
     registry = package / "tasks" / "__init__.py"
-    text = registry.read_text(encoding="utf-8")
-    registration = "(choice.KIND, yes_no.KIND)"
-    assert text.count(registration) == 1, "the registry's one line moved: update the recipe"
-    text = text.replace(registration, "(choice.KIND, yes_no.KIND, rating.KIND)")
-    text = text.replace(
-        "from bias_audit.tasks import choice, yes_no", "from bias_audit.tasks import choice, rating, yes_no"
-    )
-    registry.write_text(text, encoding="utf-8")
+    replace_once(registry, "(choice.KIND, yes_no.KIND)", "(choice.KIND, yes_no.KIND, rating.KIND)")
+    imports = "from bias_audit.tasks import choice, yes_no"
+    replace_once(registry, imports, imports.replace("choice,", "choice, rating,"))
     (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
     seen = run_probe(tmp_path, PROBE)
     assert seen["kind"] == "rating"
@@ -229,11 +231,7 @@ print(json.dumps({
 def test_a_provider_is_one_registry_entry(tmp_path):
     package = copy_package(tmp_path)
     (package / "llm" / "echo.py").write_text(textwrap.dedent(ECHO_PROVIDER), encoding="utf-8")
-    registry = package / "llm" / "registry.py"
-    text = registry.read_text(encoding="utf-8")
-    end_of_registry = "\n)\nENTRIES: dict"
-    assert text.count(end_of_registry) == 1, "the registry's end moved: update the recipe"
-    registry.write_text(text.replace(end_of_registry, ECHO_ENTRY), encoding="utf-8")
+    replace_once(package / "llm" / "registry.py", "\n)\nENTRIES: dict", ECHO_ENTRY)
     seen = run_probe(tmp_path, PROVIDER_PROBE)
     assert seen["provider"] == "echo" and "echo" in seen["judge_choices"]
     assert seen["env"] == {"ECHO_API_KEY": "{{secrets/bias-audit/echo-api-key}}", "ECHO_MODEL": "m-2"}
