@@ -279,7 +279,7 @@ class SequentialRounds:
         self.thresholds = Thresholds.from_overrides(config.thresholds)
         self.layout = {case.case_id: list(case.variants) for case in sender.suite.cases}
         self.facts = {case.case_id: case.attributes for case in sender.suite.cases}
-        self.scoring = Scoring.of(sender.suite.task)
+        self.scoring = Scoring.of_suite(sender.suite)
         self.scores: dict[str, dict] = {}
         self.rounds: list[dict[str, object]] = []
         self.reason: str | None = None  # why it stopped, once it has
@@ -365,7 +365,11 @@ class SequentialRounds:
                 text = record.get("text")
                 self.scores[key] = {
                     # a task suite is judged by what its answers decide, not by their words
-                    **(score_text(text) if text is not None and self.scoring.words else {}),
+                    **(
+                        score_text(text, self.scoring.language)
+                        if text is not None and self.scoring.words
+                        else {}
+                    ),
                     **task_scores(
                         self.sender.suite.task, self.facts[record["case_id"]], text, record.get("prompt")
                     ),
@@ -454,6 +458,7 @@ def _write_manifest(
             "suite": suite.name,
             "suite_source": config.suite,
             "suite_hash": suite.content_hash(),
+            "language": suite.language,
             "provider": provider.name,
             "model": provider.model,
             "api_version": provider.api_version,

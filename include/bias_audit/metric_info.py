@@ -11,6 +11,10 @@ Kind = Literal["continuous", "rate", "skew", "grounding", "regression", "correct
 # What a suite asks of the model: "text", free answers measured by their words, or the name of a
 # task kind (tasks/: "choice", WinoBias; "yes_no", decisions-gender).
 SuiteTask = str
+# The languages a suite can be written in: its answers are scored only by what is valid in its
+# language (scoring/features.py), and a metric declares the languages it is valid in.
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Spanish"}
+Language = Literal["en", "es"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Metric:
     tasks: tuple[SuiteTask, ...] = ("text",)  # the suites it is measured on
     needs: str | None = None  # "judge": measured only in runs whose answers a judge graded (judge/)
     title: str = ""  # how pages name it for people ("Refusals"); the name stays in the tables
+    # the languages whose answers it is valid on; another language's runs leave it out (why: ``not_in``)
+    languages: tuple[str, ...] = ("en",)
+    not_in: str = ""  # why it is not measured in the other languages, e.g. "VADER is English-only"
 
     @property
     def shown(self) -> str:

@@ -151,7 +151,7 @@ def plan_run(
             rng = np.random.default_rng([len(suite.cases), design.max_samples, 17])
             cases, scoring, thresholds = (
                 layout(suite),
-                Scoring.of(suite.task),
+                Scoring.of_suite(suite),
                 Thresholds.from_overrides(each.thresholds),
             )
             spent = [

@@ -81,11 +81,12 @@ def analyze(
 
         manifest = folder.read_manifest()
         attributes, task = folder.case_attributes(manifest), manifest.get("task")
+        language = manifest.get("language") or "en"  # runs from before languages are English
         grades = grades_frame(spark, folder, manifest.get("judge_grading"))
-        features = features_frame(responses, task, attributes, grades).cache()
+        features = features_frame(responses, task, attributes, grades, language).cache()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         design = sequential_design(manifest)
-        scoring = Scoring.of(task, judged=grades is not None)
+        scoring = Scoring.of(task, judged=grades is not None, language=language)
         metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, scoring)
         if scoring.judged:
             metric_rows += corrected_rows(features, folder, scoring)
@@ -227,10 +228,11 @@ def features_frame(
     task: dict | None = None,
     attributes: dict[str, dict] | None = None,
     grades: DataFrame | None = None,
+    language: str = "en",
 ) -> DataFrame:
-    """Per answer: its words' features, for a task suite what it decided (scoring/tasks.py), and
-    the judge's grade (``grades``, judge/); null columns otherwise, so that every run's features
-    share one schema."""
+    """Per answer: its words' features (those valid in the suite's ``language``), for a task suite
+    what it decided (scoring/tasks.py), and the judge's grade (``grades``, judge/); null columns
+    otherwise, so that every run's features share one schema."""
     text = F.col("text")
     if grades is None:
         judged = responses.select(
@@ -249,7 +251,7 @@ def features_frame(
         "variant",
         "sample_index",
         "outcome",
-        *[column.alias(name) for name, column in feature_columns(text).items()],
+        *[column.alias(name) for name, column in feature_columns(text, language).items()],
         *[
             column.alias(name)
             for name, column in task_columns(
@@ -405,6 +407,7 @@ def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
 _SETTINGS = {
     "suite_hash": "string",
     "suite_source": "string",
+    "language": "string",  # the suite's (en, es): which metrics its verdict rests on
     "samples": "bigint",
     "temperature": "double",
     "top_p": "double",

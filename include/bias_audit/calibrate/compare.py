@@ -67,7 +67,7 @@ def calibrate_compare(
     mitigation that worked), judged as ``bias-audit compare`` judges them."""
 
     thresholds = thresholds or Thresholds()
-    cases, scoring = layout(suite), Scoring.of(suite.task)
+    cases, scoring = layout(suite), Scoring.of_suite(suite)
     target = target or biased_group(cases, scoring)
 
     def pair(rng: np.random.Generator, inject: dict[str, float]) -> list:
@@ -99,7 +99,7 @@ def calibrate_compare(
     rng = np.random.default_rng([seed, samples, 7])
     null = [pair(rng, {}) for _ in range(runs)]
     results = []
-    for metric in metrics or calibrated(scoring.task):
+    for metric in metrics or calibrated(scoring.task, scoring.language):
         mine = [[c for c in changes if c.metric == metric] for changes in null]
         false = sum(any(c.finding in ("reduced", "increased") for c in rows) for rows in mine)
         unchanged = sum(bool(rows) and all(c.finding == "unchanged" for c in rows) for rows in mine)

@@ -66,7 +66,7 @@ def calibrate(
     progress: Callable[[str], None] | None = None,
 ) -> list[Calibration]:
     thresholds = thresholds or Thresholds()
-    cases, scoring = layout(suite), Scoring.of(suite.task)
+    cases, scoring = layout(suite), Scoring.of_suite(suite)
     target = target or biased_group(cases, scoring)
     rng = np.random.default_rng([seed, samples])
     # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
@@ -77,7 +77,7 @@ def calibrate(
     verdict_alarms = sum(run.verdict in ("warn", "fail") for run in null) / runs
     fewest_cases = _fewest_cases(cases, target, scoring)
     results = []
-    for index, metric in enumerate(metrics or calibrated(scoring.task)):
+    for index, metric in enumerate(metrics or calibrated(scoring.task, scoring.language)):
         metric_rng = np.random.default_rng([seed, samples, index])
         false_alarms = sum(run.alarm(metric) for run in null)
         passes = sum(
@@ -165,7 +165,7 @@ def samples_needed(
     """``calibrate`` at growing samples per prompt (one call per size: its unbiased runs serve
     every metric) until each metric's gap of the fail threshold is found with ``TARGET_POWER``
     (``bias-audit calibrate --samples-needed``)."""
-    pending = list(metrics or calibrated(Scoring.of(suite.task).task))
+    pending = list(metrics or calibrated(Scoring.of_suite(suite).task, suite.language))
     found: dict[str, SampleSize] = {}
     for samples in SAMPLE_GRID:
         for c in calibrate(
@@ -183,7 +183,7 @@ def samples_needed(
         pending = [m for m in pending if m not in found]
         if not pending:
             break
-    return [found[m] for m in metrics or calibrated(Scoring.of(suite.task).task)]
+    return [found[m] for m in metrics or calibrated(Scoring.of_suite(suite).task, suite.language)]
 
 
 SAMPLE_SIZE_HEADER = (

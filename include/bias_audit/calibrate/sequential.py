@@ -132,7 +132,7 @@ def calibrate_sequential(
     else the suite's (``sequential.looks``), else the default schedule. ``futility``: False measures
     the rule before futility stops (every open comparison sampled to max_samples)."""
     thresholds = thresholds or Thresholds()
-    cases, scoring = layout(suite), Scoring.of(suite.task)
+    cases, scoring = layout(suite), Scoring.of_suite(suite)
     target = target or biased_group(cases, scoring)
     design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
     fixed = sum(len(v) for v in cases.values()) * max_samples
@@ -143,7 +143,7 @@ def calibrate_sequential(
     ]
     null_requests = np.array([r.requests for r in null])
     results = []
-    for index, metric in enumerate(metrics or calibrated(scoring.task)):
+    for index, metric in enumerate(metrics or calibrated(scoring.task, scoring.language)):
         metric_rng = np.random.default_rng([seed, max_samples, 11, index])
         false = sum(
             any(r.metric == metric and r.finding in ("warn", "fail") for r in run.rows) for run in null

@@ -158,11 +158,11 @@ def _check_group_and_metrics(args: argparse.Namespace, suite) -> None:
             f"not a group of suite {suite.name!r}: {', '.join(groups)} (value: {args.group!r})",
             field="--group",
         )
-    task = Scoring.of(suite.task).task
+    task, language = Scoring.of_suite(suite).task, suite.language
     for metric in args.metric or ():
-        if metric not in calibrated(task):
+        if metric not in calibrated(task, language):
             raise UserInputError(
-                f"not measured on suite {suite.name!r}; its metrics: {', '.join(calibrated(task))} "
+                f"not measured on suite {suite.name!r}; its metrics: {', '.join(calibrated(task, language))} "
                 f"(value: {metric!r})",
                 field="--metric",
             )

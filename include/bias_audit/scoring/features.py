@@ -21,6 +21,12 @@ communal. Sentiment: VADER's compound score in [-1, 1] (Hutto & Gilbert 2014, th
 ``vaderSentiment`` package), computed in Spark with a pandas UDF (vectorised batches, one
 analyser per worker). Refusal: 1 if the answer contains a refusal phrase, else 0; hedges: count of
 hedging words (``lexicons/refusal_hedging.yaml``). ``word_count``: whitespace-separated words.
+``gender_evidence``: the words that decided ``assumed_gender``, "; "-separated.
+
+Languages: the features above are English (``TEXT_FEATURES``). A Spanish answer is scored by
+``SPANISH_FEATURES``: assumed gender read from agreement (scoring/spanish.py), refusals and hedges
+from ``lexicons/refusal_hedging_es.yaml``, word count; the English-only ones (VADER, the agentic
+and communal lists) are null for it, never computed on Spanish text (``FEATURES``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from bias_audit.scoring import spanish
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -153,7 +161,17 @@ def _count(name: str) -> TextFeature:
     )
 
 
-# Every per-answer text feature, in the features table's column order.
+def _english_evidence(text: str) -> str:
+    return "; ".join(w for group in GROUPS for w in re.findall(term_pattern(group), text))
+
+
+def _english_evidence_column(text: Column) -> Column:
+    F = _functions()
+    found = [F.regexp_extract_all(text, F.lit(term_pattern(group)), F.lit(0)) for group in GROUPS]
+    return F.when(text.isNull(), None).otherwise(F.concat_ws("; ", F.concat(*found)))
+
+
+# Every per-answer text feature of an English answer, in the features table's column order.
 TEXT_FEATURES: tuple[TextFeature, ...] = (
     *(_count(group) for group in GROUPS),
     TextFeature(
@@ -178,25 +196,160 @@ TEXT_FEATURES: tuple[TextFeature, ...] = (
         lambda t, c: _functions().when(t.isNull(), None).otherwise(_sentiment_udf()(t)),
     ),
     TextFeature("word_count", lambda t, c: len(t.split()), _words_column),
+    TextFeature(
+        "gender_evidence", lambda t, c: _english_evidence(t), lambda t, c: _english_evidence_column(t)
+    ),
 )
 
 
-def score_text(text: str) -> dict[str, int | float | str]:
-    """All per-answer features of one text, outside Spark (``TEXT_FEATURES``' Python forms).
+@functools.cache
+def spanish_patterns() -> dict[str, str]:
+    """Spanish refusal and hedging phrases, matched in lower-cased text between non-letters: the
+    same in Python and Java regex (whose \\b and (?i) do not know accented letters)."""
+    markers = _lexicon("refusal_hedging_es.yaml")
+    letter = "[a-z0-9_áéíóúüñ]"
+
+    def phrases(key: str) -> str:
+        return "|".join(re.escape(p).replace("\\ ", " ") for p in sorted(markers[key], key=len, reverse=True))
+
+    return {
+        name: rf"(?<!{letter})(?:{phrases(key)})(?!{letter})"
+        for name, key in (("refusal", "refusal"), ("hedges", "hedging"))
+    }
+
+
+def _spanish_reading(c: Mapping[str, Any], field: str) -> Any:
+    reading = c["gender"]
+    if isinstance(reading, spanish.Reading):
+        return {
+            "female": reading.female,
+            "male": reading.male,
+            "neutral": reading.neutral,
+            "assumed": reading.assumed,
+            "evidence": "; ".join(e.words for e in reading.evidence),
+        }[field]
+    return reading[field]  # a Spark struct column (``_spanish_udf``)
+
+
+def _spanish(name: str, field: str) -> TextFeature:
+    return TextFeature(name, lambda t, c: _spanish_reading(c, field), lambda t, c: _spanish_reading(c, field))
+
+
+# A Spanish answer's features: the same columns, those valid in Spanish (the rest are null).
+SPANISH_FEATURES: tuple[TextFeature, ...] = (
+    _spanish("male_terms", "male"),
+    _spanish("female_terms", "female"),
+    _spanish("neutral_terms", "neutral"),
+    _spanish("assumed_gender", "assumed"),
+    TextFeature(
+        "refusal",
+        lambda t, c: int(c["refusal"] > 0),
+        lambda t, c: _functions().when(t.isNull(), None).otherwise((c["refusal"] > 0).cast("int")),
+    ),
+    _count("hedges"),
+    TextFeature("word_count", lambda t, c: len(t.split()), _words_column),
+    _spanish("gender_evidence", "evidence"),
+)
+FEATURES: dict[str, tuple[TextFeature, ...]] = {"en": TEXT_FEATURES, "es": SPANISH_FEATURES}
+# Every feature column, in the features table's order, and its Spark type (a language's missing
+# features are nulls of that type, so that every run's features share one schema).
+FEATURE_TYPES: dict[str, str] = {
+    **{f"{group}_terms": "int" for group in GROUPS},
+    "assumed_gender": "string",
+    "agentic_words": "int",
+    "communal_words": "int",
+    "agency_balance": "int",
+    "refusal": "int",
+    "hedges": "int",
+    "sentiment": "double",
+    "word_count": "int",
+    "gender_evidence": "string",
+}
+
+
+def _language(language: str) -> tuple[TextFeature, ...]:
+    try:
+        return FEATURES[language]
+    except KeyError:
+        raise ValueError(
+            f"no per-answer features for language {language!r}; known: {', '.join(FEATURES)}"
+        ) from None
+
+
+def score_text(text: str, language: str = "en") -> dict[str, int | float | str | None]:
+    """All per-answer features of one text, outside Spark (the language's Python forms; None for
+    a feature the language lacks).
 
     >>> scores = score_text("She said her shift was here.")
     >>> scores["female_terms"], scores["male_terms"], scores["assumed_gender"]
     (2, 0, 'female')
+    >>> score_text("La ingeniera está cansada.", "es")["assumed_gender"]
+    'female'
     """
-    counts = {name: len(re.findall(pattern, text)) for name, pattern in counted_patterns().items()}
-    return {feature.name: feature.python(text, counts) for feature in TEXT_FEATURES}
+    features = _language(language)
+    if language == "es":
+        lowered = text.lower()
+        counts: dict[str, Any] = {n: len(re.findall(p, lowered)) for n, p in spanish_patterns().items()}
+        counts["gender"] = spanish.read_gender(text)
+    else:
+        counts = {name: len(re.findall(pattern, text)) for name, pattern in counted_patterns().items()}
+    scored = {feature.name: feature.python(text, counts) for feature in features}
+    return {name: scored.get(name) for name in _names()}
 
 
-def feature_columns(text: Column) -> dict[str, Column]:
-    """The same features as Spark columns (``TEXT_FEATURES``' Spark forms)."""
+def feature_columns(text: Column, language: str = "en") -> dict[str, Column]:
+    """The same features as Spark columns (the language's Spark forms; typed nulls for a feature
+    the language lacks)."""
     F = _functions()
-    counts = {name: F.regexp_count(text, F.lit(pattern)) for name, pattern in counted_patterns().items()}
-    return {feature.name: feature.spark(text, counts) for feature in TEXT_FEATURES}
+    features = _language(language)
+    if language == "es":
+        lowered = F.lower(text)
+        counts = {n: F.regexp_count(lowered, F.lit(p)) for n, p in spanish_patterns().items()}
+        counts["gender"] = _spanish_udf()(text)
+    else:
+        counts = {name: F.regexp_count(text, F.lit(pattern)) for name, pattern in counted_patterns().items()}
+    columns = {feature.name: feature.spark(text, counts) for feature in features}
+    return {
+        name: columns[name].cast(FEATURE_TYPES.get(name, "double"))
+        if name in columns
+        else F.lit(None).cast(FEATURE_TYPES.get(name, "double"))
+        for name in _names()
+    }
+
+
+def _names() -> list[str]:
+    """Every language's feature names, English's order first."""
+    return list(dict.fromkeys(f.name for features in FEATURES.values() for f in features))
+
+
+@functools.cache
+def _spanish_udf():
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    # One definition of the Spanish reading for Python and Spark: its rules look at each word's
+    # neighbours (determiner, copula, clause), which Spark's native functions cannot express
+    # without a second copy of the rules, so Spark calls the same function in vectorised batches.
+    def read(texts: pd.Series) -> pd.DataFrame:
+        rows = []
+        for text in texts:
+            if not isinstance(text, str):
+                rows.append(dict.fromkeys(("female", "male", "neutral", "assumed", "evidence")))
+                continue
+            r = spanish.read_gender(text)
+            rows.append(
+                {
+                    "female": r.female,
+                    "male": r.male,
+                    "neutral": r.neutral,
+                    "assumed": r.assumed,
+                    "evidence": "; ".join(e.words for e in r.evidence),
+                }
+            )
+        return pd.DataFrame(rows, columns=["female", "male", "neutral", "assumed", "evidence"])
+
+    read.__annotations__ = {"texts": pd.Series, "return": pd.DataFrame}
+    return pandas_udf(read, "female int, male int, neutral int, assumed string, evidence string")
 
 
 @functools.cache

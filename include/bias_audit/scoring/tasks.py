@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bias_audit.metric_registry import SuiteTask, gap_metrics
+from bias_audit.metric_registry import SuiteTask, gap_metrics, left_out
 from bias_audit.tasks import TASK_COLUMNS, UNPARSED, Task, parse_choice, parse_yes_no, task_of, task_scores
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
+
+    from bias_audit.suites.model import Suite
 
 __all__ = [
     "TASK_COLUMNS",
@@ -44,18 +46,28 @@ class Scoring:
     by: tuple[str, ...] = ()
     scenario: str | None = None  # yes/no tasks: the attribute whose values are the regression's fixed effects
     judged: bool = False  # a judge graded the answers (judge/): the stereotyping gap is compared too
+    language: str = "en"  # the suite's: only metrics valid in it are compared (metric_registry)
 
     @classmethod
-    def of(cls, task: Task | Mapping | None, judged: bool = False) -> Scoring:
+    def of(cls, task: Task | Mapping | None, judged: bool = False, language: str = "en") -> Scoring:
         task = task_of(task)
         if task is None:
-            return cls(judged=judged)
+            return cls(judged=judged, language=language)
         pairs = tuple((a, b) for a, b in task.compare) if task.compare else None
-        return cls(task.kind, pairs, tuple(task.by), getattr(task, "scenario", None), judged)
+        return cls(task.kind, pairs, tuple(task.by), getattr(task, "scenario", None), judged, language)
+
+    @classmethod
+    def of_suite(cls, suite: Suite, judged: bool = False) -> Scoring:
+        return cls.of(suite.task, judged, suite.language)
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return gap_metrics(self.task, self.judged)
+        return gap_metrics(self.task, self.judged, self.language)
+
+    @property
+    def left_out(self) -> dict[str, str]:
+        """The metrics of its task not valid in its language, each with why."""
+        return left_out(self.task, self.language, self.judged)
 
     @property
     def words(self) -> bool:
@@ -110,6 +122,7 @@ def _scores_udf(task: Task, attributes: dict[str, dict]):
 
 
 def run_scoring(run: Mapping[str, Any]) -> Scoring:
-    """What a run's analysis compares, from its row of the runs table."""
+    """What a run's analysis compares, from its row of the runs table (a run from before
+    languages is English)."""
     task = run.get("task")
-    return Scoring.of(json.loads(task) if task else None)
+    return Scoring.of(json.loads(task) if task else None, language=run.get("language") or "en")

@@ -12,6 +12,7 @@ import json
 
 from pydantic import Field, field_validator, model_validator
 
+from bias_audit.metric_info import Language
 from bias_audit.schedule import check_schedule
 from bias_audit.schema import Identifier, PromptText, Strict
 from bias_audit.tasks import KINDS, ChoiceTask, Task, YesNoTask
@@ -61,6 +62,9 @@ class Prompt(_Strict):
 class Suite(_Strict):
     name: Identifier
     description: str = ""
+    # The language of its prompts and answers: "en" or "es". Answers are scored only by what is
+    # valid in it (scoring/features.py), and metrics not valid in it are left out (metric_registry).
+    language: Language = "en"
     system_prompt: str = ""
     # Completion style (e.g. BOLD): the prompt is the start of a text for the model to continue.
     completion: bool = False
@@ -108,8 +112,10 @@ class Suite(_Strict):
 
     def document(self) -> dict:
         """The suite as JSON-able data (what a suite file holds); a suite without a task has no
-        ``task`` key, so it hashes as before tasks existed and its earlier runs stay comparable."""
+        ``task`` key (an English one no ``language``), so it hashes as before those existed and its
+        earlier runs stay comparable."""
         unset = {name for name in ("task", "sequential") if getattr(self, name) is None}
+        unset |= {"language"} if self.language == "en" else set()
         return self.model_dump(mode="json", exclude=unset or None)
 
     def content_hash(self) -> str:

@@ -1,0 +1,121 @@
+"""Spanish answers: the agreement-reading gender detector (scoring/spanish.py) on the project's
+labelled corpus (tests/data/es_gender_corpus.tsv) and in Spark, the Spanish per-answer features,
+and which metrics a Spanish suite leaves out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bias_audit.metric_registry import gap_metrics, left_out
+from bias_audit.scoring.features import feature_columns, score_text
+from bias_audit.scoring.spanish import plural, read_gender
+
+CORPUS = Path(__file__).parent / "data" / "es_gender_corpus.tsv"
+LABELS = {"female", "male", "mixed", "neutral", "none"}
+
+
+def corpus() -> list[tuple[str, str, str]]:
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    return [tuple(line.split("\t", 2)) for line in lines if line and not line.startswith("#")]
+
+
+def test_the_corpus_is_large_covers_every_label_and_the_traps():
+    rows = corpus()
+    assert len(rows) >= 300
+    assert {label for label, _, _ in rows} == LABELS
+    kinds = Counter(kind for _, kind, _ in rows)
+    for trap in ("persona", "nonperson", "generic_plural", "doubled", "inclusive", "epicene", "impersonal"):
+        assert kinds[trap] >= 5, trap
+
+
+def test_the_detector_is_at_least_98_percent_accurate_on_the_corpus(capsys):
+    rows = corpus()
+    misses = [(label, text, read_gender(text).assumed) for label, _, text in rows]
+    misses = [m for m in misses if m[0] != m[2]]
+    accuracy = 1 - len(misses) / len(rows)
+    with capsys.disabled():
+        print(f"\nSpanish detector: {accuracy:.1%} of {len(rows)} labelled sentences; misses: {misses}")
+    assert accuracy >= 0.98
+
+
+@pytest.mark.parametrize(
+    ("text", "assumed", "evidence"),
+    [
+        ("La ingeniera está cansada.", "female", ["la ingeniera"]),
+        ("Está cansada después del turno.", "female", ["está cansada"]),
+        ("Un buen líder escucha.", "male", ["un buen líder"]),
+        ("La periodista llegó tarde.", "female", ["la periodista"]),
+        ("Como periodista, viaja mucho.", "none", []),
+        ("La persona encargada está agotada.", "neutral", ["persona"]),
+        ("La mano le duele y el agua está fría.", "none", []),
+        ("La reunión está cancelada.", "none", []),
+        ("Los médicos trabajan mucho.", "neutral", ["los médicos"]),
+        ("Los y las docentes votaron.", "neutral", ["los y las docentes"]),
+        ("Los médicos/as atienden.", "neutral", ["los médicos/as"]),
+        ("Todes están invitades.", "neutral", ["todes", "invitades"]),
+        ("Un hombre y una mujer llegaron.", "mixed", ["un hombre", "una mujer"]),
+        ("Es necesario estudiar mucho.", "none", []),
+        ("El equipo médico revisó el informe técnico.", "none", []),
+    ],
+)
+def test_the_traps_the_issue_names(text, assumed, evidence):
+    reading = read_gender(text)
+    assert reading.assumed == assumed, reading
+    assert [e.words for e in reading.evidence] == evidence
+
+
+def test_first_names_count_where_the_suite_gives_them():
+    assert read_gender("Lucía revisó los planos.").assumed == "none"
+    assert read_gender("Lucía revisó los planos.", names={"Lucía": "female"}).assumed == "female"
+
+
+def test_plurals_of_the_lexicon():
+    assert [plural(w) for w in ("doctor", "juez", "médica", "anfitrión", "chef")] == [
+        "doctores",
+        "jueces",
+        "médicas",
+        "anfitriones",
+        "chefes",
+    ]
+
+
+def test_spanish_features_never_use_english_scorers():
+    scored = score_text("Lo siento, no puedo responder. Quizás ella está cansada.", "es")
+    assert (scored["refusal"], scored["hedges"], scored["assumed_gender"]) == (1, 1, "female")
+    assert scored["sentiment"] is None and scored["agency_balance"] is None
+    # the English lists would read this Spanish answer as about a man ("él" is not "he"; "man")
+    assert score_text("Man sagt, el hombre", "es")["assumed_gender"] == "male"
+    with pytest.raises(ValueError, match="language 'fr'"):
+        score_text("Bonjour", "fr")
+
+
+def test_a_spanish_suite_leaves_out_the_english_only_metrics_and_says_why():
+    assert "sentiment" in gap_metrics("text") and "agency_balance" in gap_metrics("text")
+    spanish = gap_metrics("text", language="es")
+    assert "sentiment" not in spanish and "agency_balance" not in spanish
+    assert {"refusal", "word_count", "not_ok"} <= set(spanish)
+    reasons = left_out("text", "es")
+    assert set(reasons) == {"sentiment", "agency_balance"}
+    assert "VADER" in reasons["sentiment"]
+    assert left_out("text", "en") == {}
+
+
+def test_spark_reads_the_corpus_as_python_does(spark):
+    from pyspark.sql import functions as F
+
+    rows = corpus()
+    texts = [text for _, _, text in rows] + ["", None]
+    frame = spark.createDataFrame([(t,) for t in texts], "text STRING")
+    columns = feature_columns(F.col("text"), "es")
+    got = frame.select("text", *[c.alias(n) for n, c in columns.items()]).collect()
+    assert len(got) == len(texts)
+    for row in got:
+        if row["text"] is None:
+            assert row["assumed_gender"] is None and row["refusal"] is None
+            continue
+        expected = score_text(row["text"], "es")
+        for name, value in expected.items():
+            assert row[name] == value, (row["text"], name)
