@@ -28,8 +28,11 @@ LABELS = ("male", "female", "mixed", "neutral", "none")
 def main() -> None:
     rows = corpus()
     print(f"{len(rows)} labelled Spanish sentences ({dict(Counter(label for label, _, _ in rows))})")
-    for name, language in (("English word lists (no language)", "en"), ("Spanish detector (agreement)", "es")):
-        found = [(label, kind, text, score_text(text, language)["assumed_gender"]) for label, kind, text in rows]
+    ways = (("English word lists (no language)", "en"), ("Spanish detector (agreement)", "es"))
+    for name, language in ways:
+        found = [
+            (label, kind, text, score_text(text, language)["assumed_gender"]) for label, kind, text in rows
+        ]
         misses = [f for f in found if f[0] != f[3]]
         print(f"\n{name}: accuracy {1 - len(misses) / len(rows):.1%} ({len(misses)} wrong)")
         confusion = Counter((label, got) for label, _, _, got in found)
@@ -41,7 +44,8 @@ def main() -> None:
         by_kind: dict[str, list[bool]] = defaultdict(list)
         for label, kind, _, got in found:
             by_kind[kind].append(label == got)
-        print("by kind of sentence: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
+        kinds = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items()))
+        print(f"by kind of sentence: {kinds}")
         for label, _, text, got in misses:
             print(f"  {label} -> {got}: {text}")
 

@@ -97,6 +97,7 @@ FAST_MODULES = {
     "test_tasks",
     "test_features",
     "test_gender_terms",
+    "test_spanish",
     "test_metric_registry",
     "test_suites",
     "test_structure",

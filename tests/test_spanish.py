@@ -119,3 +119,32 @@ def test_spark_reads_the_corpus_as_python_does(spark):
         expected = score_text(row["text"], "es")
         for name, value in expected.items():
             assert row[name] == value, (row["text"], name)
+
+
+def test_score_command_scores_each_line_and_names_a_bad_one(tmp_path, capsys):
+    import json
+
+    from bias_audit.cli import main
+
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(
+        '{"id": 1, "text": "La jefa está contenta."}\n'
+        "Los y las docentes votaron.\n"
+        '{"id": 3, "answer": "x"}\n',
+        encoding="utf-8",
+    )
+    assert main(["score", "--language", "es", str(answers)]) == 2
+    out, err = capsys.readouterr()
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert (first["id"], first["assumed_gender"], first["female_terms"], first["male_terms"]) == (
+        1,
+        "female",
+        1,
+        0,
+    )
+    assert first["gender_evidence"] == [{"words": "la jefa", "group": "female", "rule": "noun (pair)"}]
+    assert "sentiment" not in first  # not valid in Spanish: left out, not null
+    assert second["assumed_gender"] == "neutral" and second["text"] == "Los y las docentes votaron."
+    assert f"{answers}:3: text: needs a 'text' field" in err
+    assert main(["score", str(tmp_path / "missing.txt")]) == 2
+    assert "missing.txt: no such file" in capsys.readouterr().err

@@ -2,9 +2,9 @@
 
 One module per command group, each with ``register(commands)`` that adds its commands and their
 handlers: suites.py (``suites list|show|validate|import-bold|import-winobias``), audit.py
-(``generate``, ``plan``, ``analyze``, ``report``, ``compare``), calibrate.py (``calibrate``) and
-judge.py (``judge``, ``judge-check``, ``judge-labels``). A handler returns the exit status; a
-UserInputError anywhere is printed as one line and exits 2.
+(``generate``, ``plan``, ``analyze``, ``report``, ``compare``), calibrate.py (``calibrate``),
+judge.py (``judge``, ``judge-check``, ``judge-labels``) and score.py (``score``). A handler returns
+the exit status; a UserInputError anywhere is printed as one line and exits 2.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bias_audit.cli import audit, calibrate, judge, suites
+from bias_audit.cli import audit, calibrate, judge, score, suites
 from bias_audit.errors import UserInputError
 
 EXIT_USAGE = 2
-GROUPS = (suites, audit, calibrate, judge)  # in the order ``bias-audit --help`` lists them
+GROUPS = (suites, audit, calibrate, judge, score)  # in the order ``bias-audit --help`` lists them
 
 
 def main(argv: Sequence[str] | None = None) -> int:
