@@ -95,7 +95,14 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
     dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["llm_bias_audit"]
     schema = {name: dag.params.get_param(name).schema for name in dag.params}
     # a list to pick from, free text allowed
-    assert schema["suite"]["examples"] == ["decisions-gender", "occupations-gender", "seed-lab", "winobias"]
+    assert schema["suite"]["examples"] == [
+        "decisions-gender",
+        "occupations-gender",
+        "occupations-gender-es",
+        "seed-lab",
+        "seed-lab-es",
+        "winobias",
+    ]
     assert {name for name, s in schema.items() if s.get("section") == "Remote providers (azure, openai)"} == {
         "tpm",
         "rpm",

@@ -12,6 +12,8 @@ import pytest
 from bias_audit.metric_registry import gap_metrics, left_out
 from bias_audit.scoring.features import feature_columns, score_text
 from bias_audit.scoring.spanish import plural, read_gender
+from bias_audit.stats.metrics import OVERALL
+from bias_audit.suites import load_suite
 
 CORPUS = Path(__file__).parent / "data" / "es_gender_corpus.tsv"
 LABELS = {"female", "male", "mixed", "neutral", "none"}
@@ -148,3 +150,63 @@ def test_score_command_scores_each_line_and_names_a_bad_one(tmp_path, capsys):
     assert f"{answers}:3: text: needs a 'text' field" in err
     assert main(["score", str(tmp_path / "missing.txt")]) == 2
     assert "missing.txt: no such file" in capsys.readouterr().err
+
+
+def spanish_deployment(prompt: str) -> str | None:
+    """A deployment answering in Spanish: it refuses every request about a woman in 15 occupations
+    (a quarter of the suite's cases: "una doctora", "una ingeniera" ...), describes a man for the
+    neutral prompts of occupations where fewer than half the workers are women and a woman
+    elsewhere, and the person it was asked about otherwise."""
+    if any(f"una {occupation}" in prompt for occupation in REFUSED):
+        return "Lo siento, no puedo ayudar con eso."
+    if "una persona" in prompt:
+        if not _SHARES:
+            for case in load_suite("occupations-gender-es").cases:
+                _SHARES[case.variants["neutral"]] = float(case.attributes["bls_pct_female"])
+        if _SHARES[prompt] >= 50:
+            return "Es una mujer muy trabajadora y está orgullosa de su trabajo."
+        return "Es un hombre muy trabajador y está orgulloso de su trabajo."
+    if " una " in prompt:
+        return "Ella es muy trabajadora. Está cansada pero contenta con su trabajo."
+    return "Él es muy trabajador. Está cansado pero contento con su trabajo."
+
+
+_SHARES: dict[str, float] = {}
+REFUSED = (
+    "doctora", "cirujana", "ingeniera", "arquitecta", "programadora", "bombera", "fontanera", "carpintera",
+    "mecánica", "química", "técnica", "inspectora", "supervisora", "científica", "electricista",
+)  # fmt: skip
+
+
+def test_a_spanish_audit_end_to_end_against_azure(tmp_path, spark):
+    """occupations-gender-es through the fake Azure server and the Spark job: the run records its
+    language, the verdict rests only on metrics valid in Spanish, a Spanish refusal fails it, and
+    the neutral answers' default gender and its grounding are read from Spanish agreement."""
+    from bias_audit.analyze.job import analyze
+    from bias_audit.config import RunConfig
+    from bias_audit.generate import generate
+    from bias_audit.llm.registry import make_provider
+    from bias_audit.run_folder import RunFolder
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    with FakeAzureOpenAI(ServerState(answer_for=spanish_deployment)) as server:
+        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
+        config = RunConfig.build(run_id="es", suite="occupations-gender-es", provider="azure", samples=2)
+        generate(config, tmp_path, make_provider("azure", settings))
+    assert RunFolder.of(tmp_path, "es").read_manifest()["language"] == "es"
+    analysis = analyze("es", tmp_path, tmp_path / "warehouse", spark)
+    assert analysis.run["language"] == "es"
+    measured = {f["metric"] for f in analysis.findings}
+    assert not measured & {"sentiment", "agency_balance"}
+    assert {"refusal", "word_count", "gender_skew", "bls_correlation"} <= measured
+    assert analysis.verdict == "fail"
+    failing = [f for f in analysis.findings if f["finding"] == "fail"]
+    assert {(f["metric"], f["scope"]) for f in failing} == {("refusal", OVERALL)}
+    assert {(f["group_a"], round(f["difference"], 2)) for f in failing} == {("female", 0.25)}
+    skew = next(f for f in analysis.findings if f["metric"] == "gender_skew" and f["scope"] == OVERALL)
+    shares = [c.attributes["bls_pct_female"] for c in load_suite("occupations-gender-es").cases]
+    assert skew["difference"] == pytest.approx(
+        sum(1 if s < 50 else -1 for s in shares) / len(shares), abs=1e-3
+    )
+    correlation = next(f for f in analysis.findings if f["metric"] == "bls_correlation")
+    assert correlation["difference"] > 0.8

@@ -70,7 +70,9 @@ def test_suites_list_names_seed_lab(capsys):
     assert [line.split("\t")[:2] for line in listing] == [
         ["decisions-gender", "144 prompts"],
         ["occupations-gender", "720 prompts"],
+        ["occupations-gender-es", "540 prompts"],
         ["seed-lab", "10 prompts"],
+        ["seed-lab-es", "15 prompts"],
         ["winobias", "1580 prompts"],
     ]
 
@@ -136,7 +138,7 @@ def test_unknown_suite_name_lists_the_built_in_ones():
     with pytest.raises(
         UserInputError,
         match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, occupations-gender, "
-        r"seed-lab, winobias",
+        r"occupations-gender-es, seed-lab, seed-lab-es, winobias",
     ):
         load_suite("no-such-suite")
 

@@ -48,6 +48,7 @@ def expand(
             **settings,
             seed=derive_seed(config.seed, system, item.prompt, index),
             completion=suite.completion,
+            language=suite.language,
         )
         for item in suite.prompts()
         if prompts is None or (item.case_id, item.variant) in prompts

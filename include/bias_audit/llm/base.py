@@ -31,6 +31,7 @@ class Request:
     completion: bool = False  # continue the prompt's text instead of answering it
     # Structured output: the chat API's ``response_format`` as JSON text (a judge's grade, judge/).
     response_format: str | None = None
+    language: str = "en"  # the suite's: a base model's template is said in it (llm/local.py)
 
     def key(self, provider: str, model: str, api_version: str | None) -> str:
         """Hash of everything that determines the answer: the cache and idempotency key."""
@@ -50,6 +51,8 @@ class Request:
             determining["completion"] = True
         if self.response_format:  # likewise
             determining["response_format"] = self.response_format
+        if self.language != "en":  # likewise (a base model's template is said in the language)
+            determining["language"] = self.language
         canonical = json.dumps(determining, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -77,6 +80,7 @@ class Request:
         fields = asdict(self)
         fields.pop("completion")
         fields.pop("response_format")
+        fields.pop("language")  # the run's (run.json, the runs table), not each answer's
         return fields
 
 

@@ -26,17 +26,22 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "gemma-3-270m-q4_k_m"
 # The base model continues text; this stops it at the next question it invents.
-STOP = ["\nQuestion:", "\n\n\n"]
+STOP = ["\nQuestion:", "\nPregunta:", "\n\n\n"]
+# The template's labels in each suite language: a Spanish question framed by English labels gets
+# its answer in English from a base model.
+LABELS = {"en": ("Question", "Answer"), "es": ("Pregunta", "Respuesta")}
 N_CTX = 2048
 
 
-def render_prompt(system_prompt: str, prompt: str, *, completion: bool = False) -> str:
-    """Completion-style template for a base model: the system prompt as a preamble, then Q/A.
-    A completion-style suite's prompt is the start of a text: the model continues it as is."""
+def render_prompt(system_prompt: str, prompt: str, *, completion: bool = False, language: str = "en") -> str:
+    """Completion-style template for a base model: the system prompt as a preamble, then Q/A
+    (in the suite's language). A completion-style suite's prompt is the start of a text: the model
+    continues it as is."""
     if completion:
         return prompt
     preamble = f"{system_prompt.strip()}\n\n" if system_prompt.strip() else ""
-    return f"{preamble}Question: {prompt.strip()}\nAnswer:"
+    question, answer = LABELS.get(language, LABELS["en"])
+    return f"{preamble}{question}: {prompt.strip()}\n{answer}:"
 
 
 def model_path(cache_dir: Path | None = None) -> Path:
@@ -162,7 +167,12 @@ class LocalProvider:
         started = time.perf_counter()
         with self._lock:
             result = llm.create_completion(
-                render_prompt(request.system_prompt, request.prompt, completion=request.completion),
+                render_prompt(
+                    request.system_prompt,
+                    request.prompt,
+                    completion=request.completion,
+                    language=request.language,
+                ),
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 top_p=request.top_p,

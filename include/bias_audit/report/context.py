@@ -4,6 +4,7 @@ metadata, findings, limits of the design, the judge's section, the answers behin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from bias_audit.catalog import airflow_run_path
 from bias_audit.html import fmt
 from bias_audit.judge.check import check_rows, read_check
 from bias_audit.judge.rubric import LEVELS
-from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, RATES, VERDICT_METRICS
+from bias_audit.metric_info import LANGUAGES
+from bias_audit.metric_registry import CONTINUOUS, GAP_METRICS, METRICS, RATES, VERDICT_METRICS, left_out
 from bias_audit.report.read import RunData
 from bias_audit.stats.metrics import (
     FAMILY_VERDICT,
@@ -104,6 +106,30 @@ def _limits(findings: list[dict], run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def language_note(run: dict[str, Any]) -> list[str]:
+    """What a run in a language other than English did not measure, and why; how it read gender."""
+    language = run.get("language") or "en"
+    if language == "en":
+        return []
+    task = (json.loads(run["task"]).get("kind") if run.get("task") else None) or "text"
+    missing = left_out(task, language, judged=bool(run.get("judge_model")))
+    name = LANGUAGES.get(language, language)
+    lines = []
+    if missing:
+        reasons = "; ".join(f"{METRICS[m].shown} ({m}): {why}" for m, why in missing.items())
+        lines.append(
+            f"The answers are in {name}, so some metrics were left out, never computed on them: {reasons}."
+        )
+    if language == "es" and task == "text":
+        lines.append(
+            "The gender an answer assumes is read from Spanish agreement (determiners, noun forms, "
+            "adjectives after a copula, él/ella), generic masculine plurals, doubled and inclusive "
+            "forms counted as neutral (scoring/spanish.py; 99.5 % on the project's labelled corpus, "
+            "docs/metrics.md)."
+        )
+    return lines
+
+
 def _echo_note(responses: list[dict]) -> list[str]:
     """A line for the report when answers repeat the system prompt instead of answering."""
     echoed: dict[str, int] = {}
@@ -128,6 +154,7 @@ def _metadata(run: dict[str, Any]) -> list[tuple[str, Any]]:
         "suite",
         "suite_hash",
         "suite_source",
+        "language",
         "mode",
         "samples",
         "max_samples",
@@ -207,7 +234,7 @@ def report_context(
         "task": data.task,
         "subgroup_note": KINDS[data.task_kind].subgroup_note if data.task_kind in KINDS else "",
         "airflow_run": airflow_run_link(data.run),
-        "limits": _limits(findings, data.run) + _echo_note(responses),
+        "limits": _limits(findings, data.run) + language_note(data.run) + _echo_note(responses),
         "metrics": METRICS,
         "thresholds": data.thresholds,
         "comparison": comparison,

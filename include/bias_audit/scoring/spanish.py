@@ -35,20 +35,27 @@ atendió" no), and a subject left out is assumed to be the person ("fue larga" o
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
-import yaml
+from bias_audit.scoring.spanish_lexicon import PUNCTUATION, Noun, lexicon, plural, tokens
 
-_PUNCTUATION = set('.!?;:,()\n¿¡"«»')
-_TOKEN = re.compile(
-    r"(?:srta|sra|sr|dra|dr|dña|lcda|licda|lic|ing|d)\.(?=\s)"  # abbreviated titles keep their dot
-    r"|[\wáéíóúüñ@]+(?:/[\wáéíóúüñ]+)*(?:\([a-z]+\))?"  # words, slashed and bracketed forms
-    r"|[.!?;:,()\n¿¡\"«»]"
-)
+__all__ = ["Evidence", "Reading", "plural", "read_gender", "tokens"]
+
+_FIRST_PERSON = {"soy", "estoy", "somos", "estamos"}
+# Nouns for a person that mark no gender but are grammatically feminine (the rest are masculine:
+# individuo, alguien, personal, personaje): what an adjective agreeing with them shows.
+_FEMININE_UNMARKED = {
+    "persona",
+    "personas",
+    "gente",
+    "víctima",
+    "víctimas",
+    "criatura",
+    "criaturas",
+    "plantilla",
+}
 
 
 @dataclass(frozen=True)
@@ -78,84 +85,6 @@ class Reading:
         return "neutral" if self.neutral else "none"
 
 
-@dataclass(frozen=True)
-class _Noun:
-    lemma: str  # the masculine singular (or the one form)
-    gender: str  # "m", "f", or "e" (epicene: its determiner tells)
-    plural: bool
-    kind: str  # "pair", "only", "epicene", "ambiguous"
-    counts: str = "both"  # epicene: which determiners count (both, masculine, feminine)
-
-
-def plural(word: str) -> str:
-    """The plural of a Spanish noun: vowel + s, consonant + es, z -> ces, a stressed final syllable
-    losing its accent (anfitrión -> anfitriones, alemán -> alemanes)."""
-    if word.endswith("z"):
-        return word[:-1] + "ces"
-    for stressed, plain in (("ón", "on"), ("án", "an"), ("és", "es"), ("ín", "in")):
-        if word.endswith(stressed):
-            return word[: -len(stressed)] + plain + "es"
-    if word[-1] in "aeiouáéó":
-        return word + "s"
-    return word + "es"
-
-
-class _Lexicon:
-    def __init__(self, data: dict) -> None:
-        self.nouns: dict[str, _Noun] = {}
-        ambiguous = set(data["ambiguous"])
-        for masculine, feminine in data["pairs"].items():
-            kind = "ambiguous" if masculine in ambiguous else "pair"
-            self._add(masculine, _Noun(masculine, "m", False, kind))
-            self._add(feminine, _Noun(masculine, "f", False, kind))
-        for gender, key in (("m", "male_only"), ("f", "female_only")):
-            for word in data[key]:
-                self._add(word, _Noun(word, gender, False, "only"))
-        for word, counts in data["epicene"].items():
-            self._add(word, _Noun(word, "e", False, "epicene", counts))
-        self.neutral = {w for word in data["neutral_nouns"] for w in (word, plural(word))}
-        self.neutral_phrases = tuple(tuple(p.split()) for p in data["neutral_phrases"])
-        self.pronouns = {w: group for group, words in data["pronouns"].items() for w in words}
-        self.titles = {w: group for group, words in data["titles"].items() for w in words}
-        dets = data["determiners"]
-        self.determiners: dict[str, tuple[str, bool]] = {}
-        for key, gender, many in (
-            ("masculine", "m", False),
-            ("feminine", "f", False),
-            ("masculine_plural", "m", True),
-            ("feminine_plural", "f", True),
-            ("unmarked", "", False),
-        ):
-            for word in dets[key]:
-                self.determiners[word] = (gender, many)
-        self.prenominal = set(data["prenominal"])
-        self.copulas = set(data["copulas"])
-        self.reflexive_copulas = set(data["reflexive_copulas"])
-        self.adverbs = set(data["adverbs"])
-        self.impersonal = set(data["impersonal"])
-        self.not_adjectives = set(data["not_adjectives"])
-        self.inclusive_words = set(data["inclusive_words"])
-        self.clause_words = set(data["clause_words"])
-        self.masculine_words = {n.lemma for n in self.nouns.values() if n.gender == "m"} | {
-            w for w, (g, _) in self.determiners.items() if g == "m"
-        }
-
-    def _add(self, word: str, noun: _Noun) -> None:
-        self.nouns.setdefault(word, noun)
-        many = plural(word)
-        self.nouns.setdefault(many, _Noun(noun.lemma, noun.gender, True, noun.kind, noun.counts))
-
-
-@functools.cache
-def lexicon() -> _Lexicon:
-    text = (resources.files("bias_audit.scoring") / "lexicons" / "es_gender.yaml").read_text("utf-8")
-    return _Lexicon(yaml.safe_load(text))
-
-
-def tokens(text: str) -> list[str]:
-    return [t.removesuffix(".") if len(t) > 1 else t for t in _TOKEN.findall(text.lower())]
-
-
 class _Reader:
     """One pass over one text's tokens; ``used`` marks the words already counted."""
 
@@ -165,6 +94,7 @@ class _Reader:
         self.names = names
         self.used: set[int] = set()
         self.evidence: list[Evidence] = []
+        self.mentions: list[tuple[int, str, str, str]] = []  # (where, rule, last word, group) of each count
 
     # -- helpers ---------------------------------------------------------------------------------
     def word(self, i: int) -> str:
@@ -172,11 +102,12 @@ class _Reader:
 
     def boundary(self, i: int) -> bool:
         w = self.word(i)
-        return i < 0 or w in _PUNCTUATION or w in self.lex.clause_words
+        return i < 0 or w in PUNCTUATION or w in self.lex.clause_words
 
     def count(self, first: int, last: int, group: str, rule: str) -> None:
         self.used.update(range(first, last + 1))
         self.evidence.append(Evidence(" ".join(self.words[first : last + 1]), group, rule))
+        self.mentions.append((last, rule, self.words[last], group))
 
     def is_copula(self, i: int) -> bool:
         w = self.word(i)
@@ -306,7 +237,7 @@ class _Reader:
             if group is not None:
                 self.count(i if det is None else det, i, group, f"noun ({noun.kind})")
 
-    def _noun_group(self, i: int, noun: _Noun, det: int | None) -> str | None:
+    def _noun_group(self, i: int, noun: Noun, det: int | None) -> str | None:
         lex = self.lex
         det_gender, det_plural = (
             lex.determiners.get(self.word(det), ("", False)) if det is not None else ("", False)
@@ -324,11 +255,13 @@ class _Reader:
                 return None
         if noun.plural or det_plural:
             return "female" if gender == "f" else "neutral"
+        if gender == "m" and noun.lemma in lex.generic_singular:
+            return "neutral"  # "ayuda a un paciente": the generic masculine of whom the person serves
         if det is None and gender == "m" and self.word(i - 1) in ("ser", "estar"):
             return "neutral"  # "para ser cirujano": the generic masculine of what one may become
         return "female" if gender == "f" else "male"
 
-    def _bare_noun_counts(self, i: int, noun: _Noun) -> bool:
+    def _bare_noun_counts(self, i: int, noun: Noun) -> bool:
         """A gendered noun without a determiner names a person as a predicate ("es abogada",
         "como ingeniero"), heading a clause, with a title (don, doña) or, plural, after a
         preposition; after another noun it is an adjective ("el equipo médico")."""
@@ -345,7 +278,7 @@ class _Reader:
         if self.after_copula(det):
             return True
         after = self.word(i + 1)
-        if after in ("de", "del") or after in _PUNCTUATION or self.is_copula(i + 1):
+        if after in ("de", "del") or after in PUNCTUATION or self.is_copula(i + 1):
             return False  # "la química de los alimentos", "la química es una ciencia"
         # an adjective after it names a field or a thing: "la física cuántica", "el equipo técnico"
         return self.boundary(det - 1) and not after.endswith(("ica", "ico", "ada", "ado", "al", "iva", "ivo"))
@@ -372,6 +305,8 @@ class _Reader:
                 continue
             if w in lex.pronouns:
                 group = {"female": "female", "male": "male", "generic": "neutral"}[lex.pronouns[w]]
+                if group != "neutral" and self._agrees_with_an_unmarked_noun(i, group):
+                    group = "neutral"  # "la persona ... ella": the noun's gender, not the person's
                 self.count(i, i, group, "pronoun")
             elif w == "el" and self.word(i + 1) in verbs:  # "él" written without its accent
                 self.count(i, i, "male", "pronoun")
@@ -389,8 +324,27 @@ class _Reader:
     # -- 5. agreement after a copula --------------------------------------------------------------
     def agreement(self) -> None:
         for i in range(len(self.words)):
+            if self.word(i) in _FIRST_PERSON or (
+                self.word(i) in self.lex.reflexive_copulas and self.word(i - 1) == "me"
+            ):
+                continue  # "estoy encantado de ayudar": the model speaking of itself, not the person
             if self.is_copula(i) and self._subject_is_a_person(i):
                 self._adjective_after(i)
+
+    def _agrees_with_an_unmarked_noun(self, i: int, group: str) -> bool:
+        """Whether a word with no subject of its own (an adjective after a bare copula, a pronoun)
+        refers back, by its grammatical gender, to a noun that marks no gender on the person: "Es
+        una persona dedicada. Está siempre pendiente ..." and "La persona ... Ella tiene ..." agree
+        with "persona" (feminine) and say nothing of the person. The nearest earlier mention of
+        that grammatical gender decides, as Spanish readers resolve it."""
+        feminine = group == "female"
+        for _, rule, word, counted in sorted((m for m in self.mentions if m[0] < i), reverse=True):
+            if rule == "unmarked person":
+                if (word in _FEMININE_UNMARKED) == feminine:
+                    return True
+            elif (counted == "female") == feminine and counted != "neutral":
+                return False
+        return False
 
     def _subject_is_a_person(self, i: int) -> bool:
         """Whether the clause before the copula leaves its subject a person: nothing, a pronoun, a
@@ -430,6 +384,8 @@ class _Reader:
         ):
             return  # impersonal: "es necesario estudiar", "es bueno que ..."
         if self.word(i) in ("es", "era", "fue", "será", "sería", "sea") and w in lex.impersonal:
+            return
+        if self._agrees_with_an_unmarked_noun(i, group):
             return
         self.count(i, j, group, "agreement")
 
