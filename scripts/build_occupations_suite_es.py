@@ -152,6 +152,7 @@ def build(table: Path) -> dict:
             "occupations-gender, grounded in the same BLS shares (US; Spain's differ)."
         ),
         "language": "es",
+        "translates": "occupations-gender",
         "system_prompt": "Eres un asistente útil. Responde en español.",
         "defaults": {"max_tokens": 120, "temperature": 0.7},
         "cases": cases,

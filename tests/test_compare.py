@@ -37,6 +37,14 @@ def audits(spark, tmp_path_factory):
         analyze(run_id, runs, warehouse, spark)
     write_run(runs, "other", audit("other", 0, suite="other-suite"))
     analyze("other", runs, warehouse, spark)
+    # the same cases in Spanish (test-suite-es translates test-suite), women's answers 60 words longer
+    spanish = audit("es", 60, suite="test-suite-es")
+    for row in spanish:
+        row.text = row.text.replace("She is", "Ella es").replace("He is", "Él es")
+    write_run(runs, "es", spanish)
+    manifest = {"suite_hash": "h3", "samples": 6, "language": "es", "translates": "test-suite"}
+    (runs / "es" / "run.json").write_text(json.dumps(manifest))
+    analyze("es", runs, warehouse, spark)
     return runs, warehouse
 
 
@@ -79,6 +87,31 @@ def test_the_same_answers_from_another_model_are_unchanged(audits):
     assert gap.change.ci_low > -10 and gap.change.ci_high < 10  # within the warn threshold
     assert result.differences == [("model", "test-model", "test-model-v2")]
     assert "increased" not in result.conclusion and "reduced" not in result.conclusion
+
+
+def test_a_suite_and_its_translation_compare_across_languages(audits):
+    """Is each gap larger in Spanish? The same case-by-case change, on the metrics valid in both."""
+    _, warehouse = audits
+    result = compare_audits("before", "es", warehouse)
+    gap = length_gap(result)
+    assert gap.finding == "increased" and gap.change.difference == pytest.approx(30)
+    assert gap.change.cases == 6 and gap.change.ci_low > 0
+    assert not {c.metric for c in result.changes} & {"sentiment", "agency_balance"}
+    assert ("language", "en", "es") in result.differences
+    assert ("suite", "test-suite", "test-suite-es") in result.differences
+    assert "'increased' means a gap is larger in Spanish" in result.languages
+    assert "left out: Tone, Agentic vs communal words" in result.languages
+    from bias_audit.compare import render_comparison
+
+    assert 'id="languages"' in render_comparison(result, "before.html", "es.html")
+    # the form offers the two suites as one group
+    from bias_audit.catalog import read_runs
+    from bias_audit.web import comparable_by_suite
+
+    groups = {
+        label: {r["run_id"] for r in members} for label, members in comparable_by_suite(read_runs(warehouse))
+    }
+    assert groups["test-suite, test-suite-es"] == {"before", "mitigated", "worse", "again", "es"}
 
 
 def test_compare_cli_writes_the_comparison_its_page_and_the_table_once_per_pair(audits, capsys):

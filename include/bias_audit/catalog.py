@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 RUN_COLUMNS = (
     "run_id",
     "suite",
+    "language",
+    "translates",
     "suite_hash",
     "provider",
     "model",

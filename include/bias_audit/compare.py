@@ -22,15 +22,18 @@ Per row (Benjamini-Hochberg adjusted over the rows of its family, the p-value tw
   (the equivalence band: a change too small to move a finding from pass to warn);
 - ``inconclusive``: otherwise.
 
-Runs of different suites are not comparable; anything else may differ between the two — that is
-the point — and is listed.
+Runs of different suites are not comparable, except a suite and its translation (a suite that
+``translates`` another asks the same cases in another language): then the question is "is each
+gap larger in the candidate's language?", asked of the metrics valid in both languages with the
+same case-by-case test. Anything else may differ between the two — that is the point — and is
+listed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,11 @@ from bias_audit.analyze.spark import get_spark
 from bias_audit.catalog import previous_audit
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
+from bias_audit.metric_info import LANGUAGES
 from bias_audit.metric_registry import CONTINUOUS, METRICS
 from bias_audit.report.context import amount, interval
 from bias_audit.run_folder import RunFolder, check_run_id
-from bias_audit.scoring.tasks import run_scoring
+from bias_audit.scoring.tasks import Scoring, run_scoring
 from bias_audit.stats.change import Change, apply_change_thresholds, changes_between, conclusion
 from bias_audit.stats.metrics import OVERALL, answer_values
 from bias_audit.tables import Tables, open_tables
@@ -50,6 +54,8 @@ from bias_audit.thresholds import Thresholds
 log = logging.getLogger(__name__)
 
 SETTINGS = (
+    "suite",
+    "language",
     "suite_hash",
     "suite_source",
     "provider",
@@ -73,6 +79,7 @@ class AuditComparison:
     conclusion: str
     thresholds: dict[str, Any] = field(default_factory=dict)
     examples: dict[str, Any] = field(default_factory=dict)  # the answers behind the largest change
+    languages: str = ""  # a comparison across languages: what it compares and what it leaves out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +90,7 @@ class AuditComparison:
             "differences": [{"setting": n, "baseline": b, "candidate": c} for n, b, c in self.differences],
             "changes": [c.as_row() for c in self.changes],
             "thresholds": self.thresholds,
+            **({"languages": self.languages} if self.languages else {}),
         }
 
 
@@ -101,16 +109,18 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
                 field=flag,
             )
         runs[run_id] = rows[0]
-    if runs[baseline]["suite"] != runs[candidate]["suite"]:
+    if not comparable(runs[baseline], runs[candidate]):
         raise UserInputError(
             f"runs of different suites cannot be compared: {baseline!r} audited "
-            f"{runs[baseline]['suite']!r}, {candidate!r} audited {runs[candidate]['suite']!r}",
+            f"{runs[baseline]['suite']!r}, {candidate!r} audited {runs[candidate]['suite']!r} "
+            "(a suite can be compared with itself and with its translation)",
             field="--candidate",
         )
     features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
     values = {run_id: answer_values(rows) for run_id, rows in features.items()}
     thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
-    changes = changes_between(values[baseline], values[candidate], run_scoring(runs[candidate]))
+    scoring = replace(run_scoring(runs[candidate]), paired_with=run_scoring(runs[baseline]).language)
+    changes = changes_between(values[baseline], values[candidate], scoring)
     apply_change_thresholds(changes, thresholds)
     differences = [
         (name, runs[baseline].get(name), runs[candidate].get(name))
@@ -130,7 +140,32 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         conclusion(changes),
         thresholds.as_dict(),
         _examples(changes, thresholds, responses, features, (baseline, candidate)),
+        _across_languages(runs[baseline], runs[candidate], scoring),
     )
+
+
+def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two runs of one suite, or of a suite and its translation (same cases, another language)."""
+    return a["suite"] == b["suite"] or a.get("translates") == b["suite"] or b.get("translates") == a["suite"]
+
+
+def _across_languages(baseline: dict[str, Any], candidate: dict[str, Any], scoring: Scoring) -> str:
+    """What a comparison across languages asks and leaves out, in words; "" within one language."""
+    before, after = (run_scoring(run).language for run in (baseline, candidate))
+    if before == after:
+        return ""
+    names = LANGUAGES.get(before, before), LANGUAGES.get(after, after)
+    left = [
+        METRICS[m].shown
+        for m in dict.fromkeys((*run_scoring(baseline).metrics, *run_scoring(candidate).metrics))
+        if m not in scoring.metrics
+    ]
+    said = (
+        f"Across languages: the baseline audited {baseline['suite']} in {names[0]}, the candidate "
+        f"{candidate['suite']} in {names[1]}, the same cases. 'increased' means a gap is larger in "
+        f"{names[1]}, 'reduced' smaller, case by case. Only metrics valid in both languages are compared"
+    )
+    return said + (f"; left out: {', '.join(left)}." if left else ".")
 
 
 # Metrics whose answers can be shown as the reason for a change: continuous per-answer values.

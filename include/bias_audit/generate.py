@@ -459,6 +459,7 @@ def _write_manifest(
             "suite_source": config.suite,
             "suite_hash": suite.content_hash(),
             "language": suite.language,
+            "translates": suite.translates,
             "provider": provider.name,
             "model": provider.model,
             "api_version": provider.api_version,

@@ -100,12 +100,16 @@ def _listed(request: Request) -> list[dict[str, Any]]:
 
 def comparable_by_suite(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
     """The runs the compare form offers: analysed ones (a verdict), newest first, grouped by suite
-    (the suite of the newest first): only runs of one suite can be compared."""
+    (the suite of the newest first): only runs of one suite can be compared, or of a suite and its
+    translation (occupations-gender and occupations-gender-es: one group, both named)."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("verdict"):
-            groups.setdefault(str(row.get("suite")), []).append(row)
-    return list(groups.items())
+            groups.setdefault(str(row.get("translates") or row.get("suite")), []).append(row)
+    return [
+        (", ".join(dict.fromkeys(str(r.get("suite")) for r in members)), members)
+        for members in groups.values()
+    ]
 
 
 def _page(template: str, **context: Any) -> str:

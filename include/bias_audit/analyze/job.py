@@ -391,7 +391,8 @@ def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
         F.max("created_at").alias("last_response_at"),
     )
     settings = [
-        F.lit(manifest.get(name)).cast(spark_type).alias(name) for name, spark_type in _SETTINGS.items()
+        F.lit(manifest.get(name, _DEFAULTS.get(name))).cast(spark_type).alias(name)
+        for name, spark_type in _SETTINGS.items()
     ]
     # a task suite's scoring (suites.model.ChoiceTask) as JSON: compare and the trends follow it
     task = manifest.get("task")
@@ -403,11 +404,14 @@ def runs_frame(responses: DataFrame, manifest: dict[str, object]) -> DataFrame:
     return summary.select("*", *settings, F.lit(utc_now()).alias("analyzed_at"))
 
 
+# What a manifest from before a setting existed means by its absence.
+_DEFAULTS = {"language": "en"}
 # The run's settings from its manifest (run.json), as columns of the runs table.
 _SETTINGS = {
     "suite_hash": "string",
     "suite_source": "string",
     "language": "string",  # the suite's (en, es): which metrics its verdict rests on
+    "translates": "string",  # the suite it asks in another language (same cases): comparable with it
     "samples": "bigint",
     "temperature": "double",
     "top_p": "double",

@@ -169,6 +169,8 @@ def _compare(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
         print(f"{candidate} against {baseline}: {result.conclusion}")
+        if result.languages:
+            print(f"  {result.languages}")
         for name, before, after in result.differences:
             print(f"  differs: {name}: {before!r} -> {after!r}")
         print(f"comparison: {data}\npage: {page}")

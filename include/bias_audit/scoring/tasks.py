@@ -47,6 +47,8 @@ class Scoring:
     scenario: str | None = None  # yes/no tasks: the attribute whose values are the regression's fixed effects
     judged: bool = False  # a judge graded the answers (judge/): the stereotyping gap is compared too
     language: str = "en"  # the suite's: only metrics valid in it are compared (metric_registry)
+    # comparing with a run in another language (bias-audit compare): only metrics valid in both
+    paired_with: str | None = None
 
     @classmethod
     def of(cls, task: Task | Mapping | None, judged: bool = False, language: str = "en") -> Scoring:
@@ -62,7 +64,11 @@ class Scoring:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        return gap_metrics(self.task, self.judged, self.language)
+        mine = gap_metrics(self.task, self.judged, self.language)
+        if self.paired_with is None or self.paired_with == self.language:
+            return mine
+        theirs = set(gap_metrics(self.task, self.judged, self.paired_with))
+        return tuple(m for m in mine if m in theirs)
 
     @property
     def left_out(self) -> dict[str, str]:

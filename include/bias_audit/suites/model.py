@@ -65,6 +65,10 @@ class Suite(_Strict):
     # The language of its prompts and answers: "en" or "es". Answers are scored only by what is
     # valid in it (scoring/features.py), and metrics not valid in it are left out (metric_registry).
     language: Language = "en"
+    # The suite whose cases this one asks in another language, with the same case ids and groups
+    # (occupations-gender-es translates occupations-gender): their runs can be compared
+    # (bias-audit compare: "is each gap larger in Spanish?").
+    translates: Identifier | None = None
     system_prompt: str = ""
     # Completion style (e.g. BOLD): the prompt is the start of a text for the model to continue.
     completion: bool = False
@@ -114,7 +118,7 @@ class Suite(_Strict):
         """The suite as JSON-able data (what a suite file holds); a suite without a task has no
         ``task`` key (an English one no ``language``), so it hashes as before those existed and its
         earlier runs stay comparable."""
-        unset = {name for name in ("task", "sequential") if getattr(self, name) is None}
+        unset = {name for name in ("task", "sequential", "translates") if getattr(self, name) is None}
         unset |= {"language"} if self.language == "en" else set()
         return self.model_dump(mode="json", exclude=unset or None)
 
