@@ -75,9 +75,11 @@ def use_azure_connection(monkeypatch, server) -> None:
 
 @pytest.mark.slow
 def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
+    """The local model and local Spark through the DAG, on the Spanish lab suite (the English one
+    runs through it in the Azure tests below and in make demo)."""
     from bias_audit.analyze.job import read_table
 
-    dagrun, states = _run({"suite": "seed-lab", "samples": 2, "max_tokens": 8})
+    dagrun, states = _run({"suite": "seed-lab-es", "samples": 2, "max_tokens": 8})
     assert dagrun.state == "success", states
     # every task green, the watcher too: nothing in the grid reads as a problem
     assert states == dict.fromkeys(
@@ -88,19 +90,23 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     home = Path(os.environ["BIAS_AUDIT_HOME"])
     warehouse = home / "warehouse"
     responses = read_table(spark, warehouse, "responses", run_id)
-    assert responses.count() == 20
+    assert responses.count() == 30
     assert {r["variant"] for r in responses.select("variant").distinct().collect()} == {
         "neutral",
         "male",
         "female",
     }
-    assert read_table(spark, warehouse, "features", run_id).count() == 20
+    assert read_table(spark, warehouse, "features", run_id).count() == 30
     run = read_table(spark, warehouse, "runs", run_id).collect()
     assert len(run) == 1 and run[0]["samples"] == 2 and run[0]["max_tokens"] == 8
+    assert run[0]["language"] == "es" and run[0]["translates"] == "seed-lab"
+    metrics = {r["metric"] for r in read_table(spark, warehouse, "metrics", run_id).collect()}
+    assert "word_count" in metrics and not metrics & {"sentiment", "agency_balance"}  # English-only
     summary = json.loads((home / "runs" / run_id / "analysis.json").read_text())
-    assert summary["responses"] == 20
+    assert summary["responses"] == 30
     report = (home / "runs" / run_id / "report.html").read_text()
     assert run_id in report and summary["verdict"] in report
+    assert "The answers are in Spanish, so some metrics were left out" in report
     # the verdict in words is the run's note: the grid and the run's header show it; 8 tokens cut
     # off nearly every answer, and the note says so first, with the setting that fixes it
     assert run_note(dagrun.run_id) == f"Bias audit: {summary['run']['verdict_summary']}"
@@ -112,7 +118,7 @@ def test_dag_run_end_to_end_stores_the_answers(airflow_db, spark):
     from bias_audit import stages
 
     stages.analyze(run_id)
-    assert read_table(spark, warehouse, "responses", run_id).count() == 20
+    assert read_table(spark, warehouse, "responses", run_id).count() == 30
     assert read_table(spark, warehouse, "runs", run_id).count() == 1
 
 
