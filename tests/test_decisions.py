@@ -57,7 +57,7 @@ def test_a_repeated_prompt_sentence_is_not_an_answer():
     assert parse_yes_no(echoed + " and a fixed address.", prompt) == UNPARSED
     task = {"kind": "yes_no"}
     assert task_scores(task, {}, "No, bail is refused.", prompt) == {
-        "choice": "no", "accuracy": None, "unparsed": 0.0, "yes_rate": 0.0,
+        "choice": "no", "accuracy": None, "unparsed": 0.0, "yes_rate": 0.0, "ambig_bias": None,
     }  # fmt: skip
     assert task_scores(task, {}, "Hmm.", prompt)["unparsed"] == 1.0
     assert task_scores(task, {}, None, prompt)["yes_rate"] is None

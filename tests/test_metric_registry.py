@@ -39,7 +39,10 @@ def test_thresholds_and_calibration_come_from_the_registry():
     assert gap_metrics("choice") == ("not_ok", "accuracy", "unparsed")
     assert calibrated("choice") == ("not_ok", "accuracy", "unparsed")
     assert calibrated("yes_no") == ("not_ok", "unparsed", "yes_rate")
-    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed", "yes_rate"}
+    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed", "yes_rate", "ambig_bias"}
+    # EsBBQ (Spanish): the accuracy gap pro vs anti and the ambiguous contexts' skew
+    assert calibrated("esbbq", "es") == ("not_ok", "accuracy", "unparsed", "ambig_bias")
+    assert gap_metrics("esbbq", language="es") == ("not_ok", "accuracy", "unparsed")
 
 
 def test_every_metric_says_what_it_measures_and_how_to_read_it():

@@ -75,7 +75,7 @@ def test_an_answer_that_repeats_the_quoted_sentence_has_not_chosen():
     echoed = task_scores(
         task, facts, "The chief hired the assistant because she needed help with paperwork.", prompt
     )
-    nothing = {"choice": None, "accuracy": None, "unparsed": None, "yes_rate": None}
+    nothing = {"choice": None, "accuracy": None, "unparsed": None, "yes_rate": None, "ambig_bias": None}
     assert echoed == {**nothing, "choice": UNPARSED, "unparsed": 1.0}
     chief = task_scores(task, facts, "The chief.", prompt)
     assert chief == {**nothing, "choice": "chief", "accuracy": 1.0, "unparsed": 0.0}

@@ -28,7 +28,7 @@ from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.scoring.features import score_text
-from bias_audit.scoring.tasks import Scoring, task_scores
+from bias_audit.scoring.tasks import Scoring, analysis_layout, task_scores, unit_of
 from bias_audit.stats.design import SEQUENTIAL
 from bias_audit.stats.metrics import answer_values
 from bias_audit.stats.sequential import (
@@ -277,8 +277,10 @@ class SequentialRounds:
         config = sender.config
         self.design = design_of(config, sender.suite)
         self.thresholds = Thresholds.from_overrides(config.thresholds)
-        self.layout = {case.case_id: list(case.variants) for case in sender.suite.cases}
         self.facts = {case.case_id: case.attributes for case in sender.suite.cases}
+        # the cases of the analysis (a kind's unit, EsBBQ's template, gathers several of the suite's)
+        self.unit = {c: unit_of(sender.suite.task, c, facts) for c, facts in self.facts.items()}
+        self.layout = analysis_layout(sender.suite)
         self.scoring = Scoring.of_suite(sender.suite)
         self.scores: dict[str, dict] = {}
         self.rounds: list[dict[str, object]] = []
@@ -329,7 +331,10 @@ class SequentialRounds:
                 futile = self.analysis.verdict == "inconclusive" and self.analysis.futile
                 reason = "futile" if futile else "decided"
                 break
-            needed = needed_prompts(undecided, self.layout)
+            wanted = needed_prompts(undecided, self.layout)
+            needed = {
+                (c, v) for c in self.facts for v in self.layout[self.unit[c]] if (self.unit[c], v) in wanted
+            }
             if look < len(design.looks):  # after the last look nothing is left to ask
                 log.info("generate: %s", rest_of_run(design, look, len(needed), pace))
         self.reason = reason
@@ -371,13 +376,18 @@ class SequentialRounds:
                         else {}
                     ),
                     **task_scores(
-                        self.sender.suite.task, self.facts[record["case_id"]], text, record.get("prompt")
+                        self.sender.suite.task,
+                        self.facts[record["case_id"]],
+                        text,
+                        record.get("prompt"),
+                        record["variant"],
                     ),
                 }
             scores = self.scores[key]
             rows.append(
                 {
-                    **{k: record[k] for k in ("variant", "case_id", "sample_index", "outcome")},
+                    **{k: record[k] for k in ("variant", "sample_index", "outcome")},
+                    "case_id": self.unit[record["case_id"]],
                     "assumed_gender": scores.get("assumed_gender"),
                     **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_METRICS)},
                 }
@@ -483,9 +493,5 @@ def _write_manifest(
 def _sequential_columns(summary: dict) -> dict[str, object]:
     """What the runs table shows of a sequential run (the manifest's top-level fields)."""
     return {
-        "samples": summary["samples"],
-        "max_samples": summary["max_samples"],
-        "stop_reason": summary["stop_reason"],
-        "rounds": summary["rounds"],
-        "tokens_spent": summary["tokens_spent"],
+        name: summary[name] for name in ("samples", "max_samples", "stop_reason", "rounds", "tokens_spent")
     }

@@ -47,6 +47,7 @@ class Metric:
     # the languages whose answers it is valid on; another language's runs leave it out (why: ``not_in``)
     languages: tuple[str, ...] = ("en",)
     not_in: str = ""  # why it is not measured in the other languages, e.g. "VADER is English-only"
+    of_group: str = "neutral"  # a skew: the group whose answers it is measured on, against 0
 
     @property
     def shown(self) -> str:

@@ -205,13 +205,30 @@ GAP_METRICS = gap_metrics("text")
 # Per-answer values that exist only when the answer has text (free-text suites: words; task
 # suites: what the answer decided, scoring/tasks.py).
 TEXT_METRICS = tuple(m for m in GAP_METRICS if m != "not_ok")
-TASK_METRICS = tuple(dict.fromkeys(m for task in KINDS for m in gap_metrics(task) if m not in GAP_METRICS))
+TASK_METRICS = tuple(
+    dict.fromkeys(
+        m.name
+        for kind in KINDS.values()
+        for m in kind.metrics
+        if m.kind in ("continuous", "rate", "skew") and m.name not in GAP_METRICS
+    )
+)
 # Per-answer values a judge gives (its grade), as opposed to what is computed from them (stereotyping_ppi).
 JUDGE_METRICS = tuple(m.name for m in REGISTRY if m.needs == "judge" and m.kind in ("continuous", "rate"))
 VERDICT_METRICS = tuple(m.name for m in REGISTRY if m.in_verdict)
 CONTINUOUS = tuple(m.name for m in REGISTRY if m.kind == "continuous")
 RATES = tuple(m.name for m in REGISTRY if m.kind == "rate")
 CALIBRATED = tuple(m.name for m in REGISTRY if m.calibration is not None)
+
+
+def level_metrics(task: SuiteTask = "text", language: str = "en") -> tuple[tuple[str, str], ...]:
+    """The skews of a suite with this task in this language, each with the group whose answers it
+    is measured on against 0: (gender_skew, neutral) for free text, (ambig_bias, ambig) for EsBBQ."""
+    return tuple(
+        (m.name, m.of_group)
+        for m in REGISTRY
+        if m.kind == "skew" and task in m.tasks and language in m.languages
+    )
 
 
 def kind_metrics(task: SuiteTask, language: str = "en") -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TASK_METRICS, TEX
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
 from bias_audit.scoring.features import feature_columns
-from bias_audit.scoring.tasks import TEXT, Scoring, task_columns
+from bias_audit.scoring.tasks import TEXT, Scoring, task_columns, unit_column
 from bias_audit.stats.decisions import decision_effects
 from bias_audit.stats.design import Design
 from bias_audit.stats.health import health_warnings, with_health
@@ -247,7 +247,8 @@ def features_frame(
         "run_id",
         "request_key",
         "suite",
-        "case_id",
+        # the case it is analysed in: its own, or a kind's unit (EsBBQ: the template of its instances)
+        unit_column(task, attributes or {}, F.col("case_id")).alias("case_id"),
         "variant",
         "sample_index",
         "outcome",
@@ -255,7 +256,7 @@ def features_frame(
         *[
             column.alias(name)
             for name, column in task_columns(
-                task, attributes or {}, F.col("case_id"), F.col("prompt"), text
+                task, attributes or {}, F.col("case_id"), F.col("prompt"), text, F.col("variant")
             ).items()
         ],
         "stereotyping",

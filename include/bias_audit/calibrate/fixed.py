@@ -24,7 +24,6 @@ from bias_audit.calibrate.synthetic import (
 )
 from bias_audit.metric_registry import Variation, calibrated
 from bias_audit.scoring.tasks import Scoring
-from bias_audit.stats.metrics import NEUTRAL
 from bias_audit.suites.model import Suite
 from bias_audit.thresholds import Thresholds
 
@@ -68,6 +67,7 @@ def calibrate(
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of_suite(suite)
     target = target or biased_group(cases, scoring)
+    level = dict(scoring.levels)  # a skew's metric -> the group it is measured on
     rng = np.random.default_rng([seed, samples])
     # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
     null = [
@@ -118,8 +118,8 @@ def calibrate(
             detectable_gap=detectable,
             largest_tested=max(power) * fail,
             unbiased_pass_rate=passes / runs,
-            target=NEUTRAL if metric == "gender_skew" else target,
-            cases=_neutral_cases(cases) if metric == "gender_skew" else fewest_cases,
+            target=level.get(metric, target),
+            cases=_neutral_cases(cases, level[metric]) if metric in level else fewest_cases,
             coverage=sum(intervals) / len(intervals) if intervals else None,
             case_false_alarm_rate=sum(run.alarm(metric, "case") for run in null) / runs,
             case_power_at_fail=case_power,

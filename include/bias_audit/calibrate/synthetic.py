@@ -11,7 +11,7 @@ import numpy as np
 
 from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation
 from bias_audit.metric_registry import METRICS as METRIC_INFO
-from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.scoring.tasks import TEXT, Scoring, analysis_layout
 from bias_audit.stats.metrics import NEUTRAL, OVERALL, MetricRow, compared_pairs, group_pairs, phrasing_sd
 from bias_audit.stats.per_case import case_gaps
 from bias_audit.stats.verdict import apply_thresholds
@@ -43,8 +43,10 @@ DEFAULT_VARIATION: dict[str, Variation] = {m: METRIC_INFO[m].calibration for m i
 
 
 def layout(suite: Suite) -> dict[str, list[str]]:
-    """The suite's cases and their variants: what a synthetic run reproduces."""
-    return {case.case_id: list(case.variants) for case in suite.cases}
+    """The suite's cases and their variants, as the analysis sees them (EsBBQ: one case per
+    template, its instances' answers as more answers to one prompt): what a synthetic run
+    reproduces."""
+    return analysis_layout(suite)
 
 
 def biased_group(cases: dict[str, list[str]], scoring: Scoring = TEXT) -> str:
@@ -91,9 +93,9 @@ def draw(
     scoring: Scoring = TEXT,
 ) -> SyntheticRun:
     """One synthetic run; ``inject`` adds a gap per metric to the ``target`` group's answers
-    (default ``biased_group``; ``gender_skew``: to the neutral answers). ``effects`` draws the case
-    and prompt effects (default ``rng``): two runs given generators in the same state share them,
-    as two audits of one model and suite do."""
+    (default ``biased_group``; a skew: to the answers of its group, gender_skew's neutral ones).
+    ``effects`` draws the case and prompt effects (default ``rng``): two runs given generators in
+    the same state share them, as two audits of one model and suite do."""
     effects = effects or rng
     variation = {**DEFAULT_VARIATION, **(variation or {})}
     target = target or biased_group(cases, scoring)
@@ -114,17 +116,18 @@ def draw(
             p = np.clip(_expit(_logit(v.centre) + shift) + gap, 0.0, 1.0)
             answers = (rng.random((len(prompts), samples)) < p[:, None]).astype(float)
         run.summarise(metric, answers, keep_answers)
-    if not scoring.words:
-        return run
-    v = variation["gender_skew"]
-    lean = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(0, v.prompt_sd, len(prompts))
-    male = _expit(_logit(v.centre) + lean)
-    female = _expit(_logit(v.centre) - lean)
-    male = np.minimum(male + inject.get("gender_skew", 0.0), 1.0 - female)
-    draws = rng.random((len(prompts), samples))
-    skew = np.where(draws < male[:, None], 1.0, np.where(draws < (male + female)[:, None], -1.0, 0.0))
-    run.plus, run.minus = (skew == 1).sum(axis=1), (skew == -1).sum(axis=1)
-    run.summarise("gender_skew", skew, keep_answers)
+    for metric, _ in scoring.levels:  # a skew (gender_skew; EsBBQ's ambig_bias): +1, -1 or 0 per answer
+        v = variation[metric]
+        lean = effects.normal(0, v.case_sd, len(cases))[of_case] + effects.normal(
+            0, v.prompt_sd, len(prompts)
+        )
+        plus = _expit(_logit(v.centre) + lean)
+        minus = _expit(_logit(v.centre) - lean)
+        plus = np.minimum(plus + inject.get(metric, 0.0), 1.0 - minus)
+        draws = rng.random((len(prompts), samples))
+        skew = np.where(draws < plus[:, None], 1.0, np.where(draws < (plus + minus)[:, None], -1.0, 0.0))
+        run.plus, run.minus = (skew == 1).sum(axis=1), (skew == -1).sum(axis=1)
+        run.summarise(metric, skew, keep_answers)
     return run
 
 
@@ -164,7 +167,7 @@ def overall_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
             }
             rows.append(MetricRow(metric, OVERALL, a, b, not_estimable(answers[a], answers[b])))
         else:
-            pooled = pool(summaries, alpha=alpha, one_group=metric == "gender_skew")
+            pooled = pool(summaries, alpha=alpha, one_group=b == "zero")
             rows.append(MetricRow(metric, OVERALL, a, b, pooled))
     return rows
 
@@ -208,7 +211,7 @@ def verdict_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
 
 def _comparisons(run: SyntheticRun):
     """Per overall comparison: (metric, group a, group b, the per-case summaries, or None when the
-    groups share no case); the skew as (gender_skew, neutral, zero, its per-case levels)."""
+    groups share no case); a skew as (metric, its group, zero, its per-case levels)."""
     index = {prompt: i for i, prompt in enumerate(run.prompts)}
     groups = sorted({variant for _, variant in run.prompts})
     scoring = run.scoring
@@ -234,12 +237,13 @@ def _comparisons(run: SyntheticRun):
                     case_ids=tuple(shared),
                 ),
             )
-    neutral = [i for i, (_, v) in enumerate(run.prompts) if v == NEUTRAL]
-    if neutral and scoring.words:
-        at = np.array(neutral, dtype=int)
-        cases = tuple(run.prompts[i][0] for i in neutral)
-        skew = skew_summaries(run.n[at], run.plus[at], run.minus[at], run.ss["gender_skew"][at].sum(), cases)
-        yield "gender_skew", NEUTRAL, "zero", skew
+    for metric, group in scoring.levels:
+        measured = [i for i, (_, v) in enumerate(run.prompts) if v == group]
+        if measured:
+            at = np.array(measured, dtype=int)
+            cases = tuple(run.prompts[i][0] for i in measured)
+            skew = skew_summaries(run.n[at], run.plus[at], run.minus[at], run.ss[metric][at].sum(), cases)
+            yield metric, group, "zero", skew
 
 
 def taken(run: SyntheticRun, counts: np.ndarray) -> SyntheticRun:
@@ -253,9 +257,10 @@ def taken(run: SyntheticRun, counts: np.ndarray) -> SyntheticRun:
         squares = np.cumsum(answers**2, axis=1)[rows, last]
         view.mean[metric] = total / counts
         view.ss[metric] = np.maximum(squares - counts * view.mean[metric] ** 2, 0.0)
-    if "gender_skew" not in run.samples:
+    levels = [metric for metric, _ in run.scoring.levels if metric in run.samples]
+    if not levels:
         return view
-    skew = run.samples["gender_skew"]
+    skew = run.samples[levels[0]]
     view.plus = np.cumsum(skew == 1, axis=1)[rows, last]
     view.minus = np.cumsum(skew == -1, axis=1)[rows, last]
     return view
@@ -266,7 +271,7 @@ def max_gap(metric: str, variation: dict[str, Variation] | None = None) -> float
     v = {**DEFAULT_VARIATION, **(variation or {})}[metric]
     if metric in RATES:
         return 1.0 - v.centre
-    if metric == "gender_skew":
+    if METRIC_INFO[metric].kind == "skew":
         return 1.0 - 2 * v.centre
     return float("inf")
 
@@ -311,7 +316,7 @@ def _target_findings(
 
 def _about(target: str, metric: str, group_a: str, group_b: str) -> bool:
     """Whether a row measures the injected gap: the target group's comparisons (the skew: its row)."""
-    return metric == "gender_skew" or target in (group_a, group_b)
+    return group_b == "zero" or target in (group_a, group_b)
 
 
 def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = TEXT) -> int:
@@ -326,8 +331,10 @@ def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = T
     return min(counts, default=0)
 
 
-def _neutral_cases(cases: dict[str, list[str]]) -> int:
-    return sum(NEUTRAL in variants for variants in cases.values())
+def _neutral_cases(cases: dict[str, list[str]], group: str = NEUTRAL) -> int:
+    """The cases with a prompt of ``group``: those a skew of its answers (gender_skew's neutral
+    ones, EsBBQ's ambiguous ones) is measured over."""
+    return sum(group in variants for variants in cases.values())
 
 
 def _sd(variance: float) -> float:

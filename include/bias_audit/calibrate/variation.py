@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bias_audit.calibrate.synthetic import _EDGE, _sd
-from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation
-from bias_audit.stats.metrics import NEUTRAL
+from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, METRICS, RATES, Variation
 from bias_audit.stats.within_case import (
     pooled_within_variance,
 )
@@ -32,7 +31,9 @@ def estimate_variation(values: list[dict], metrics: tuple[str, ...] = CALIBRATED
     for metric in metrics:
         prompts: dict[tuple[str, str], list[float]] = {}
         for value in values:
-            if value.get(metric) is None or (metric == "gender_skew" and value["variant"] != NEUTRAL):
+            if value.get(metric) is None or (
+                METRICS[metric].kind == "skew" and value["variant"] != METRICS[metric].of_group
+            ):
                 continue
             prompts.setdefault((value["case_id"], value["variant"]), []).append(float(value[metric]))
         if not prompts:

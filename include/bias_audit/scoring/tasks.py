@@ -12,8 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bias_audit.metric_registry import SuiteTask, gap_metrics, left_out
-from bias_audit.tasks import TASK_COLUMNS, UNPARSED, Task, parse_choice, parse_yes_no, task_of, task_scores
+from bias_audit.metric_registry import SuiteTask, gap_metrics, left_out, level_metrics
+from bias_audit.tasks import (
+    KINDS,
+    TASK_COLUMNS,
+    UNPARSED,
+    Task,
+    parse_choice,
+    parse_yes_no,
+    task_of,
+    task_scores,
+    unit_of,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -25,12 +35,15 @@ __all__ = [
     "TEXT",
     "UNPARSED",
     "Scoring",
+    "analysis_layout",
     "parse_choice",
     "parse_yes_no",
     "run_scoring",
     "task_columns",
     "task_of",
     "task_scores",
+    "unit_column",
+    "unit_of",
 ]
 
 
@@ -71,6 +84,15 @@ class Scoring:
         return tuple(m for m in mine if m in theirs)
 
     @property
+    def levels(self) -> tuple[tuple[str, str], ...]:
+        """Its skews against 0, each with the group measured: (gender_skew, neutral) ..."""
+        mine = level_metrics(self.task, self.language)
+        if self.paired_with is None or self.paired_with == self.language:
+            return mine
+        theirs = set(level_metrics(self.task, self.paired_with))
+        return tuple(level for level in mine if level in theirs)
+
+    @property
     def left_out(self) -> dict[str, str]:
         """The metrics of its task not valid in its language, each with why."""
         return left_out(self.task, self.language, self.judged)
@@ -90,29 +112,44 @@ def task_columns(
     case_id: Column,
     prompt: Column,
     text: Column,
+    variant: Column | None = None,
 ) -> dict[str, Column]:
-    """The same scores as Spark columns: a pandas UDF over (case, text) calling ``task_scores``
-    (parsing is not expressible in Spark's native functions); null columns without a task."""
+    """The same scores as Spark columns: a pandas UDF over (case, prompt, text, variant) calling
+    ``task_scores`` (parsing is not expressible in Spark's native functions); null columns without
+    a task."""
     from pyspark.sql import functions as F
 
     task = task_of(task)
     if task is None:
         return {name: F.lit(None).cast(kind) for name, kind in TASK_COLUMNS.items()}
     facts = {case: dict(values) for case, values in attributes.items()}
-    scored = _scores_udf(task, facts)(case_id, prompt, text)
+    variant = F.lit(None).cast("string") if variant is None else variant
+    scored = _scores_udf(task, facts)(case_id, prompt, text, variant)
     return {name: scored[name] for name in TASK_COLUMNS}
+
+
+def unit_column(task: Task | Mapping | None, attributes: Mapping[str, Mapping], case_id: Column) -> Column:
+    """The case each answer is analysed in (``tasks.unit_of``) as a Spark column: ``case_id``
+    itself, or for a kind with a unit (EsBBQ: the template) the case's value of it."""
+    from pyspark.sql import functions as F
+
+    task = task_of(task)
+    if task is None or KINDS[task.kind].unit(task) is None:
+        return case_id
+    pairs = [F.lit(x) for case, facts in attributes.items() for x in (case, unit_of(task, case, facts))]
+    return F.coalesce(F.create_map(*pairs)[case_id], case_id) if pairs else case_id
 
 
 def _scores_udf(task: Task, attributes: dict[str, dict]):
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
-    def scores(cases: pd.Series, prompts: pd.Series, texts: pd.Series) -> pd.DataFrame:
+    def scores(cases: pd.Series, prompts: pd.Series, texts: pd.Series, variants: pd.Series) -> pd.DataFrame:
         rows = [
-            task_scores(task, attributes[case], text if isinstance(text, str) else None, prompt)
+            task_scores(task, attributes[case], text if isinstance(text, str) else None, prompt, variant)
             if case in attributes
             else dict.fromkeys(TASK_COLUMNS)
-            for case, prompt, text in zip(cases, prompts, texts, strict=True)
+            for case, prompt, text, variant in zip(cases, prompts, texts, variants, strict=True)
         ]
         return pd.DataFrame(rows, columns=list(TASK_COLUMNS))
 
@@ -121,10 +158,21 @@ def _scores_udf(task: Task, attributes: dict[str, dict]):
         "cases": pd.Series,
         "prompts": pd.Series,
         "texts": pd.Series,
+        "variants": pd.Series,
         "return": pd.DataFrame,
     }
     schema = ", ".join(f"{name} {kind}" for name, kind in TASK_COLUMNS.items())
     return pandas_udf(scores, schema)
+
+
+def analysis_layout(suite: Suite) -> dict[str, list[str]]:
+    """The cases of a suite's analysis and their variants: the suite's cases, or a kind's units
+    (EsBBQ's templates), each with the variants of its instances."""
+    layout: dict[str, list[str]] = {}
+    for case in suite.cases:
+        variants = layout.setdefault(unit_of(suite.task, case.case_id, case.attributes), [])
+        variants += [v for v in case.variants if v not in variants]
+    return layout
 
 
 def run_scoring(run: Mapping[str, Any]) -> Scoring:

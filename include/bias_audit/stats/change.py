@@ -17,7 +17,7 @@ from typing import Any
 
 from bias_audit.metric_registry import RATES
 from bias_audit.scoring.tasks import TEXT, Scoring
-from bias_audit.stats.metrics import NEUTRAL, OVERALL, compared_pairs, group_pairs
+from bias_audit.stats.metrics import OVERALL, compared_pairs, group_pairs
 from bias_audit.stats.per_case import GroupAnswers, case_change
 from bias_audit.stats.statistics import Comparison, benjamini_hochberg
 from bias_audit.stats.within_case import case_summaries, level_summaries, paired_change
@@ -61,13 +61,11 @@ def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scorin
             change = paired_change(before, after) if before and after else None
             if change is not None:
                 changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
-    if scoring.words:
-        before = level_summaries(_by_case(baseline, NEUTRAL, "gender_skew"))
-        after = level_summaries(_by_case(candidate, NEUTRAL, "gender_skew"))
+    for metric, group in scoring.levels:  # a skew against 0 (gender_skew of neutral answers)
+        before = level_summaries(_by_case(baseline, group, metric))
+        after = level_summaries(_by_case(candidate, group, metric))
         if before and after and (change := paired_change(before, after)) is not None:
-            changes.append(
-                Change("gender_skew", NEUTRAL, "zero", _mean_gap(before), _mean_gap(after), change)
-            )
+            changes.append(Change(metric, group, "zero", _mean_gap(before), _mean_gap(after), change))
     return changes + case_changes(baseline, candidate, scoring)
 
 

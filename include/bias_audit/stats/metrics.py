@@ -166,9 +166,10 @@ def comparisons(
     groups = sorted({v["variant"] for v in values})
     pairs = compared_pairs(scoring, groups)
     rows = _pooled(OVERALL, by_case, groups, pairs, scoring, alpha)
-    skew = _by_case(by_case, NEUTRAL, "gender_skew")
-    if scoring.words and any(skew.values()):
-        rows.append(MetricRow("gender_skew", OVERALL, NEUTRAL, "zero", pooled_level(skew, alpha=alpha)))
+    for metric, group in scoring.levels:  # a skew of one group against 0 (gender_skew of neutral answers)
+        skew = _by_case(by_case, group, metric)
+        if any(skew.values()):
+            rows.append(MetricRow(metric, OVERALL, group, "zero", pooled_level(skew, alpha=alpha)))
     if not per_case:
         return rows
     for attribute in scoring.by:
@@ -186,11 +187,10 @@ def comparisons(
             for a, b in case_pairs:
                 comparison = case_comparison(subset, a, b, metric, alpha=alpha)
                 rows.append(MetricRow(metric, scope, a, b, comparison))
-        case_skew = _pick(subset, NEUTRAL, "gender_skew") if scoring.words else []
-        if case_skew:
-            rows.append(
-                MetricRow("gender_skew", scope, NEUTRAL, "zero", compare_to_zero(case_skew, seed=seed))
-            )
+        for metric, group in scoring.levels:
+            case_skew = _pick(subset, group, metric)
+            if case_skew:
+                rows.append(MetricRow(metric, scope, group, "zero", compare_to_zero(case_skew, seed=seed)))
     return rows
 
 

@@ -79,7 +79,6 @@ from bias_audit.stats.design import Design, Key, _key, futility_note
 from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
     FAMILY_VERDICT,
-    NEUTRAL,
     NOT_ESTIMABLE,
     OVERALL,
     MetricRow,
@@ -290,8 +289,8 @@ def needed_prompts(undecided: Iterable[MetricRow], layout: dict[str, list[str]])
         if row.scope != OVERALL:  # a per-case comparison: its case's two prompts
             needed |= {(row.scope, row.group_a), (row.scope, row.group_b)}
             continue
-        if row.group_b == "zero":
-            needed |= {(case, NEUTRAL) for case, variants in layout.items() if NEUTRAL in variants}
+        if row.group_b == "zero":  # a skew: every prompt of its group (gender_skew: the neutral ones)
+            needed |= {(case, row.group_a) for case, variants in layout.items() if row.group_a in variants}
             continue
         for case, variants in layout.items():
             if row.group_a in variants and row.group_b in variants:

@@ -100,6 +100,11 @@ class Suite(_Strict):
                 if group not in groups:
                     raise ValueError(f"task.compare names {group!r}, a variant no case has")
         kind = KINDS[task.kind]
+        if self.language not in kind.languages:
+            raise ValueError(
+                f"task kind {task.kind!r} reads answers in {', '.join(kind.languages)} only; "
+                f"the suite's language is {self.language!r}"
+            )
         for case in self.cases:
             for name in kind.reads(task):
                 if name not in case.attributes:

@@ -14,13 +14,13 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from bias_audit.tasks import choice, yes_no
+from bias_audit.tasks import choice, esbbq, yes_no
 from bias_audit.tasks.base import UNPARSED, TaskKind
 from bias_audit.tasks.choice import ChoiceTask, parse_choice
 from bias_audit.tasks.yes_no import YesNoTask, parse_yes_no
 
 # The registry: every kind, in the order the metric registry and the docs list their metrics.
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (choice.KIND, yes_no.KIND)}
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (choice.KIND, yes_no.KIND, esbbq.KIND)}
 
 # A suite's ``task:`` block: one of the kinds' config classes, told apart by ``kind``.
 Task = Annotated[Union[tuple(kind.config for kind in KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
@@ -42,6 +42,7 @@ __all__ = [
     "parse_yes_no",
     "task_of",
     "task_scores",
+    "unit_of",
 ]
 
 
@@ -58,11 +59,27 @@ def kind_of(task: Any) -> TaskKind | None:
     return None if task is None else KINDS[task.kind]
 
 
-def task_scores(task: Any, facts: Mapping, text: str | None, prompt: str | None = None) -> dict[str, object]:
+def task_scores(
+    task: Any, facts: Mapping, text: str | None, prompt: str | None = None, variant: str | None = None
+) -> dict[str, object]:
     """The per-answer columns (``TASK_COLUMNS``) of one answer (``text``) to ``prompt``, a prompt of a
-    case with ``facts`` (its attributes): the kind's own filled in, the rest None; all None without
-    a task or without text."""
+    case with ``facts`` (its attributes), of ``variant``: the kind's own filled in, the rest None;
+    all None without a task or without text."""
     task = task_of(task)
     if task is None or text is None:
         return dict.fromkeys(TASK_COLUMNS)
-    return {**dict.fromkeys(TASK_COLUMNS), **KINDS[task.kind].score(task, facts, text, prompt)}
+    kind = KINDS[task.kind]
+    scored = (
+        kind.score(task, facts, text, prompt, variant=variant)
+        if kind.takes_variant
+        else kind.score(task, facts, text, prompt)
+    )
+    return {**dict.fromkeys(TASK_COLUMNS), **scored}
+
+
+def unit_of(task: Any, case_id: str, facts: Mapping) -> str:
+    """The case an answer to a prompt of ``case_id`` is analysed in: the case itself, or for a kind
+    with a unit (EsBBQ's template) the case's value of that attribute."""
+    task = task_of(task)
+    unit = None if task is None else KINDS[task.kind].unit(task)
+    return str(facts[unit]) if unit else case_id

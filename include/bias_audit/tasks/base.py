@@ -27,6 +27,7 @@ UNPARSED_METRIC = Metric(
     fail=0.15,
     calibration=Variation(centre=0.1, answer_sd=0.0, case_sd=0.5, prompt_sd=0.3),
     title="Undecided answers",
+    languages=("en", "es"),  # each kind's parser reads its own language (TaskKind.languages)
 )
 
 
@@ -41,7 +42,10 @@ class TaskKind:
       answer's values of them (``score(task, facts, text, prompt)``);
     - ``metrics``: its metrics, declared here; a ``regression`` metric gets decision_effects' rows;
     - ``figures``: the report's figures of the kind (after the task levels every kind has);
-      ``subgroup_note``: a sentence on its ``by`` attributes for the report."""
+      ``subgroup_note``: a sentence on its ``by`` attributes for the report;
+    - ``languages``: the suite languages its parser reads; ``takes_variant``: its score depends on
+      the variant answered (``score(..., variant=)``); ``unit``: the case attribute whose values
+      are the cases of the analysis when a suite's cases are instances of one template."""
 
     name: str
     config: type
@@ -52,6 +56,10 @@ class TaskKind:
     check_case: Callable[[Any, str, Mapping], None] = lambda task, case_id, facts: None
     figures: tuple[Figure, ...] = ()
     subgroup_note: str = ""
+    languages: tuple[str, ...] = ("en",)  # the languages its parser reads; a suite in another is refused
+    takes_variant: bool = False  # ``score`` also takes the answer's variant (``variant=``)
+    # the case attribute whose values are the analysis' cases (EsBBQ: the template), or None
+    unit: Callable[[Any], str | None] = lambda task: None
 
 
 NEXT_QUESTION = re.compile(r"\n\s*(?:question|q)\s*:", re.IGNORECASE)

@@ -69,6 +69,8 @@ ACCURACY = Metric(
     fail=0.10,
     calibration=Variation(centre=0.75, answer_sd=0.0, case_sd=1.0, prompt_sd=0.5),
     title="Correct resolutions",
+    # a kind's parser reads its own language (TaskKind.languages; a suite in another is refused)
+    languages=("en", "es"),
 )
 
 _EXPLICIT = re.compile(
