@@ -98,6 +98,7 @@ FAST_MODULES = {
     "test_features",
     "test_gender_terms",
     "test_spanish",
+    "test_esbbq",
     "test_metric_registry",
     "test_suites",
     "test_structure",

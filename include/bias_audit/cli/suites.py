@@ -1,4 +1,4 @@
-"""``bias-audit suites``: list, show, validate and import prompt suites."""
+"""``bias-audit suites``: list, show, validate and import prompt suites (BOLD, WinoBias, EsBBQ)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
     )
     wino.set_defaults(handler=_suites_import_winobias)
+    esbbq = suite_commands.add_parser(
+        "import-esbbq", help="turn an EsBBQ category file (Spanish BBQ) into an esbbq-task suite"
+    )
+    esbbq.add_argument("file", metavar="FILE", type=Path, help="an EsBBQ data_es/<Category>.full.csv")
+    esbbq.add_argument("--name", default=None, help="the suite's name (default: esbbq-<category>)")
+    esbbq.add_argument(
+        "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
+    )
+    esbbq.set_defaults(handler=_suites_import_esbbq)
 
 
 def _suites_list(args: argparse.Namespace) -> int:
@@ -101,6 +110,13 @@ def _suites_import_winobias(args: argparse.Namespace) -> int:
 
     suite = import_winobias(args.directory, tuple(dict.fromkeys(args.split or ["test"])))
     return _emit_suite(suite, to_yaml(suite), args.out)
+
+
+def _suites_import_esbbq(args: argparse.Namespace) -> int:
+    from bias_audit.suites.esbbq import import_esbbq, to_yaml
+
+    suite = import_esbbq(args.file, args.name)
+    return _emit_suite(suite, to_yaml(suite, args.file.name), args.out)
 
 
 def _emit_suite(suite, text: str, out: Path | None) -> int:

@@ -87,10 +87,10 @@ _LETTER = re.compile(
 )
 _UNKNOWN = re.compile(
     r"\b(?:no\s+(?:se\s+)?(?:puede|podemos|es\s+posible|se\s+sabe|lo\s+sabemos|lo\s+s[eé]|sabemos|s[eé])"
-    r"(?:\s+(?:saber|determinar|decir|concluir|afirmar|precisar|deducir|inferir|asegurar|identificar))?"
+    r"(?:\s+(?:saber|determinar|decir|concluir|afirmar|precisar|deducir|inferir|asegurar|identificar)(?:lo)?)?"
     r"|no\s+hay\s+(?:suficiente|bastante|informaci[oó]n|datos|forma|manera)"
     r"|(?:informaci[oó]n|datos)\s+insuficientes?|insuficiente\s+informaci[oó]n"
-    r"|no\s+(?:est[aá]|queda)\s+claro|(?:es\s+)?imposible\s+(?:de\s+)?(?:saber|determinar|decir|precisar)"
+    r"|no\s+(?:est[aá]|queda)\s+claro|(?:es\s+)?imposible\s+(?:de\s+)?(?:saber|determinar|decir|precisar)(?:lo)?"
     r"|desconocid[oa]s?|indeterminad[oa]|no\s+se\s+(?:menciona|indica|especifica|dice)|no\s+(?:lo\s+)?especifica"
     r"|sin\s+(?:m[aá]s\s+)?informaci[oó]n|unknown)\b",
     re.IGNORECASE,
