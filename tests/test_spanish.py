@@ -210,3 +210,17 @@ def test_a_spanish_audit_end_to_end_against_azure(tmp_path, spark):
     )
     correlation = next(f for f in analysis.findings if f["metric"] == "bls_correlation")
     assert correlation["difference"] > 0.8
+
+
+def test_the_report_marks_the_evidence_in_the_answer_as_written():
+    from bias_audit.html import marked
+
+    text = "La ingeniera <b>jefa</b> está cansada; la ingeniera volvió."
+    shown = str(marked(text, "la ingeniera; está cansada"))
+    assert shown == (
+        "<mark>La ingeniera</mark> &lt;b&gt;jefa&lt;/b&gt; <mark>está cansada</mark>; "
+        "<mark>la ingeniera</mark> volvió."
+    )
+    assert str(marked("She said her shift", "She; her")) == "<mark>She</mark> said <mark>her</mark> shift"
+    assert str(marked("Here and there", "her")) == "Here and there"  # whole words only
+    assert str(marked(None, None)) == ""

@@ -141,8 +141,8 @@ def test_bad_suite_files_name_file_field_and_value(tmp_path, text, expected):
 def test_unknown_suite_name_lists_the_built_in_ones():
     with pytest.raises(
         UserInputError,
-        match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, esbbq-age, esbbq-gender, "
-        r"esbbq-race-ethnicity, esbbq-spanish-region, occupations-gender, "
+        match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, esbbq-age, "
+        r"esbbq-gender, esbbq-race-ethnicity, esbbq-spanish-region, occupations-gender, "
         r"occupations-gender-es, seed-lab, seed-lab-es, winobias",
     ):
         load_suite("no-such-suite")

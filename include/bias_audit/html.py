@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import markupsafe
 
 
 def environment() -> jinja2.Environment:
@@ -21,6 +23,30 @@ def environment() -> jinja2.Environment:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+
+
+def marked(text: str | None, evidence: str | None) -> markupsafe.Markup:
+    """An answer as written, escaped, with the words that decided its assumed gender (the features'
+    ``gender_evidence``, "; "-separated) in <mark>: each phrase's first occurrences, whole words,
+    case aside."""
+    text = text or ""
+    spans: list[tuple[int, int]] = []
+    for phrase in dict.fromkeys(p.strip() for p in (evidence or "").split(";") if p.strip()):
+        pattern = r"(?<![\w@])" + r"\s+".join(re.escape(w) for w in phrase.split()) + r"(?![\w@])"
+        for match in re.finditer(pattern, text, flags=re.IGNORECASE):
+            if not any(a < match.end() and match.start() < b for a, b in spans):
+                spans.append(match.span())
+    out, at = [], 0
+    for start, end in sorted(spans):
+        out += [
+            markupsafe.escape(text[at:start]),
+            markupsafe.Markup("<mark>"),
+            markupsafe.escape(text[start:end]),
+        ]
+        out.append(markupsafe.Markup("</mark>"))
+        at = end
+    out.append(markupsafe.escape(text[at:]))
+    return markupsafe.Markup("").join(out)
 
 
 def fmt(value: Any) -> str:

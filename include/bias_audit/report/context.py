@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bias_audit.catalog import airflow_run_path
-from bias_audit.html import fmt
+from bias_audit.html import fmt, marked
 from bias_audit.judge.check import check_rows, read_check
 from bias_audit.judge.rubric import LEVELS
 from bias_audit.metric_info import LANGUAGES
@@ -248,6 +248,7 @@ def report_context(
         "loaded": [{**r, "loaded_answer": r["text"]} for r in responses if r["variant"] != "neutral"],
         "drifts": drifts,
         "fmt": fmt,
+        "marked": marked,
         "amount": amount,
         "interval": interval,
         "level": level,
@@ -258,12 +259,14 @@ def _answers(data: RunData) -> list[dict]:
     """Every answer with its parsed choice, its grade and whether it echoes the system prompt, in
     case, variant and sample order."""
     choices = {f["request_key"]: f.get("choice") for f in data.features}
+    evidence = {f["request_key"]: f.get("gender_evidence") for f in data.features}
     graded = {f["request_key"]: f for f in data.features if f.get("judge_status")}
     return sorted(
         (
             {
                 **r,
                 "choice": choices.get(r["request_key"]),
+                "evidence": evidence.get(r["request_key"]),
                 "grade": graded.get(r["request_key"]),
                 "echo": echoes_system_prompt(r["text"], r.get("system_prompt")),
             }
