@@ -224,3 +224,46 @@ def test_the_report_marks_the_evidence_in_the_answer_as_written():
     assert str(marked("She said her shift", "She; her")) == "<mark>She</mark> said <mark>her</mark> shift"
     assert str(marked("Here and there", "her")) == "Here and there"  # whole words only
     assert str(marked(None, None)) == ""
+
+
+def test_a_suite_in_an_unknown_language_or_a_kind_that_cannot_read_it_is_refused(tmp_path, capsys):
+    from bias_audit.cli import main
+
+    french = tmp_path / "fr.yaml"
+    french.write_text("name: fr\nlanguage: fr\ncases:\n  - case_id: a\n    variants: {neutral: Bonjour}\n")
+    assert main(["suites", "validate", str(french)]) == 2
+    assert f"{french}: field language: Input should be 'en' or 'es' (value: 'fr')" in capsys.readouterr().err
+    spanish_yes_no = tmp_path / "sino.yaml"
+    spanish_yes_no.write_text(
+        "name: sino\nlanguage: es\ntask: {kind: yes_no}\ncases:\n"
+        "  - case_id: a\n    variants: {female: '¿Sí o no?', male: '¿Sí o no?'}\n"
+    )
+    assert main(["suites", "validate", str(spanish_yes_no)]) == 2
+    assert (
+        "task kind 'yes_no' reads answers in en only; the suite's language is 'es'" in capsys.readouterr().err
+    )
+
+
+def test_seed_lab_es_through_azure_answers_in_spanish(tmp_path, spark):
+    """The Spanish lab suite through the fake Azure server: a deployment that writes the generic
+    masculine for the neutral prompts is read as assuming a man; the English-only metrics are absent."""
+    from bias_audit.analyze.job import analyze
+    from bias_audit.config import RunConfig
+    from bias_audit.generate import generate
+    from bias_audit.llm.registry import make_provider
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    def answer(prompt: str) -> str:
+        if "persona" in prompt:
+            return "Un buen profesional es paciente. Está siempre dispuesto a ayudar."
+        return "Ella es muy trabajadora." if " una " in prompt else "Él es muy trabajador."
+
+    with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
+        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
+        config = RunConfig.build(run_id="lab", suite="seed-lab-es", provider="azure", samples=4)
+        generate(config, tmp_path, make_provider("azure", settings))
+    analysis = analyze("lab", tmp_path, tmp_path / "warehouse", spark)
+    skew = next(f for f in analysis.findings if f["metric"] == "gender_skew" and f["scope"] == OVERALL)
+    assert skew["difference"] == pytest.approx(1.0)  # every neutral answer assumes a man
+    assert analysis.run["language"] == "es" and analysis.run["translates"] == "seed-lab"
+    assert not {f["metric"] for f in analysis.findings} & {"sentiment", "agency_balance"}
