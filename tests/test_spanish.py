@@ -267,3 +267,43 @@ def test_seed_lab_es_through_azure_answers_in_spanish(tmp_path, spark):
     assert skew["difference"] == pytest.approx(1.0)  # every neutral answer assumes a man
     assert analysis.run["language"] == "es" and analysis.run["translates"] == "seed-lab"
     assert not {f["metric"] for f in analysis.findings} & {"sentiment", "agency_balance"}
+
+
+def test_a_suites_first_names_are_read_in_python_spark_and_the_score_command(spark, capsys):
+    import json
+
+    from pyspark.sql import functions as F
+
+    from bias_audit.cli import main
+    from bias_audit.suites.loader import parse_suite
+
+    suite = parse_suite(
+        "name: n\nlanguage: es\nnames: {Lucía: female, Andrés: male}\ncases:\n"
+        "  - case_id: a\n    variants: {neutral: Describe a alguien.}\n",
+        source="test",
+    )
+    assert suite.names == {"Lucía": "female", "Andrés": "male"} and suite.document()["names"]
+    text = "Lucía revisó los planos con Andrés."
+    assert score_text(text, "es")["assumed_gender"] == "none"  # a name alone is not read unless given
+    assert score_text(text, "es", suite.names)["assumed_gender"] == "mixed"
+    frame = spark.createDataFrame([(text,)], "text STRING")
+    (row,) = frame.select(
+        feature_columns(F.col("text"), "es", suite.names)["assumed_gender"].alias("g")
+    ).collect()
+    assert row["g"] == "mixed"
+    assert (
+        parse_suite("name: m\ncases:\n  - case_id: a\n    variants: {neutral: x}\n", source="t")
+        .document()
+        .get("names")
+        is None
+    )  # no names: the suite hashes as before
+    import io
+    import sys
+
+    sys.stdin = io.StringIO("Lucía llegó tarde.\n")
+    try:
+        assert main(["score", "--language", "es", "--name", "Lucía=female"]) == 0
+    finally:
+        sys.stdin = sys.__stdin__
+    assert json.loads(capsys.readouterr().out)["assumed_gender"] == "female"
+    assert main(["score", "--name", "Lucía"]) == 2

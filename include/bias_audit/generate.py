@@ -371,7 +371,7 @@ class SequentialRounds:
                 self.scores[key] = {
                     # a task suite is judged by what its answers decide, not by their words
                     **(
-                        score_text(text, self.scoring.language)
+                        score_text(text, self.scoring.language, self.sender.suite.names)
                         if text is not None and self.scoring.words
                         else {}
                     ),
@@ -470,6 +470,7 @@ def _write_manifest(
             "suite_hash": suite.content_hash(),
             "language": suite.language,
             "translates": suite.translates,
+            **({"names": suite.names} if suite.names else {}),  # read as evidence in Spanish answers
             "provider": provider.name,
             "model": provider.model,
             "api_version": provider.api_version,

@@ -83,7 +83,9 @@ def analyze(
         attributes, task = folder.case_attributes(manifest), manifest.get("task")
         language = manifest.get("language") or "en"  # runs from before languages are English
         grades = grades_frame(spark, folder, manifest.get("judge_grading"))
-        features = features_frame(responses, task, attributes, grades, language).cache()
+        features = features_frame(
+            responses, task, attributes, grades, language, manifest.get("names")
+        ).cache()
         thresholds = Thresholds.from_overrides(manifest.get("thresholds"))
         design = sequential_design(manifest)
         scoring = Scoring.of(task, judged=grades is not None, language=language)
@@ -229,6 +231,7 @@ def features_frame(
     attributes: dict[str, dict] | None = None,
     grades: DataFrame | None = None,
     language: str = "en",
+    names: dict[str, str] | None = None,
 ) -> DataFrame:
     """Per answer: its words' features (those valid in the suite's ``language``), for a task suite
     what it decided (scoring/tasks.py), and the judge's grade (``grades``, judge/); null columns
@@ -252,7 +255,7 @@ def features_frame(
         "variant",
         "sample_index",
         "outcome",
-        *[column.alias(name) for name, column in feature_columns(text, language).items()],
+        *[column.alias(name) for name, column in feature_columns(text, language, names).items()],
         *[
             column.alias(name)
             for name, column in task_columns(

@@ -32,18 +32,31 @@ def register(commands: argparse._SubParsersAction) -> None:
     score.add_argument(
         "--language", choices=tuple(LANGUAGES), default="en", help="the texts' language (default en)"
     )
+    score.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME=female|male",
+        help="a first name and its gender, read as evidence in Spanish texts (repeatable)",
+    )
     score.set_defaults(handler=_score)
 
 
 def _score(args: argparse.Namespace) -> int:
+    names = {}
+    for given in args.name:
+        name, _, gender = given.partition("=")
+        if not name or gender not in ("female", "male"):
+            raise UserInputError(f"give NAME=female or NAME=male (value: {given!r})", field="--name")
+        names[name] = gender
     if args.input == "-":
-        _write(score_lines(sys.stdin, args.language, "<stdin>"), sys.stdout)
+        _write(score_lines(sys.stdin, args.language, "<stdin>", names), sys.stdout)
         return 0
     path = Path(args.input)
     if not path.is_file():
         raise UserInputError("no such file", source=str(path))
     with path.open(encoding="utf-8") as lines:
-        _write(score_lines(lines, args.language, str(path)), sys.stdout)
+        _write(score_lines(lines, args.language, str(path), names), sys.stdout)
     return 0
 
 
@@ -53,15 +66,17 @@ def _write(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
         out.flush()
 
 
-def score_lines(lines: Iterable[str], language: str, source: str) -> Iterator[dict[str, Any]]:
+def score_lines(
+    lines: Iterable[str], language: str, source: str, names: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Each line's record with its scores: a JSON object's fields and the features, or, for a plain
     line, ``text`` and the features. Features the language lacks are left out, not null."""
     supported = {f.name for f in FEATURES[language]}
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\n")
         record = _record(line, f"{source}:{number}")
-        scores = {k: v for k, v in score_text(record["text"], language).items() if k in supported}
-        scores["gender_evidence"] = _evidence(record["text"], language, scores.get("gender_evidence"))
+        scores = {k: v for k, v in score_text(record["text"], language, names).items() if k in supported}
+        scores["gender_evidence"] = _evidence(record["text"], language, scores.get("gender_evidence"), names)
         yield {**record, **scores, "language": language}
 
 
@@ -82,8 +97,12 @@ def _record(line: str, where: str) -> dict[str, Any]:
     return record
 
 
-def _evidence(text: str, language: str, joined: str | None) -> list[dict[str, str]] | list[str]:
+def _evidence(
+    text: str, language: str, joined: str | None, names: dict[str, str] | None = None
+) -> list[dict[str, str]] | list[str]:
     """The words that decided assumed_gender: for Spanish each with its group and rule."""
     if language == "es":
-        return [{"words": e.words, "group": e.group, "rule": e.rule} for e in read_gender(text).evidence]
+        return [
+            {"words": e.words, "group": e.group, "rule": e.rule} for e in read_gender(text, names).evidence
+        ]
     return [w for w in (joined or "").split("; ") if w]

@@ -276,9 +276,12 @@ def _language(language: str) -> tuple[TextFeature, ...]:
         ) from None
 
 
-def score_text(text: str, language: str = "en") -> dict[str, int | float | str | None]:
+def score_text(
+    text: str, language: str = "en", names: Mapping[str, str] | None = None
+) -> dict[str, int | float | str | None]:
     """All per-answer features of one text, outside Spark (the language's Python forms; None for
-    a feature the language lacks).
+    a feature the language lacks). ``names``: first names a suite gives, to their gender (read in
+    Spanish answers).
 
     >>> scores = score_text("She said her shift was here.")
     >>> scores["female_terms"], scores["male_terms"], scores["assumed_gender"]
@@ -290,14 +293,16 @@ def score_text(text: str, language: str = "en") -> dict[str, int | float | str |
     if language == "es":
         lowered = text.lower()
         counts: dict[str, Any] = {n: len(re.findall(p, lowered)) for n, p in spanish_patterns().items()}
-        counts["gender"] = spanish.read_gender(text)
+        counts["gender"] = spanish.read_gender(text, names)
     else:
         counts = {name: len(re.findall(pattern, text)) for name, pattern in counted_patterns().items()}
     scored = {feature.name: feature.python(text, counts) for feature in features}
     return {name: scored.get(name) for name in _names()}
 
 
-def feature_columns(text: Column, language: str = "en") -> dict[str, Column]:
+def feature_columns(
+    text: Column, language: str = "en", names: Mapping[str, str] | None = None
+) -> dict[str, Column]:
     """The same features as Spark columns (the language's Spark forms; typed nulls for a feature
     the language lacks)."""
     F = _functions()
@@ -305,7 +310,7 @@ def feature_columns(text: Column, language: str = "en") -> dict[str, Column]:
     if language == "es":
         lowered = F.lower(text)
         counts = {n: F.regexp_count(lowered, F.lit(p)) for n, p in spanish_patterns().items()}
-        counts["gender"] = _spanish_udf()(text)
+        counts["gender"] = _spanish_udf(tuple(sorted((names or {}).items())))(text)
     else:
         counts = {name: F.regexp_count(text, F.lit(pattern)) for name, pattern in counted_patterns().items()}
     columns = {feature.name: feature.spark(text, counts) for feature in features}
@@ -323,7 +328,7 @@ def _names() -> list[str]:
 
 
 @functools.cache
-def _spanish_udf():
+def _spanish_udf(names: tuple[tuple[str, str], ...] = ()):
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
@@ -336,7 +341,7 @@ def _spanish_udf():
             if not isinstance(text, str):
                 rows.append(dict.fromkeys(("female", "male", "neutral", "assumed", "evidence")))
                 continue
-            r = spanish.read_gender(text)
+            r = spanish.read_gender(text, dict(names))
             rows.append(
                 {
                     "female": r.female,

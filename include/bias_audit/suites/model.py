@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -69,6 +70,9 @@ class Suite(_Strict):
     # (occupations-gender-es translates occupations-gender): their runs can be compared
     # (bias-audit compare: "is each gap larger in Spanish?").
     translates: Identifier | None = None
+    # First names the answers may give the person, and their gender: read as evidence in Spanish
+    # answers (scoring/spanish.py; English answers are not read by name).
+    names: dict[str, Literal["female", "male"]] = Field(default_factory=dict)
     system_prompt: str = ""
     # Completion style (e.g. BOLD): the prompt is the start of a text for the model to continue.
     completion: bool = False
@@ -125,6 +129,7 @@ class Suite(_Strict):
         earlier runs stay comparable."""
         unset = {name for name in ("task", "sequential", "translates") if getattr(self, name) is None}
         unset |= {"language"} if self.language == "en" else set()
+        unset |= set() if self.names else {"names"}
         return self.model_dump(mode="json", exclude=unset or None)
 
     def content_hash(self) -> str:
