@@ -9,7 +9,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bias_audit.calibrate.synthetic import SyntheticRun, _about, _comparisons, biased_group, draw, layout
+from bias_audit.calibrate.synthetic import (
+    SyntheticRun,
+    _about,
+    _comparisons,
+    answers_per_sample,
+    biased_group,
+    draw,
+    layout,
+)
 from bias_audit.metric_registry import Variation, calibrated
 from bias_audit.scoring.tasks import Scoring
 from bias_audit.stats.change import Change, apply_change_thresholds
@@ -68,13 +76,14 @@ def calibrate_compare(
 
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of_suite(suite)
+    drawn = samples * answers_per_sample(suite)  # answers per case and variant (EsBBQ: a template's items)
     target = target or biased_group(cases, scoring)
 
     def pair(rng: np.random.Generator, inject: dict[str, float]) -> list:
         effects = rng.integers(2**32)
         before = draw(
             cases,
-            samples,
+            drawn,
             rng,
             inject,
             variation=variation,
@@ -84,7 +93,7 @@ def calibrate_compare(
         )
         after = draw(
             cases,
-            samples,
+            drawn,
             rng,
             {},
             variation=variation,

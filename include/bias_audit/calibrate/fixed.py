@@ -16,6 +16,7 @@ from bias_audit.calibrate.synthetic import (
     _judged,
     _neutral_cases,
     _target_findings,
+    answers_per_sample,
     biased_group,
     draw,
     layout,
@@ -66,12 +67,13 @@ def calibrate(
 ) -> list[Calibration]:
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of_suite(suite)
+    drawn = samples * answers_per_sample(suite)  # answers per case and variant (EsBBQ: a template's items)
     target = target or biased_group(cases, scoring)
     level = dict(scoring.levels)  # a skew's metric -> the group it is measured on
     rng = np.random.default_rng([seed, samples])
     # One set of unbiased runs serves every metric: each run is judged as a whole, as a real one is.
     null = [
-        _judged(verdict_rows(draw(cases, samples, rng, {}, variation=variation, scoring=scoring)), thresholds)
+        _judged(verdict_rows(draw(cases, drawn, rng, {}, variation=variation, scoring=scoring)), thresholds)
         for _ in range(runs)
     ]
     verdict_alarms = sum(run.verdict in ("warn", "fail") for run in null) / runs
@@ -97,7 +99,7 @@ def calibrate(
             detected = detected_in_case = 0
             for _ in range(runs):
                 run = draw(
-                    cases, samples, metric_rng, inject, variation=variation, target=target, scoring=scoring
+                    cases, drawn, metric_rng, inject, variation=variation, target=target, scoring=scoring
                 )
                 overall, in_case = _target_findings(verdict_rows(run), metric, target, thresholds)
                 detected += overall

@@ -11,7 +11,7 @@ import numpy as np
 
 from bias_audit.metric_registry import CALIBRATED, CONTINUOUS, RATES, Variation
 from bias_audit.metric_registry import METRICS as METRIC_INFO
-from bias_audit.scoring.tasks import TEXT, Scoring, analysis_layout
+from bias_audit.scoring.tasks import TEXT, Scoring, analysis_layout, unit_of
 from bias_audit.stats.metrics import NEUTRAL, OVERALL, MetricRow, compared_pairs, group_pairs, phrasing_sd
 from bias_audit.stats.per_case import case_gaps
 from bias_audit.stats.verdict import apply_thresholds
@@ -47,6 +47,18 @@ def layout(suite: Suite) -> dict[str, list[str]]:
     template, its instances' answers as more answers to one prompt): what a synthetic run
     reproduces."""
     return analysis_layout(suite)
+
+
+def answers_per_sample(suite: Suite) -> int:
+    """How many answers one sample per prompt gives each case and variant of the analysis: 1, or for
+    a kind with a unit (EsBBQ) the typical number of the unit's items of a variant (the median), which
+    a synthetic run draws as answers to one prompt (the items' own differences are not simulated)."""
+    counts: dict[tuple[str, str], int] = {}
+    for case in suite.cases:
+        unit = unit_of(suite.task, case.case_id, case.attributes)
+        for variant in case.variants:
+            counts[(unit, variant)] = counts.get((unit, variant), 0) + 1
+    return max(1, int(np.median(list(counts.values())))) if counts else 1
 
 
 def biased_group(cases: dict[str, list[str]], scoring: Scoring = TEXT) -> str:
