@@ -3,7 +3,7 @@
 # the local model (Gemma 3 270M), local Spark, the built-in suite seed-lab (the lab's prompts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh demo  # what the demo needs; make test installs the test tooling
 . scripts/env.sh
 
 say() { printf '\033[1m[demo]\033[0m %s\n' "$*"; }

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
 # Create .venv in the repo root and install the project with its pinned dependencies.
 # Idempotent: a second run with nothing changed takes a second.
+#   scripts/setup.sh        everything: the tests, make airflow (PostgreSQL drivers), lint
+#   scripts/setup.sh demo   only what make demo needs: the local model, Spark, Airflow
+PROFILE=${1:-full}
+case "$PROFILE" in
+  demo) EXTRAS="local,airflow" ;;
+  full) EXTRAS="local,airflow,postgres,dev" ;;
+  *) echo "scripts/setup.sh: unknown profile '$PROFILE' (demo or full)" >&2; exit 2 ;;
+esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +21,7 @@ LLAMA_VERSION=0.3.36
 LLAMA_CMAKE_ARGS="$(cat scripts/llama-cmake-args)"
 FLAGS_HASH=$(printf '%s' "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)
 WHEEL_DIR="${BIAS_AUDIT_WHEEL_CACHE:-$HOME/.cache/bias-audit/wheels}/llama-cpp-python-$LLAMA_VERSION-$FLAGS_HASH"
-STAMP=.venv/.bias-audit-installed
+STAMP=.venv/.bias-audit-installed-$PROFILE
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -45,9 +53,14 @@ check_java() {
   esac
 }
 
+fresh() {
+  [ -f "$1" ] && [ "$1" -nt pyproject.toml ] && [ "$1" -nt constraints.txt ] && [ "$1" -nt "$0" ] \
+    && [ "$1" -nt scripts/llama-cmake-args ]
+}
+
 check_java
-if [ -f "$STAMP" ] && [ "$STAMP" -nt pyproject.toml ] && [ "$STAMP" -nt constraints.txt ] && [ "$STAMP" -nt "$0" ] \
-   && [ "$STAMP" -nt scripts/llama-cmake-args ]; then
+# up to date; everything installed covers the demo's needs too
+if fresh "$STAMP" || { [ "$PROFILE" = demo ] && fresh .venv/.bias-audit-installed-full; }; then
   exit 0
 fi
 
@@ -66,6 +79,6 @@ if ! ls "$WHEEL_DIR"/llama_cpp_python-*.whl >/dev/null 2>&1; then
 fi
 say "installing the project and its pinned dependencies into .venv"
 .venv/bin/pip install --quiet -c constraints.txt --force-reinstall --no-deps "$WHEEL_DIR"/llama_cpp_python-*.whl
-.venv/bin/pip install --quiet -c constraints.txt -e ".[local,airflow,postgres,dev]"
+.venv/bin/pip install --quiet -c constraints.txt -e ".[$EXTRAS]"
 touch "$STAMP"
-say "ready: .venv"
+say "ready: .venv ($PROFILE: $EXTRAS)"
