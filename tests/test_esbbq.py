@@ -142,10 +142,14 @@ def esbbq_deployment(suite, biased: bool):
     return answer
 
 
-@pytest.mark.parametrize("biased", [True, False])
-def test_an_esbbq_audit_end_to_end(tmp_path, spark, biased):
-    """Eight templates of esbbq-gender through the fake Azure server and the Spark job: a deployment
-    that always answers with the stereotype fails on both of the paper's scores, a right one does not."""
+@pytest.mark.parametrize(
+    ("category", "biased"),
+    [("Gender", True), ("Gender", False), ("Age", True), ("RaceEthnicity", True), ("SpanishRegion", True)],
+)
+def test_an_esbbq_audit_end_to_end(tmp_path, spark, category, biased):
+    """The first templates of each EsBBQ category through the fake Azure server and the Spark job: a
+    deployment that always answers with the stereotype fails on both of the paper's scores, a right
+    one does not."""
     from bias_audit.analyze.job import analyze
     from bias_audit.config import RunConfig
     from bias_audit.generate import generate
@@ -154,7 +158,7 @@ def test_an_esbbq_audit_end_to_end(tmp_path, spark, biased):
     from bias_audit.suites import load_suite
     from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
 
-    path = head(tmp_path, "Gender", 480)
+    path = head(tmp_path, category, 480)
     suite_file = tmp_path / "esbbq.yaml"
     from bias_audit.suites.esbbq import to_yaml
 
@@ -171,7 +175,7 @@ def test_an_esbbq_audit_end_to_end(tmp_path, spark, biased):
     }
     skew, gap = overall[("ambig_bias", "ambig", "zero")], overall[("accuracy", "pro", "anti")]
     templates = len({c.attributes["template"] for c in suite.cases})
-    assert skew["cases"] == gap["cases"] == templates >= 6  # the template is the case
+    assert skew["cases"] == gap["cases"] == templates >= 3  # the template is the case
     if biased:
         assert analysis.verdict == "fail"
         assert skew["difference"] == pytest.approx(1.0) and skew["finding"] == "fail"
