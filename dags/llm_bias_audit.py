@@ -50,6 +50,7 @@ from bias_audit.orchestration.connections import judge_settings, provider_settin
 from bias_audit.orchestration.gate import (
     comparison_gate,
     fail_fast_on_user_error,
+    fail_if_stopped_by_hand,
     verdict_gate,
     watch_tasks,
 )
@@ -58,6 +59,9 @@ from bias_audit.orchestration.params import baseline_spec, dag_params, run_confi
 from bias_audit.paths import runs_dir
 
 BACKEND = backend_name()  # BIAS_AUDIT_COMPUTE: local (default) or databricks
+# The audit's tasks between the setup and the teardown: the watcher's, and the teardown's check of a
+# run stopped by hand (Mark as failed).
+STAGES = ["generate", "analyze", "report", "gate"]
 
 # Updated by every analysis: other DAGs can be scheduled on it (schedule=[METRICS_ASSET]).
 METRICS_ASSET = Asset("bias_audit_metrics")
@@ -132,8 +136,9 @@ def _local_stages():
             return verdict
 
     @teardown(on_failure_fail_dagrun=True)
-    def stop_compute(handle: dict) -> None:
+    def stop_compute(handle: dict, ti=None) -> None:
         local.stop(handle)
+        fail_if_stopped_by_hand(ti, STAGES)
 
     handle = start_compute()
     generated = generate()
@@ -169,8 +174,9 @@ def _databricks_stages():
             return verdict
 
     @teardown(on_failure_fail_dagrun=True)
-    def stop_compute(handle: dict) -> None:
+    def stop_compute(handle: dict, ti=None) -> None:
         databricks.stop(handle)
+        fail_if_stopped_by_hand(ti, STAGES)
 
     handle = start_compute()
     generated = databricks.submit_task("generate", handle["generate"])

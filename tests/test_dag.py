@@ -486,3 +486,30 @@ def test_a_remote_provider_without_its_connection_or_environment_fails_naming_bo
     assert '"deployment"' in said and "Admin -> Connections" in said
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com")
     assert provider_settings("azure") is None  # the environment's settings, as before
+
+
+@pytest.mark.parametrize(
+    ("watcher", "fails"),
+    [("skipped", True), (None, False), ("scheduled", False)],
+)
+def test_a_run_marked_failed_by_hand_ends_failed_through_its_teardown(watcher, fails):
+    """Mark as failed: generate failed, the rest and the watcher skipped, the teardown left to run;
+    the teardown fails the run (on_failure_fail_dagrun) instead of ending it green. In a run that
+    failed by itself the watcher is still to run, and the teardown stays green."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bias_audit.orchestration.gate import fail_if_stopped_by_hand
+
+    class TaskInstance:
+        dag_id, run_id = DAG_ID, "manual__x"
+
+        def get_task_states(self, dag_id, task_ids, run_ids):
+            states = {"generate": "failed", "analyze": "skipped", "report": "skipped", "watcher": watcher}
+            return {"manual__x": {k: v for k, v in states.items() if k in task_ids and v}}
+
+    stages = ["generate", "analyze", "report", "gate"]
+    if fails:
+        with pytest.raises(AirflowFailException, match=r"stopped by hand \(generate marked failed\)"):
+            fail_if_stopped_by_hand(TaskInstance(), stages)
+    else:
+        fail_if_stopped_by_hand(TaskInstance(), stages)

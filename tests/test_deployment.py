@@ -9,7 +9,9 @@ One deployment serves three runs (the DAG runs one at a time), each with the loc
   Debian's Chromium) with values that are not the defaults: a slice of the decision suite
   decisions-gender; its verdict must then be on the Bias audits page;
 - the scheduled run that unpausing the DAG starts, with the deployment's defaults
-  (``BIAS_AUDIT_DAG_DEFAULTS``: seed-lab, one sample per prompt).
+  (``BIAS_AUDIT_DAG_DEFAULTS``: seed-lab, one sample per prompt);
+- then a run stopped by hand (Mark as failed) while it generates: it must end failed, its note
+  saying it was stopped.
 Each run's verdict in words must be its note, written by the plugin's listener in the scheduler.
 """
 
@@ -168,6 +170,34 @@ def test_rest_form_and_schedule_in_a_running_deployment(deployment):
         row = page.locator(f"tr[data-run-id='{safe_run_id(form)}']")
         assert verdict in row.inner_text()
         browser.close()
+
+    stop_a_run_by_hand(deployment)
+
+
+def stop_a_run_by_hand(deployment: Deployment) -> None:
+    """Mark as failed (the REST API's PATCH of the run's state) while generate runs: the run must
+    end failed, not green, with the teardown stopping compute and the note saying why."""
+    from bias_audit.orchestration.run_note import STOPPED
+
+    conf = {"mode": "fixed", "samples": 40, "max_tokens": 40, "suite": "seed-lab-es"}
+    run = api(deployment, f"dags/{DAG}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
+
+    def states() -> dict[str, str | None]:
+        found = api(deployment, f"dags/{DAG}/dagRuns/{run}/taskInstances")["task_instances"]
+        return {t["task_id"]: t["state"] for t in found}
+
+    wait(lambda: states().get("generate") == "running", 180, "generate did not start", deployment)
+    api(deployment, f"dags/{DAG}/dagRuns/{run}", {"state": "failed"}, method="PATCH")
+    done = wait(
+        lambda: runs(deployment)[run]["state"] in ("success", "failed") and states()["stop_compute"] in (
+            "success", "failed"
+        ) and runs(deployment)[run],
+        180, "the stopped run did not end", deployment,
+    )  # fmt: skip
+    final = states()
+    assert done["state"] == "failed", final
+    assert final["generate"] == "failed" and final["watcher"] == "skipped", final
+    assert done["note"] == f"Bias audit: no verdict; {STOPPED}"
 
 
 def check_the_task_suites(deployment: Deployment, winobias: str, decisions: str) -> None:

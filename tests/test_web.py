@@ -269,6 +269,8 @@ def test_a_run_stopped_by_hand_reads_as_stopped_not_generating(data_home):
     assert reason_of_failure(None, said) == STOPPED
     assert reason_of_failure("generate failed: suite: …", said) == "generate failed: suite: …"
     assert reason_of_failure(None, "task failure") is None
+    # the teardown of a run stopped by hand fails it once more, with no reason of its own
+    assert reason_of_failure(None, "task_failure", recorded=STOPPED) == STOPPED
     run = SimpleNamespace(dag_id="llm_bias_audit", run_id="manual__2026-12-01T09:00:00+00:00")
     folder = RunFolder.of(runs_dir(), safe_run_id(run.run_id))
     folder.write_manifest({"suite": "seed-lab", "status": "generating", "samples": 5})

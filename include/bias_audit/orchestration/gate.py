@@ -111,3 +111,21 @@ def watch_tasks(ti: Any, task_ids: list[str]) -> None:
             f"the audit did not complete: {', '.join(failed) or 'an upstream task'} failed{because}; {logs}"
         )
     log.info("every task of the audit completed: %s", ", ".join(sorted(states)))
+
+
+def fail_if_stopped_by_hand(ti: Any, task_ids: list[str], watcher: str = "watcher") -> None:
+    """The teardown, after stopping compute: fail (which fails the run, on_failure_fail_dagrun) when
+    the run was stopped by hand. Airflow's "Mark as failed" fails the running task, skips the
+    pending ones (the watcher too) and leaves the teardown to run; with the watcher skipped, a
+    successful teardown would end the run green. In a run that failed by itself the watcher has not
+    run yet when the teardown does, and fails the run itself."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=[*task_ids, watcher], run_ids=[ti.run_id])
+    states = states.get(ti.run_id, {})
+    failed = [task for task in task_ids if states.get(task) == "failed"]
+    if states.get(watcher) == "skipped" and failed:
+        raise AirflowFailException(
+            f"compute stopped; the run was stopped by hand ({', '.join(failed)} marked failed), so it "
+            "ends failed, not green"
+        )

@@ -72,10 +72,12 @@ MANUALLY = "manually set"
 STOPPED = "stopped by hand (marked failed in Airflow) before it finished"
 
 
-def reason_of_failure(left: str | None, msg: str | None) -> str | None:
+def reason_of_failure(left: str | None, msg: str | None, recorded: str | None = None) -> str | None:
     """Why a run failed: what its failed task left (``left``), else "stopped by hand" when Airflow's
-    message says a person set its state, else None (the note then points to the task logs)."""
-    if left is None and MANUALLY in (msg or ""):
+    message says a person set its state or the run was recorded so before (``recorded``: the
+    teardown of a run stopped by hand then fails it once more, with no reason of its own), else
+    None (the note then points to the task logs)."""
+    if left is None and (MANUALLY in (msg or "") or recorded == STOPPED):
         return STOPPED
     return left
 
@@ -95,7 +97,8 @@ def _annotate(dag_run: Any, *, failed: bool, msg: str = "") -> None:
             else:
                 with create_session() as session:
                     reason = failure_reason(dag_run, session)
-            reason = reason_of_failure(reason, msg)
+            recorded = RunFolder.of(runs_dir(), safe_run_id(dag_run.run_id)).read_failure() or {}
+            reason = reason_of_failure(reason, msg, recorded.get("reason"))
         _record_failure(dag_run, failed=failed, reason=reason)
         note = note_of(dag_run.run_id, failed=failed, reason=reason)
         if not note:
