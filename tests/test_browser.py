@@ -128,3 +128,33 @@ def test_runs_table_renders_in_headless_chromium(api_server, tmp_path):
     assert mine["links"] == [f"{api_server}/bias-audit/runs/{RUN_ID}/report.html"]
     report = render(mine["links"][0], tmp_path / "profile")
     assert f"Bias audit <code>{RUN_ID}</code>" in report and "neutral_df" in report
+    # the pages follow Airflow's light/dark toggle (kept by its UI in localStorage "theme"), the
+    # one script their Content-Security-Policy lets run; else the browser's preference
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=list(CHROMIUM_FLAGS[1:]))
+        page = browser.new_page(color_scheme="light")
+        blocked = []
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{api_server}/bias-audit/")
+
+        def background() -> str:
+            return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+        assert background() == "rgb(255, 255, 255)"
+        page.evaluate("localStorage.setItem('theme', 'dark')")  # Airflow's toggle set to dark
+        page.reload()
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+        assert background() == "rgb(17, 24, 39)"
+        page.goto(mine["links"][0])  # the report too
+        assert background() == "rgb(17, 24, 39)"
+        dark_browser = browser.new_page(color_scheme="dark")
+        dark_browser.goto(f"{api_server}/bias-audit/")
+        dark_browser.evaluate("localStorage.setItem('theme', 'light')")  # Airflow set to light
+        dark_browser.reload()
+        assert (
+            dark_browser.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+        )
+        browser.close()
+    assert blocked == []  # the theme script ran: the policy allows it by its hash

@@ -6,6 +6,8 @@ as markup.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import math
 import re
@@ -16,13 +18,26 @@ from typing import Any
 import jinja2
 import markupsafe
 
+# Airflow's UI keeps its light/dark choice in the browser (next-themes: localStorage "theme", one
+# of light, dark, system). The pages are on Airflow's origin, so this reads it and sets
+# data-theme on <html>, which the style follows (without it, or on "system", the browser's own
+# preference). The one script the pages run: their Content-Security-Policy allows exactly this
+# text by its hash (web.SECURITY_HEADERS), never any script a page's content might hold.
+THEME_SCRIPT = (
+    "try{var t=localStorage.getItem('theme');if(t==='dark'||t==='light')"
+    "document.documentElement.setAttribute('data-theme',t)}catch(e){}"
+)
+THEME_SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(THEME_SCRIPT.encode()).digest()).decode()
+
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("bias_audit", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.globals["theme_script"] = markupsafe.Markup(THEME_SCRIPT)
+    return env
 
 
 def marked(text: str | None, evidence: str | None) -> markupsafe.Markup:

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from bias_audit.catalog import RUN_COLUMNS, airflow_run_path, all_runs, neighbours, read_runs
 from bias_audit.compare import compare_audits, render_comparison
 from bias_audit.errors import UserInputError
-from bias_audit.html import environment, fmt
+from bias_audit.html import THEME_SCRIPT_HASH, environment, fmt
 from bias_audit.paths import runs_dir, warehouse_dir
 from bias_audit.run_folder import RunFolder, is_run_id, safe_run_id, trends_page
 from bias_audit.tables import open_tables
@@ -36,10 +36,11 @@ _PLOT = re.compile(r"^[a-z_]+\.png$")
 
 # Every page is served with these. The pages are on Airflow's origin, and a report's text is the
 # model's (and may be copied back from a Databricks volume): no script may run in them, whatever
-# an answer holds; images are the run's own plots or inline data; styles are inline.
+# an answer holds, but the one that follows Airflow's light/dark choice (html.THEME_SCRIPT, allowed
+# by its hash); images are the run's own plots or inline data; styles are inline.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
+    f"script-src '{THEME_SCRIPT_HASH}'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
