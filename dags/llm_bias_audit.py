@@ -87,7 +87,7 @@ def llm_bias_audit():
     generated >> analyzed >> reported >> gated
     reported >> stopped
 
-    watched = [generated, analyzed, reported, gated, stopped]
+    watched = [generated, analyzed, reported, gated]
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def watcher(ti=None) -> None:
@@ -95,9 +95,11 @@ def llm_bias_audit():
         succeeds, green in the grid, when none did."""
         watch_tasks(ti, [getattr(t, "operator", t).task_id for t in watched])
 
-    # A teardown that can fail the run (on_failure_fail_dagrun) counts as the run's leaf, so without
-    # the watcher a successful stop_compute would mark a run whose generate failed as successful.
-    # (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
+    # The run's state is decided by its leaves: the watcher and the teardown, which can fail the
+    # run itself (on_failure_fail_dagrun: compute that did not stop, or a run stopped by hand).
+    # Without the watcher a successful stop_compute would mark a run whose generate failed as
+    # successful; the teardown must stay a leaf (nothing downstream of it), or Airflow ignores its
+    # failure. (Setups may only feed ALL_SUCCESS tasks; a failed start_compute reaches it via generate.)
     watched >> watcher()
 
 

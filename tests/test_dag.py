@@ -40,7 +40,8 @@ def test_audit_dag_shape(dagbag):
     assert tasks["start_compute"].retries == 1
     assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
     assert tasks["gate"].upstream_task_ids == {"analyze", "report"}
-    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate", "stop_compute"}
+    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate"}
+    assert tasks["stop_compute"].downstream_task_ids == set()  # a leaf: its failure fails the run
     assert dag.on_failure_callback is not None
     assert dag.params["fail_on"] == "fail"
     assert dag.max_active_runs == 1 and dag.catchup is False
@@ -365,7 +366,8 @@ def test_databricks_backend_has_the_same_task_ids_and_wiring(monkeypatch):
     assert tasks["analyze"].upstream_task_ids == {"start_compute", "generate"}
     assert [outlet.name for outlet in tasks["analyze"].outlets] == ["bias_audit_metrics"]
     assert tasks["stop_compute"].upstream_task_ids == {"start_compute", "report"}
-    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate", "stop_compute"}
+    assert tasks["watcher"].upstream_task_ids == {"generate", "analyze", "report", "gate"}
+    assert tasks["stop_compute"].downstream_task_ids == set()  # a leaf: its failure fails the run
 
 
 def test_an_unknown_backend_is_named(monkeypatch):
