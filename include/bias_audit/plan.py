@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bias_audit.calibrate import layout, run_sequentially
+from bias_audit.calibrate import answers_per_sample, layout, run_sequentially
 from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
@@ -155,7 +155,9 @@ def plan_run(
                 Thresholds.from_overrides(each.thresholds),
             )
             spent = [
-                run_sequentially(cases, design, rng, {}, thresholds, scoring=scoring).requests
+                run_sequentially(
+                    cases, design, rng, {}, thresholds, scoring=scoring, per_sample=answers_per_sample(suite)
+                ).requests
                 for _ in range(fair_runs)
             ]
             requests = Span(prompts * design.looks[0], sum(spent) / len(spent), prompts * design.max_samples)

@@ -9,7 +9,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from bias_audit.calibrate.synthetic import _about, biased_group, draw, layout, taken, verdict_rows
+from bias_audit.calibrate.synthetic import (
+    _about,
+    answers_per_sample,
+    biased_group,
+    draw,
+    layout,
+    taken,
+    verdict_rows,
+)
 from bias_audit.metric_registry import Variation, calibrated
 from bias_audit.scoring.tasks import TEXT, Scoring
 from bias_audit.stats.design import Design
@@ -41,12 +49,15 @@ def run_sequentially(
     variation: dict[str, Variation] | None = None,
     target: str | None = None,
     scoring: Scoring = TEXT,
+    per_sample: int = 1,
 ) -> SequentialRun:
     """One synthetic audit run as the generate stage runs a sequential one: rounds of samples,
-    only for the prompts of undecided comparisons, a look after each, stop once settled."""
+    only for the prompts of undecided comparisons, a look after each, stop once settled.
+    ``per_sample``: the answers one sample per prompt gives each case and variant, and the
+    requests it costs (EsBBQ: a template's items; ``answers_per_sample``)."""
     run = draw(
         cases,
-        design.max_samples,
+        design.max_samples * per_sample,
         rng,
         inject,
         variation=variation,
@@ -59,9 +70,9 @@ def run_sequentially(
     wanted = np.ones(len(run.prompts), dtype=bool)
     requests, reason = 0, "max_samples"
     for samples in design.looks:
-        requests += int((samples - counts[wanted]).sum())
+        requests += int((samples - counts[wanted]).sum()) * per_sample
         counts[wanted] = samples
-        result = tracker.update(verdict_rows(taken(run, counts), design.alpha_per_look))
+        result = tracker.update(verdict_rows(taken(run, counts * per_sample), design.alpha_per_look))
         if result.settled:
             reason = "futile" if result.verdict == "inconclusive" and result.futile else "decided"
             break
@@ -133,12 +144,15 @@ def calibrate_sequential(
     the rule before futility stops (every open comparison sampled to max_samples)."""
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of_suite(suite)
+    per_sample = answers_per_sample(suite)  # EsBBQ: a template's items per sample
     target = target or biased_group(cases, scoring)
     design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
-    fixed = sum(len(v) for v in cases.values()) * max_samples
+    fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample
     rng = np.random.default_rng([seed, max_samples, 11])
     null = [
-        run_sequentially(cases, design, rng, {}, thresholds, variation=variation, scoring=scoring)
+        run_sequentially(
+            cases, design, rng, {}, thresholds, variation=variation, scoring=scoring, per_sample=per_sample
+        )
         for _ in range(runs)
     ]
     null_requests = np.array([r.requests for r in null])
@@ -159,6 +173,7 @@ def calibrate_sequential(
                 variation=variation,
                 target=target,
                 scoring=scoring,
+                per_sample=per_sample,
             )
             for _ in range(runs)
         ]

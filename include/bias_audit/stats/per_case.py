@@ -261,12 +261,13 @@ def _binomial_pmf(n: np.ndarray, p: np.ndarray) -> np.ndarray:
     """P(X = k) for X ~ Binomial(n_r, p_rk), k = 0 .. max(n): rows x nodes x k (0 beyond n_r)."""
     k = np.arange(int(n.max()) + 1)[None, None, :]
     n3, p3 = n[:, None, None], p[:, :, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log = (
             special.gammaln(n3 + 1) - special.gammaln(k + 1) - special.gammaln(np.maximum(n3 - k, 0) + 1)
             + special.xlogy(k, p3) + special.xlog1py(n3 - k, -p3)
         )  # fmt: skip
-    return np.where(k <= n3, np.exp(log), 0.0)
+        # beyond n_r (k > n) the log is meaningless and may overflow; those entries are 0
+        return np.where(k <= n3, np.exp(np.where(k <= n3, log, 0.0)), 0.0)
 
 
 def _adjusted(mean, n):
