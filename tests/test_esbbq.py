@@ -184,3 +184,9 @@ def test_an_esbbq_audit_end_to_end(tmp_path, spark, category, biased):
         assert skew["difference"] == pytest.approx(0.0) and gap["difference"] == pytest.approx(0.0)
         assert analysis.verdict in ("pass", "inconclusive") and skew["finding"] != "fail"
     assert not any(f["metric"] in ("sentiment", "refusal", "word_count") for f in analysis.findings)
+    if category == "Gender" and biased:  # its report: no empty table, the parsed choice beside each answer
+        from bias_audit.report import write_report
+
+        page = write_report("e", tmp_path / "runs", tmp_path / "warehouse").read_text(encoding="utf-8")
+        assert 'id="no-neutral"' in page and "this suite asks no neutral prompt" in page
+        assert 'id="no-examples"' in page and "<td>biased</td>" in page
