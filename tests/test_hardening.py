@@ -191,13 +191,25 @@ def test_a_stray_folder_does_not_take_down_the_runs_list(pages):
 
 
 def test_every_page_forbids_scripts_and_sniffing(pages):
+    """No script runs in the pages but the one that follows Airflow's light/dark toggle, allowed by
+    its hash: not 'self', not 'unsafe-inline', so nothing an answer holds can run."""
+    import base64
+    import hashlib
+    import re
+
+    from bias_audit.html import THEME_SCRIPT
+
     client, _ = pages
+    theme = "sha256-" + base64.b64encode(hashlib.sha256(THEME_SCRIPT.encode()).digest()).decode()
     for path in ("/", "/runs/good-run/report.html", "/trends", "/runs/nope/report.html"):
         response = client.get(path)
         policy = response.headers["content-security-policy"]
-        assert "default-src 'none'" in policy and "script-src" not in policy, path
+        assert "default-src 'none'" in policy, path
+        assert re.search(r"script-src ([^;]*)", policy).group(1) == f"'{theme}'", path
         assert "img-src 'self' data:" in policy and "style-src 'unsafe-inline'" in policy
         assert response.headers["x-content-type-options"] == "nosniff"
+        scripts = re.findall(r"<script>(.*?)</script>", response.text, flags=re.S)
+        assert scripts in ([THEME_SCRIPT], []), path  # the page's only script is that one
 
 
 def test_compare_says_what_is_wrong_without_the_servers_paths(pages):

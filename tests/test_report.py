@@ -50,7 +50,8 @@ def test_report_has_verdict_findings_plots_and_the_labs_tables(analysed):
         and "<th>neutral_answer</th>" in html
         and "<th>loaded_answer</th>" in html
     )
-    assert html.count("She is a caring nurse who helps her patients.") >= 6  # every neutral nurse answer
+    # every neutral nurse answer, as written, the words that made it "female" marked
+    assert html.count("<mark>She</mark> is a caring nurse who helps <mark>her</mark> patients.") >= 6
     assert len(re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{200,}"', html)) == 3
     for name in ("gaps.png", "assumed_gender.png", "outcomes.png"):
         assert (runs / "rep" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -93,22 +93,8 @@ def analyze(
         if scoring.judged:
             metric_rows += corrected_rows(features, folder, scoring)
         metrics = metrics_frame(spark, run_id, metric_rows)
-        summary = verdict_in_words(metric_rows, verdict, thresholds)
-        if design is not None:
-            plan, reason, rounds = design
-            summary += " " + stop_in_words(reason, rounds, plan, int(manifest.get("samples") or 0))
         outcomes = {row["outcome"]: row["count"] for row in responses.groupBy("outcome").count().collect()}
-        unparsed = None
-        if "unparsed" in features.columns:  # a task suite: answers with text that named no option
-            (row,) = features.agg(F.avg("unparsed").alias("share")).collect()
-            unparsed = row["share"]
-        health = health_warnings(outcomes, max_tokens=manifest.get("max_tokens"), unparsed=unparsed)
-        for warning in health:
-            log.warning("run %s is unhealthy: %s", run_id, warning)
-        if not health:  # a healthy run opens with one plain sentence and a next step (an unhealthy
-            # one with its problems and the settings that fix them: with_health)
-            summary = plain_verdict(metric_rows, verdict, thresholds) + " " + summary
-        summary = with_health(summary, health)
+        summary = _summary(run_id, metric_rows, verdict, thresholds, design, manifest, outcomes, features)
         scope = verdict_and_scope(metric_rows)[1]
         runs = (
             runs_frame(responses, manifest)
@@ -149,6 +135,35 @@ def analyze(
         )
     finally:
         responses.unpersist()
+
+
+def _summary(
+    run_id: str,
+    metric_rows: list[MetricRow],
+    verdict: str,
+    thresholds: Thresholds,
+    design: tuple[Design, str, int] | None,
+    manifest: dict,
+    outcomes: dict[str, int],
+    features: DataFrame,
+) -> str:
+    """The verdict in words: a healthy run's plain sentence and next step first, then the
+    statistics and, for a sequential run, why it stopped; an unhealthy one's problems first, with
+    the settings that fix them (with_health)."""
+    summary = verdict_in_words(metric_rows, verdict, thresholds)
+    if design is not None:
+        plan, reason, rounds = design
+        summary += " " + stop_in_words(reason, rounds, plan, int(manifest.get("samples") or 0))
+    unparsed = None
+    if "unparsed" in features.columns:  # a task suite: answers with text that named no option
+        (row,) = features.agg(F.avg("unparsed").alias("share")).collect()
+        unparsed = row["share"]
+    health = health_warnings(outcomes, max_tokens=manifest.get("max_tokens"), unparsed=unparsed)
+    for warning in health:
+        log.warning("run %s is unhealthy: %s", run_id, warning)
+    if not health:
+        summary = plain_verdict(metric_rows, verdict, thresholds) + " " + summary
+    return with_health(summary, health)
 
 
 def read_responses(spark: SparkSession, path: Path) -> DataFrame:

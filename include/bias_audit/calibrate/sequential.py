@@ -149,34 +149,22 @@ def calibrate_sequential(
     design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
     fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample
     rng = np.random.default_rng([seed, max_samples, 11])
-    null = [
-        run_sequentially(
-            cases, design, rng, {}, thresholds, variation=variation, scoring=scoring, per_sample=per_sample
-        )
-        for _ in range(runs)
-    ]
+
+    def audits(generator: np.random.Generator, inject: dict[str, float]) -> list[SequentialRun]:
+        settings = dict(variation=variation, target=target, scoring=scoring, per_sample=per_sample)
+        return [
+            run_sequentially(cases, design, generator, inject, thresholds, **settings) for _ in range(runs)
+        ]
+
+    null = audits(rng, {})
     null_requests = np.array([r.requests for r in null])
     results = []
     for index, metric in enumerate(metrics or calibrated(scoring.task, scoring.language)):
-        metric_rng = np.random.default_rng([seed, max_samples, 11, index])
         false = sum(
             any(r.metric == metric and r.finding in ("warn", "fail") for r in run.rows) for run in null
         )
         fail = thresholds.fail[metric]
-        biased = [
-            run_sequentially(
-                cases,
-                design,
-                metric_rng,
-                {metric: fail},
-                thresholds,
-                variation=variation,
-                target=target,
-                scoring=scoring,
-                per_sample=per_sample,
-            )
-            for _ in range(runs)
-        ]
+        biased = audits(np.random.default_rng([seed, max_samples, 11, index]), {metric: fail})
         found = sum(
             any(
                 r.metric == metric
