@@ -61,7 +61,11 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="bias-audit-screenshots-"))
     home.chmod(0o755)  # PostgreSQL runs as the user postgres, who must enter the folder
-    deployment = Deployment(home, all_admins=True, triggerer=False)
+    # unpausing starts the schedule's run: the deployment's defaults keep it to a few seconds
+    defaults = {"suite": "seed-lab", "mode": "fixed", "samples": 1, "max_tokens": 4}
+    deployment = Deployment(
+        home, all_admins=True, triggerer=False, env={"BIAS_AUDIT_DAG_DEFAULTS": json.dumps(defaults)}
+    )
     deployment.start()
     try:
         wait(lambda: "is_paused" in api(deployment, f"dags/{DAG}"), 180, "the DAG was not parsed")
