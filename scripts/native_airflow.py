@@ -222,6 +222,18 @@ class Deployment:
         self.stop_postgres()
 
 
+def rest(deployment: Deployment, path: str, body: dict | None = None, method: str | None = None) -> dict:
+    """One call of the deployment's REST API (v2): JSON in, JSON out (POST with a body, else GET)."""
+    request = urllib.request.Request(
+        f"{deployment.url}/api/v2/{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method=method or ("GET" if body is None else "POST"),
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=REPO / "var" / "airflow-native")

@@ -16,12 +16,12 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from native_airflow import Deployment  # noqa: E402
+from native_airflow import rest as api  # noqa: E402
 
 DAG = "llm_bias_audit"
 IMAGES = ROOT / "docs" / "images"
@@ -31,17 +31,6 @@ AUDITS = (
     {"suite": "seed-lab", "mode": "fixed", "samples": 3, "max_tokens": 60},
     {"suite": "seed-lab-es", "mode": "fixed", "samples": 3, "max_tokens": 60},
 )
-
-
-def api(deployment: Deployment, path: str, body: dict | None = None, method: str | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{deployment.url}/api/v2/{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method=method or ("GET" if body is None else "POST"),
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def wait(condition, timeout: float, what: str):

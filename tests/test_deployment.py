@@ -33,22 +33,12 @@ pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from native_airflow import Deployment  # noqa: E402
+from native_airflow import rest as api  # noqa: E402
 
 DAG = "llm_bias_audit"
 DEFAULTS = {"suite": "seed-lab", "mode": "fixed", "samples": 1, "max_tokens": 4}  # scheduled audits
 CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-def api(deployment: Deployment, path: str, body: dict | None = None, method: str | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{deployment.url}/api/v2/{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method=method or ("GET" if body is None else "POST"),
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def runs(deployment: Deployment) -> dict[str, dict]:
