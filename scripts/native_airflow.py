@@ -219,7 +219,22 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
+        self._stop_task_processes()
         self.stop_postgres()
+
+    def _stop_task_processes(self) -> None:
+        """Task processes run in sessions of their own, so stopping the components can orphan one
+        (a task still running, e.g. of a run marked failed before its supervisor noticed): stop
+        every process whose AIRFLOW_HOME is this deployment's (Linux: /proc)."""
+        home = f"AIRFLOW_HOME={self.home / 'airflow'}".encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if home in (proc / "environ").read_bytes().split(b"\0"):
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue
 
 
 def rest(deployment: Deployment, path: str, body: dict | None = None, method: str | None = None) -> dict:
