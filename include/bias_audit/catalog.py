@@ -64,6 +64,12 @@ _NOT_ANALYSED = {
 }
 
 
+def suite_family(run: Mapping[str, Any]) -> str:
+    """The suite whose cases a run asked: its own, or the one its suite translates (occupations-gender
+    for occupations-gender-es). Runs of one family can be compared."""
+    return str(run.get("translates") or run.get("suite"))
+
+
 def run_summary(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of the runs table as the pages show it: ``RUN_COLUMNS`` and ``at``, when the run was
     generated (a timestamp, or its ISO text as analysis.json keeps it)."""

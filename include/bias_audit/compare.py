@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bias_audit.analyze.spark import get_spark
-from bias_audit.catalog import previous_audit
+from bias_audit.catalog import previous_audit, suite_family
 from bias_audit.errors import UserInputError
 from bias_audit.html import environment, fmt
 from bias_audit.metric_info import LANGUAGES
@@ -119,7 +119,8 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
     features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
     values = {run_id: answer_values(rows) for run_id, rows in features.items()}
     thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
-    scoring = replace(run_scoring(runs[candidate]), paired_with=run_scoring(runs[baseline]).language)
+    before, after = run_scoring(runs[baseline]), run_scoring(runs[candidate])
+    scoring = replace(after, paired_with=before.language)
     changes = changes_between(values[baseline], values[candidate], scoring)
     apply_change_thresholds(changes, thresholds)
     differences = [
@@ -140,25 +141,26 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
         conclusion(changes),
         thresholds.as_dict(),
         _examples(changes, thresholds, responses, features, (baseline, candidate)),
-        _across_languages(runs[baseline], runs[candidate], scoring),
+        _across_languages((runs[baseline], before), (runs[candidate], after), scoring),
     )
 
 
 def comparable(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two runs of one suite, or of a suite and its translation (same cases, another language)."""
-    return a["suite"] == b["suite"] or a.get("translates") == b["suite"] or b.get("translates") == a["suite"]
+    return suite_family(a) == suite_family(b)
 
 
-def _across_languages(baseline: dict[str, Any], candidate: dict[str, Any], scoring: Scoring) -> str:
-    """What a comparison across languages asks and leaves out, in words; "" within one language."""
-    before, after = (run_scoring(run).language for run in (baseline, candidate))
-    if before == after:
+def _across_languages(
+    baseline: tuple[dict[str, Any], Scoring], candidate: tuple[dict[str, Any], Scoring], scoring: Scoring
+) -> str:
+    """What a comparison across languages asks and leaves out, in words; "" within one language.
+    Each run with its own scoring; ``scoring``: the comparison's, on the metrics valid in both."""
+    (baseline, before), (candidate, after) = baseline, candidate
+    if before.language == after.language:
         return ""
-    names = LANGUAGES.get(before, before), LANGUAGES.get(after, after)
+    names = LANGUAGES.get(before.language, before.language), LANGUAGES.get(after.language, after.language)
     left = [
-        METRICS[m].shown
-        for m in dict.fromkeys((*run_scoring(baseline).metrics, *run_scoring(candidate).metrics))
-        if m not in scoring.metrics
+        METRICS[m].shown for m in dict.fromkeys((*before.metrics, *after.metrics)) if m not in scoring.metrics
     ]
     said = (
         f"Across languages: the baseline audited {baseline['suite']} in {names[0]}, the candidate "

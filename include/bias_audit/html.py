@@ -42,7 +42,7 @@ def environment() -> jinja2.Environment:
 
 def marked(text: str | None, evidence: str | None) -> markupsafe.Markup:
     """An answer as written, escaped, with the words that decided its assumed gender (the features'
-    ``gender_evidence``, "; "-separated) in <mark>: each phrase's first occurrences, whole words,
+    ``gender_evidence``, "; "-separated) in <mark>: every occurrence of each phrase, whole words,
     case aside."""
     text = text or ""
     spans: list[tuple[int, int]] = []
@@ -53,12 +53,9 @@ def marked(text: str | None, evidence: str | None) -> markupsafe.Markup:
                 spans.append(match.span())
     out, at = [], 0
     for start, end in sorted(spans):
-        out += [
-            markupsafe.escape(text[at:start]),
-            markupsafe.Markup("<mark>"),
-            markupsafe.escape(text[start:end]),
-        ]
-        out.append(markupsafe.Markup("</mark>"))
+        out.append(
+            markupsafe.escape(text[at:start]) + markupsafe.Markup("<mark>{}</mark>").format(text[start:end])
+        )
         at = end
     out.append(markupsafe.escape(text[at:]))
     return markupsafe.Markup("").join(out)

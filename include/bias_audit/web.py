@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.params import Depends
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from bias_audit.catalog import RUN_COLUMNS, airflow_run_path, all_runs, neighbours, read_runs
+from bias_audit.catalog import RUN_COLUMNS, airflow_run_path, all_runs, neighbours, read_runs, suite_family
 from bias_audit.compare import compare_audits, render_comparison
 from bias_audit.errors import UserInputError
 from bias_audit.html import THEME_SCRIPT_HASH, environment, fmt
@@ -106,7 +106,7 @@ def comparable_by_suite(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         if row.get("verdict"):
-            groups.setdefault(str(row.get("translates") or row.get("suite")), []).append(row)
+            groups.setdefault(suite_family(row), []).append(row)
     return [
         (", ".join(dict.fromkeys(str(r.get("suite")) for r in members)), members)
         for members in groups.values()

@@ -343,7 +343,7 @@ def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = T
     return min(counts, default=0)
 
 
-def _neutral_cases(cases: dict[str, list[str]], group: str = NEUTRAL) -> int:
+def _cases_with(cases: dict[str, list[str]], group: str = NEUTRAL) -> int:
     """The cases with a prompt of ``group``: those a skew of its answers (gender_skew's neutral
     ones, EsBBQ's ambiguous ones) is measured over."""
     return sum(group in variants for variants in cases.values())

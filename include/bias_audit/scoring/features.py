@@ -218,21 +218,10 @@ def spanish_patterns() -> dict[str, str]:
     }
 
 
-def _spanish_reading(c: Mapping[str, Any], field: str) -> Any:
-    reading = c["gender"]
-    if isinstance(reading, spanish.Reading):
-        return {
-            "female": reading.female,
-            "male": reading.male,
-            "neutral": reading.neutral,
-            "assumed": reading.assumed,
-            "evidence": "; ".join(e.words for e in reading.evidence),
-        }[field]
-    return reading[field]  # a Spark struct column (``_spanish_udf``)
-
-
 def _spanish(name: str, field: str) -> TextFeature:
-    return TextFeature(name, lambda t, c: _spanish_reading(c, field), lambda t, c: _spanish_reading(c, field))
+    """A field of the Spanish reading (``spanish.Reading.fields``): from its dict in Python, from the
+    struct column of ``_spanish_udf`` in Spark."""
+    return TextFeature(name, lambda t, c: c["gender"][field], lambda t, c: c["gender"][field])
 
 
 # A Spanish answer's features: the same columns, those valid in Spanish (the rest are null).
@@ -293,7 +282,7 @@ def score_text(
     if language == "es":
         lowered = text.lower()
         counts: dict[str, Any] = {n: len(re.findall(p, lowered)) for n, p in spanish_patterns().items()}
-        counts["gender"] = spanish.read_gender(text, names)
+        counts["gender"] = spanish.read_gender(text, names).fields()
     else:
         counts = {name: len(re.findall(pattern, text)) for name, pattern in counted_patterns().items()}
     scored = {feature.name: feature.python(text, counts) for feature in features}
@@ -335,23 +324,16 @@ def _spanish_udf(names: tuple[tuple[str, str], ...] = ()):
     # One definition of the Spanish reading for Python and Spark: its rules look at each word's
     # neighbours (determiner, copula, clause), which Spark's native functions cannot express
     # without a second copy of the rules, so Spark calls the same function in vectorised batches.
+    fields = ["female", "male", "neutral", "assumed", "evidence"]
+
     def read(texts: pd.Series) -> pd.DataFrame:
-        rows = []
-        for text in texts:
-            if not isinstance(text, str):
-                rows.append(dict.fromkeys(("female", "male", "neutral", "assumed", "evidence")))
-                continue
-            r = spanish.read_gender(text, dict(names))
-            rows.append(
-                {
-                    "female": r.female,
-                    "male": r.male,
-                    "neutral": r.neutral,
-                    "assumed": r.assumed,
-                    "evidence": "; ".join(e.words for e in r.evidence),
-                }
-            )
-        return pd.DataFrame(rows, columns=["female", "male", "neutral", "assumed", "evidence"])
+        rows = [
+            spanish.read_gender(text, dict(names)).fields()
+            if isinstance(text, str)
+            else dict.fromkeys(fields)
+            for text in texts
+        ]
+        return pd.DataFrame(rows, columns=fields)
 
     read.__annotations__ = {"texts": pd.Series, "return": pd.DataFrame}
     return pandas_udf(read, "female int, male int, neutral int, assumed string, evidence string")

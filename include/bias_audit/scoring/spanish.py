@@ -58,6 +58,20 @@ _FEMININE_UNMARKED = {
 }
 
 
+# Pronouns and quantifiers with a masculine and a feminine form, as (lemma, gender, plural): the
+# pairs a doubled form joins ("él o ella", "todos y todas").
+_PAIRED_PRONOUNS = {
+    "él": ("él", "m", False),
+    "ella": ("él", "f", False),
+    "ellos": ("ellos", "m", True),
+    "ellas": ("ellos", "f", True),
+    "todos": ("todos", "m", True),
+    "todas": ("todos", "f", True),
+    "nosotros": ("nos", "m", True),
+    "nosotras": ("nos", "f", True),
+}
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A word (with its determiner or copula) that counted, the group it counted for and the rule."""
@@ -83,6 +97,12 @@ class Reading:
         if self.male and self.female:
             return "mixed"
         return "neutral" if self.neutral else "none"
+
+    def fields(self) -> dict[str, int | str]:
+        """As the features of an answer read it: the counts, the outcome, the evidence joined."""
+        evidence = "; ".join(e.words for e in self.evidence)
+        return {"female": self.female, "male": self.male, "neutral": self.neutral, "assumed": self.assumed,
+                "evidence": evidence}  # fmt: skip
 
 
 class _Reader:
@@ -214,17 +234,7 @@ class _Reader:
         noun = self.lex.nouns.get(w)
         if noun is not None and noun.gender in "mf":
             return noun.lemma, noun.gender, noun.plural
-        pronouns = {
-            "él": ("él", "m", False),
-            "ella": ("él", "f", False),
-            "ellos": ("ellos", "m", True),
-            "ellas": ("ellos", "f", True),
-            "todos": ("todos", "m", True),
-            "todas": ("todos", "f", True),
-            "nosotros": ("nos", "m", True),
-            "nosotras": ("nos", "f", True),
-        }
-        return pronouns.get(w)
+        return _PAIRED_PRONOUNS.get(w)
 
     # -- 2. person nouns --------------------------------------------------------------------------
     def nouns(self) -> None:

@@ -78,9 +78,6 @@ class Lexicon:
         self.not_adjectives = set(data["not_adjectives"])
         self.inclusive_words = set(data["inclusive_words"])
         self.clause_words = set(data["clause_words"])
-        self.masculine_words = {n.lemma for n in self.nouns.values() if n.gender == "m"} | {
-            w for w, (g, _) in self.determiners.items() if g == "m"
-        }
 
     def _add(self, word: str, noun: Noun) -> None:
         self.nouns.setdefault(word, noun)

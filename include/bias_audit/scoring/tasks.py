@@ -8,7 +8,7 @@ The kinds themselves (their config, parser, columns and metrics) are in tasks/, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -77,20 +77,21 @@ class Scoring:
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        mine = gap_metrics(self.task, self.judged, self.language)
-        if self.paired_with is None or self.paired_with == self.language:
-            return mine
-        theirs = set(gap_metrics(self.task, self.judged, self.paired_with))
-        return tuple(m for m in mine if m in theirs)
+        return self._valid(lambda language: gap_metrics(self.task, self.judged, language))
 
     @property
     def levels(self) -> tuple[tuple[str, str], ...]:
         """Its skews against 0, each with the group measured: (gender_skew, neutral) ..."""
-        mine = level_metrics(self.task, self.language)
+        return self._valid(lambda language: level_metrics(self.task, language))
+
+    def _valid(self, of: Callable[[str], tuple]) -> tuple:
+        """What ``of`` gives for its language, or, compared with a run in another language, only
+        what is valid in both."""
+        mine = of(self.language)
         if self.paired_with is None or self.paired_with == self.language:
             return mine
-        theirs = set(level_metrics(self.task, self.paired_with))
-        return tuple(level for level in mine if level in theirs)
+        theirs = set(of(self.paired_with))
+        return tuple(x for x in mine if x in theirs)
 
     @property
     def left_out(self) -> dict[str, str]:
