@@ -183,8 +183,13 @@ class Deployment:
         commands |= {name: [airflow, name] for name in self.components}
         for name, command in commands.items():
             log = (logs / f"{name}.log").open("ab")
-            self.processes[name] = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.processes[name] = subprocess.Popen(  # cwd: how stop() knows their task processes
+                command,
+                env=env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.wait_for(f"{self.url}/api/v2/version", timeout)
 
@@ -210,6 +215,7 @@ class Deployment:
         return self.home / "data" / "suites"
 
     def stop(self) -> None:
+        ours = self._task_processes()  # before the components stop: their children are still theirs
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -219,22 +225,45 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
-        self._stop_task_processes()
+        for pid, started in (ours | self._task_processes()).items():
+            _kill_if_same(pid, started)
         self.stop_postgres()
 
-    def _stop_task_processes(self) -> None:
-        """Task processes run in sessions of their own, so stopping the components can orphan one
-        (a task still running, e.g. of a run marked failed before its supervisor noticed): stop
-        every process whose AIRFLOW_HOME is this deployment's (Linux: /proc)."""
-        home = f"AIRFLOW_HOME={self.home / 'airflow'}".encode()
+    def _task_processes(self) -> dict[int, str]:
+        """Every other process of this deployment, by pid (with its start time, so a reused pid is
+        left alone). Task processes run in sessions of their own, so stopping the components can
+        orphan one (a task of a run marked failed before its supervisor noticed, still generating):
+        they are the components' descendants, and every process working in this home folder (an
+        orphan's parent is gone; Airflow's setproctitle overwrites the environment /proc shows, so
+        the working folder is what tells). Linux: /proc."""
+        table: dict[int, tuple[int, str, str]] = {}  # pid -> (parent, start time, working folder)
         for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            if not proc.name.isdigit():
                 continue
             try:
-                if home in (proc / "environ").read_bytes().split(b"\0"):
-                    os.kill(int(proc.name), signal.SIGKILL)
-            except (OSError, ValueError):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                table[int(proc.name)] = (int(fields[1]), fields[19], os.readlink(proc / "cwd"))
+            except (OSError, IndexError, ValueError):
                 continue
+        home, database = str(self.home), str(self.pgdata)  # PostgreSQL stops on its own
+
+        def here(cwd: str) -> bool:
+            return (cwd == home or cwd.startswith(home + "/")) and not cwd.startswith(database)
+
+        found = {pid for pid, (_, _, cwd) in table.items() if here(cwd)}
+        found |= {process.pid for process in self.processes.values()}
+        while grown := {pid for pid, (parent, _, _) in table.items() if parent in found} - found:
+            found |= grown
+        found.discard(os.getpid())
+        return {pid: table[pid][1] for pid in found if pid in table}
+
+
+def _kill_if_same(pid: int, started: str) -> None:
+    try:
+        if (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19] == started:
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, IndexError):
+        pass
 
 
 def rest(deployment: Deployment, path: str, body: dict | None = None, method: str | None = None) -> dict:
