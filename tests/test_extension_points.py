@@ -156,7 +156,9 @@ def test_the_built_in_kinds_are_read_from_the_registry():
         assert {m.name for m in kind.metrics} <= {m for m, info in METRICS.items() if name in info.tasks}
         assert set(kind.columns) <= set(TASK_COLUMNS)
     assert task_scores({"kind": "yes_no"}, {}, "Yes, approve it.")["yes_rate"] == 1.0
-    assert [f.file for f in KINDS["yes_no"].figures] == ["yes_by_scenario.png"]
+    assert [f.file for f in KINDS["yes_no"].figures] == [
+        "yes_by_scenario.png", "yes_by_attribute.png", "yes_by_cell.png"
+    ]  # fmt: skip
     assert [f.file for f in TASK_FIGURES] == ["task_levels.png"]
 
 

@@ -97,6 +97,8 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
     # a list to pick from, free text allowed
     assert schema["suite"]["examples"] == [
         "decisions-gender",
+        "discrim-eval",
+        "discrim-eval-all-ages",
         "esbbq-age",
         "esbbq-gender",
         "esbbq-race-ethnicity",

@@ -69,6 +69,8 @@ def test_suites_list_names_seed_lab(capsys):
     listing = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[:2] for line in listing] == [
         ["decisions-gender", "144 prompts"],
+        ["discrim-eval", "6300 prompts"],
+        ["discrim-eval-all-ages", "9450 prompts"],
         ["esbbq-age", "4068 prompts"],
         ["esbbq-gender", "4832 prompts"],
         ["esbbq-race-ethnicity", "3716 prompts"],
@@ -141,7 +143,8 @@ def test_bad_suite_files_name_file_field_and_value(tmp_path, text, expected):
 def test_unknown_suite_name_lists_the_built_in_ones():
     with pytest.raises(
         UserInputError,
-        match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, esbbq-age, "
+        match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, discrim-eval, "
+        r"discrim-eval-all-ages, esbbq-age, "
         r"esbbq-gender, esbbq-race-ethnicity, esbbq-spanish-region, occupations-gender, "
         r"occupations-gender-es, seed-lab, seed-lab-es, winobias",
     ):

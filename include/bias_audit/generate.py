@@ -331,7 +331,7 @@ class SequentialRounds:
                 futile = self.analysis.verdict == "inconclusive" and self.analysis.futile
                 reason = "futile" if futile else "decided"
                 break
-            wanted = needed_prompts(undecided, self.layout)
+            wanted = needed_prompts(undecided, self.layout, self.scoring)
             needed = {
                 (c, v) for c in self.facts for v in self.layout[self.unit[c]] if (self.unit[c], v) in wanted
             }

@@ -76,7 +76,7 @@ def run_sequentially(
         if result.settled:
             reason = "futile" if result.verdict == "inconclusive" and result.futile else "decided"
             break
-        needed = needed_prompts(result.undecided, cases)
+        needed = needed_prompts(result.undecided, cases, scoring)
         wanted = np.array([prompt in needed for prompt in run.prompts])
     # the overall rows, and of the per-case ones those that decided something (all that calibrate
     # counts: materialising thousands of open per-case rows per run would cost more than the run)

@@ -57,6 +57,21 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=None, metavar="FILE", help="write the suite here (default: stdout)"
     )
     esbbq.set_defaults(handler=_suites_import_esbbq)
+    discrim = suite_commands.add_parser(
+        "import-discrim-eval",
+        help="turn discrim-eval's explicit.jsonl into a yes/no suite crossing race, gender and age",
+    )
+    discrim.add_argument("file", metavar="FILE", type=Path, help="discrim-eval's explicit.jsonl")
+    discrim.add_argument(
+        "--ages", choices=("under-80", "all"), default="under-80",
+        help="the published protocol's ages under 80 (default) or all of 20-100",
+    )  # fmt: skip
+    discrim.add_argument("--name", default=None, help="the suite's name (default: discrim-eval[-all-ages])")
+    discrim.add_argument(
+        "--out", type=Path, default=None, metavar="FILE",
+        help="write the suite here (default: stdout; FILE.yaml.gz is written compressed)",
+    )  # fmt: skip
+    discrim.set_defaults(handler=_suites_import_discrim_eval)
 
 
 def _suites_list(args: argparse.Namespace) -> int:
@@ -119,9 +134,22 @@ def _suites_import_esbbq(args: argparse.Namespace) -> int:
     return _emit_suite(suite, to_yaml(suite, args.file.name), args.out)
 
 
+def _suites_import_discrim_eval(args: argparse.Namespace) -> int:
+    from bias_audit.suites.discrim_eval import import_discrim_eval, to_yaml
+
+    suite = import_discrim_eval(args.file, args.ages, args.name)
+    return _emit_suite(suite, to_yaml(suite, args.ages), args.out)
+
+
 def _emit_suite(suite, text: str, out: Path | None) -> int:
-    """An imported suite's YAML, into ``out`` (saying so) or to stdout."""
-    if out:
+    """An imported suite's YAML, into ``out`` (saying so; gzip-compressed for a ``.gz`` name, as
+    the large built-in suites are kept) or to stdout."""
+    if out and out.name.endswith(".gz"):
+        import gzip
+
+        out.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+        print(f"{out}: suite {suite.name!r}, {len(suite.cases)} cases")
+    elif out:
         out.write_text(text, encoding="utf-8")
         print(f"{out}: suite {suite.name!r}, {len(suite.cases)} cases")
     else:

@@ -7,8 +7,9 @@ The kinds themselves (their config, parser, columns and metrics) are in tasks/, 
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from bias_audit.tasks import (
     task_scores,
     unit_of,
 )
+from bias_audit.tasks.crossed import Crossed
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -36,6 +38,7 @@ __all__ = [
     "UNPARSED",
     "Scoring",
     "analysis_layout",
+    "group_pairs",
     "parse_choice",
     "parse_yes_no",
     "run_scoring",
@@ -62,14 +65,46 @@ class Scoring:
     language: str = "en"  # the suite's: only metrics valid in it are compared (metric_registry)
     # comparing with a run in another language (bias-audit compare): only metrics valid in both
     paired_with: str | None = None
+    # crossed attributes (tasks/crossed.py): its groups pool variants, its pairs are ``pairs``
+    crossed: Crossed | None = None
 
     @classmethod
     def of(cls, task: Task | Mapping | None, judged: bool = False, language: str = "en") -> Scoring:
         task = task_of(task)
         if task is None:
             return cls(judged=judged, language=language)
+        crossed = getattr(task, "groups", None)
         pairs = tuple((a, b) for a, b in task.compare) if task.compare else None
-        return cls(task.kind, pairs, tuple(task.by), getattr(task, "scenario", None), judged, language)
+        if crossed is not None:
+            pairs = tuple(crossed.pairs())
+        scenario = getattr(task, "scenario", None)
+        return cls(task.kind, pairs, tuple(task.by), scenario, judged, language, crossed=crossed)
+
+    @functools.cached_property
+    def _members(self) -> dict[str, frozenset[str]]:
+        return self.crossed.groups() if self.crossed is not None else {}
+
+    def members(self, group: str) -> frozenset[str]:
+        """The variants a compared group pools: itself, or a crossed group's variants (``black``:
+        every variant whose race is black)."""
+        return self._members.get(group) or frozenset((group,))
+
+    def pairs_among(self, variants: Iterable[str]) -> list[tuple[str, str]]:
+        """The compared pairs both of whose groups have answers among ``variants`` (one case's,
+        or a run's): the suite's pairs, else ``group_pairs`` of the variants."""
+        present = set(variants)
+        if self.pairs is None:
+            return group_pairs(sorted(present))
+        return [(a, b) for a, b in self.pairs if self.members(a) & present and self.members(b) & present]
+
+    def groups(self, variants: Iterable[str]) -> list[str]:
+        """The compared groups with answers among ``variants``, in the order of the pairs (then the
+        variants themselves, for a suite without crossed groups)."""
+        present = set(variants)
+        ordered = [g for pair in self.pairs_among(present) for g in pair]
+        if self.crossed is None:
+            ordered += sorted(present)
+        return list(dict.fromkeys(ordered))
 
     @classmethod
     def of_suite(cls, suite: Suite, judged: bool = False) -> Scoring:
@@ -105,6 +140,23 @@ class Scoring:
 
 
 TEXT = Scoring()
+NEUTRAL = "neutral"
+
+
+def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
+    """female vs male; every other group (nonbinary, suite-defined) vs male and vs female; and
+    every named group vs neutral."""
+    named = [g for g in groups if g != NEUTRAL]
+    pairs = [("female", "male")] if {"female", "male"} <= set(named) else []
+    pairs += [
+        (g, binary)
+        for g in named
+        if g not in {"female", "male"}
+        for binary in ("male", "female")
+        if binary in named
+    ]
+    pairs += [(g, NEUTRAL) for g in named if NEUTRAL in groups]
+    return pairs
 
 
 def task_columns(

@@ -17,7 +17,7 @@ from typing import Any
 
 from bias_audit.metric_registry import RATES
 from bias_audit.scoring.tasks import TEXT, Scoring
-from bias_audit.stats.metrics import OVERALL, compared_pairs, group_pairs
+from bias_audit.stats.metrics import OVERALL, compared_pairs
 from bias_audit.stats.per_case import GroupAnswers, case_change
 from bias_audit.stats.statistics import Comparison, benjamini_hochberg
 from bias_audit.stats.within_case import case_summaries, level_summaries, paired_change
@@ -56,14 +56,15 @@ def changes_between(baseline: list[dict], candidate: list[dict], scoring: Scorin
     changes = []
     for metric in scoring.metrics:
         for a, b in compared_pairs(scoring, groups):
-            before = case_summaries(_by_case(baseline, a, metric), _by_case(baseline, b, metric))
-            after = case_summaries(_by_case(candidate, a, metric), _by_case(candidate, b, metric))
+            ma, mb = scoring.members(a), scoring.members(b)
+            before = case_summaries(_by_case(baseline, ma, metric), _by_case(baseline, mb, metric))
+            after = case_summaries(_by_case(candidate, ma, metric), _by_case(candidate, mb, metric))
             change = paired_change(before, after) if before and after else None
             if change is not None:
                 changes.append(Change(metric, a, b, _mean_gap(before), _mean_gap(after), change))
     for metric, group in scoring.levels:  # a skew against 0 (gender_skew of neutral answers)
-        before = level_summaries(_by_case(baseline, group, metric))
-        after = level_summaries(_by_case(candidate, group, metric))
+        before = level_summaries(_by_case(baseline, scoring.members(group), metric))
+        after = level_summaries(_by_case(candidate, scoring.members(group), metric))
         if before and after and (change := paired_change(before, after)) is not None:
             changes.append(Change(metric, group, "zero", _mean_gap(before), _mean_gap(after), change))
     return changes + case_changes(baseline, candidate, scoring)
@@ -76,15 +77,10 @@ def case_changes(baseline: list[dict], candidate: list[dict], scoring: Scoring =
         before = [v for v in baseline if v["case_id"] == case]
         after = [v for v in candidate if v["case_id"] == case]
         groups = sorted({v["variant"] for v in before} & {v["variant"] for v in after})
-        pairs = (
-            [(a, b) for a, b in scoring.pairs if {a, b} <= set(groups)]
-            if scoring.pairs is not None
-            else group_pairs(groups)
-        )
         for metric in scoring.metrics:
-            for a, b in pairs:
-                then = tuple(GroupAnswers.of(_values(before, g, metric)) for g in (a, b))
-                now = tuple(GroupAnswers.of(_values(after, g, metric)) for g in (a, b))
+            for a, b in scoring.pairs_among(groups):
+                then = tuple(GroupAnswers.of(_values(before, scoring.members(g), metric)) for g in (a, b))
+                now = tuple(GroupAnswers.of(_values(after, scoring.members(g), metric)) for g in (a, b))
                 change = case_change(then, now, rates=metric in RATES)  # type: ignore[arg-type]
                 if change.difference is not None:
                     gaps = (then[0].mean - then[1].mean, now[0].mean - now[1].mean)
@@ -92,18 +88,18 @@ def case_changes(baseline: list[dict], candidate: list[dict], scoring: Scoring =
     return changes
 
 
-def _values(values: list[dict], variant: str, metric: str) -> list[float]:
-    return [v[metric] for v in values if v["variant"] == variant and v[metric] is not None]
+def _values(values: list[dict], variants: frozenset[str], metric: str) -> list[float]:
+    return [v[metric] for v in values if v["variant"] in variants and v[metric] is not None]
 
 
 def _mean_gap(summaries) -> float:
     return float((summaries.mean_a - summaries.mean_b).mean())
 
 
-def _by_case(values: list[dict], variant: str, metric: str) -> dict[str, list[float]]:
+def _by_case(values: list[dict], variants: frozenset[str], metric: str) -> dict[str, list[float]]:
     by_case: dict[str, list[float]] = {}
     for value in values:
-        if value["variant"] == variant and value[metric] is not None:
+        if value["variant"] in variants and value[metric] is not None:
             by_case.setdefault(value["case_id"], []).append(value[metric])
     return by_case
 

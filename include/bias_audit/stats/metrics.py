@@ -71,7 +71,7 @@ from bias_audit.metric_registry import (
     TEXT_METRICS,
     VERDICT_METRICS,
 )
-from bias_audit.scoring.tasks import TEXT, Scoring
+from bias_audit.scoring.tasks import NEUTRAL, TEXT, Scoring, group_pairs
 from bias_audit.stats.per_case import GroupAnswers, case_gap
 from bias_audit.stats.statistics import (
     MIN_SAMPLES,
@@ -82,7 +82,6 @@ from bias_audit.stats.statistics import (
 from bias_audit.stats.within_case import pooled_gap, pooled_level
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
-NEUTRAL = "neutral"
 OVERALL = "(overall)"
 LEVEL = "level"  # group_b of a group's own level (task suites: accuracy on pro sentences), not a gap
 NOT_ESTIMABLE = "not estimable"
@@ -167,7 +166,7 @@ def comparisons(
     pairs = compared_pairs(scoring, groups)
     rows = _pooled(OVERALL, by_case, groups, pairs, scoring, alpha)
     for metric, group in scoring.levels:  # a skew of one group against 0 (gender_skew of neutral answers)
-        skew = _by_case(by_case, group, metric)
+        skew = _by_case(by_case, scoring.members(group), metric)
         if any(skew.values()):
             rows.append(MetricRow(metric, OVERALL, group, "zero", pooled_level(skew, alpha=alpha)))
     if not per_case:
@@ -178,26 +177,25 @@ def comparisons(
             subset = {c: v for c, v in by_case.items() if str(facts.get(c, {}).get(attribute)) == value}
             rows += _pooled(f"{attribute}={value}", subset, groups, pairs, scoring, alpha)
     for scope, subset in sorted(by_case.items()):
-        case_pairs = (
-            [(a, b) for a, b in pairs if {a, b} <= {v["variant"] for v in subset}]
-            if scoring.pairs is not None
-            else group_pairs(sorted({v["variant"] for v in subset}))
-        )
+        case_pairs = scoring.pairs_among(v["variant"] for v in subset)
         for metric in scoring.metrics:
             for a, b in case_pairs:
-                comparison = case_comparison(subset, a, b, metric, alpha=alpha)
+                comparison = case_comparison(subset, a, b, metric, alpha=alpha, scoring=scoring)
                 rows.append(MetricRow(metric, scope, a, b, comparison))
         for metric, group in scoring.levels:
-            case_skew = _pick(subset, group, metric)
+            case_skew = _pick(subset, scoring.members(group), metric)
             if case_skew:
                 rows.append(MetricRow(metric, scope, group, "zero", compare_to_zero(case_skew, seed=seed)))
     return rows
 
 
-def case_comparison(subset: list[dict], a: str, b: str, metric: str, *, alpha: float = 0.05) -> Comparison:
+def case_comparison(
+    subset: list[dict], a: str, b: str, metric: str, *, alpha: float = 0.05, scoring: Scoring = TEXT
+) -> Comparison:
     """Group a against group b in one case's answers (per_case.py), with the metric's phrasing
-    spread (``phrasing_sd``)."""
-    values_a, values_b = _pick(subset, a, metric), _pick(subset, b, metric)
+    spread (``phrasing_sd``); a crossed group's answers are those of all its variants."""
+    values_a = _pick(subset, scoring.members(a), metric)
+    values_b = _pick(subset, scoring.members(b), metric)
     return case_gap(
         GroupAnswers.of(values_a),
         GroupAnswers.of(values_b),
@@ -228,14 +226,16 @@ def _pooled(
     for metric in scoring.metrics:
         for a, b in pairs:
             pooled = pooled_gap(
-                _by_case(by_case, a, metric), _by_case(by_case, b, metric), alpha=alpha, labels=(a, b)
+                _by_case(by_case, scoring.members(a), metric),
+                _by_case(by_case, scoring.members(b), metric),
+                alpha=alpha,
+                labels=(a, b),
             )
             rows.append(MetricRow(metric, scope, a, b, pooled))
     if not scoring.words:
-        ordered = [g for g in dict.fromkeys(g for pair in pairs for g in pair) if g in groups]
         for metric in (m for m in scoring.metrics if m in TASK_METRICS):
-            for group in ordered + [g for g in groups if g not in ordered]:
-                level = pooled_level(_by_case(by_case, group, metric), alpha=alpha)
+            for group in scoring.groups(groups):
+                level = pooled_level(_by_case(by_case, scoring.members(group), metric), alpha=alpha)
                 rows.append(MetricRow(metric, scope, group, LEVEL, _without_test(level)))
     return rows
 
@@ -257,22 +257,6 @@ def compared_pairs(scoring: Scoring, groups: list[str]) -> list[tuple[str, str]]
     """The pairs of groups a suite's gaps are measured between: its task's (``scoring.pairs``,
     WinoBias: pro vs anti), else ``group_pairs`` of the groups present."""
     return list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
-
-
-def group_pairs(groups: list[str]) -> list[tuple[str, str]]:
-    """female vs male; every other group (nonbinary, suite-defined) vs male and vs female; and
-    every named group vs neutral."""
-    named = [g for g in groups if g != NEUTRAL]
-    pairs = [("female", "male")] if {"female", "male"} <= set(named) else []
-    pairs += [
-        (g, binary)
-        for g in named
-        if g not in {"female", "male"}
-        for binary in ("male", "female")
-        if binary in named
-    ]
-    pairs += [(g, NEUTRAL) for g in named if NEUTRAL in groups]
-    return pairs
 
 
 def family_of(row: MetricRow) -> str:
@@ -351,9 +335,10 @@ def _float(value: object) -> float | None:
     return None if value is None else float(value)
 
 
-def _by_case(by_case: dict[str, list[dict]], variant: str, metric: str) -> dict[str, list[float]]:
-    return {case: _pick(subset, variant, metric) for case, subset in by_case.items()}
+def _by_case(by_case: dict[str, list[dict]], variants: frozenset[str], metric: str) -> dict[str, list[float]]:
+    return {case: _pick(subset, variants, metric) for case, subset in by_case.items()}
 
 
-def _pick(values: list[dict], variant: str, metric: str) -> list[float]:
-    return [v[metric] for v in values if v["variant"] == variant and v[metric] is not None]
+def _pick(values: list[dict], variants: frozenset[str], metric: str) -> list[float]:
+    """The values of ``metric`` in the answers to the ``variants`` (a group's: ``Scoring.members``)."""
+    return [v[metric] for v in values if v["variant"] in variants and v[metric] is not None]

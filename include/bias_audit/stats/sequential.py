@@ -281,20 +281,24 @@ def apply(rows: list[MetricRow], analysis: SequentialAnalysis) -> str:
     return verdict_of(rows)
 
 
-def needed_prompts(undecided: Iterable[MetricRow], layout: dict[str, list[str]]) -> set[tuple[str, str]]:
+def needed_prompts(
+    undecided: Iterable[MetricRow], layout: dict[str, list[str]], scoring: Scoring = TEXT
+) -> set[tuple[str, str]]:
     """The prompts (case, variant) that feed the undecided comparisons: both groups' prompts in
-    every case they share; for the skew, every neutral prompt."""
+    every case they share (a crossed group's: all its variants'); for the skew, every neutral
+    prompt."""
     needed = set()
     for row in undecided:
-        if row.scope != OVERALL:  # a per-case comparison: its case's two prompts
-            needed |= {(row.scope, row.group_a), (row.scope, row.group_b)}
+        a, b = scoring.members(row.group_a), scoring.members(row.group_b)
+        if row.scope != OVERALL:  # a per-case comparison: its case's prompts of the two groups
+            needed |= {(row.scope, v) for v in layout.get(row.scope, ()) if v in a or v in b}
             continue
         if row.group_b == "zero":  # a skew: every prompt of its group (gender_skew: the neutral ones)
-            needed |= {(case, row.group_a) for case, variants in layout.items() if row.group_a in variants}
+            needed |= {(case, v) for case, variants in layout.items() for v in variants if v in a}
             continue
         for case, variants in layout.items():
-            if row.group_a in variants and row.group_b in variants:
-                needed |= {(case, row.group_a), (case, row.group_b)}
+            if a & set(variants) and b & set(variants):
+                needed |= {(case, v) for v in variants if v in a or v in b}
     return needed
 
 

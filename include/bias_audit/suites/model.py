@@ -109,7 +109,10 @@ class Suite(_Strict):
                 f"task kind {task.kind!r} reads answers in {', '.join(kind.languages)} only; "
                 f"the suite's language is {self.language!r}"
             )
+        crossed = getattr(task, "groups", None)
         for case in self.cases:
+            if crossed is not None:
+                _check_crossed(crossed, case)
             for name in kind.reads(task):
                 if name not in case.attributes:
                     raise ValueError(f"case {case.case_id!r} lacks the attribute {name!r} the task reads")
@@ -138,6 +141,17 @@ class Suite(_Strict):
         document = {k: v for k, v in self.document().items() if k != "sequential"}
         canonical = json.dumps(document, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _check_crossed(crossed, case: Case) -> None:
+    """Every variant of a case with crossed groups names one level of each attribute."""
+    for variant in case.variants:
+        if crossed.levels_of(variant) is None:
+            order, example = ", ".join(crossed.attributes), crossed.variants()[0]
+            raise ValueError(
+                f"case {case.case_id!r}: variant {variant!r} is not task.groups' levels joined by '.' "
+                f"in the order {order} (e.g. {example!r})"
+            )
 
 
 __all__ = [

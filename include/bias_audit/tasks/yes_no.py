@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bias_audit.html import Figure, subplots
 from bias_audit.metric_info import Metric, Variation
@@ -25,6 +25,7 @@ from bias_audit.tasks.base import (
     TaskKind,
     set_aside,
 )
+from bias_audit.tasks.crossed import Crossed
 
 YES, NO = "yes", "no"
 
@@ -49,6 +50,17 @@ class YesNoTask(Strict):
         description="case attribute naming the scenario a case poses (its fixed effect in the regression; "
         "default: each case its own)",
     )
+    groups: Crossed | None = Field(
+        None,
+        description="crossed attributes (race, gender, age ...) whose levels and cells are compared "
+        "(tasks/crossed.py); the variant keys join their levels",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_compare(self) -> YesNoTask:
+        if self.groups is not None and self.compare is not None:
+            raise ValueError("task: give compare or groups, not both (groups declares its own comparisons)")
+        return self
 
 
 YES_RATE = Metric(
@@ -167,6 +179,95 @@ def scenario_figure(data: Any):
     return fig
 
 
+def _crossed(data: Any) -> Crossed | None:
+    groups = (data.task or {}).get("groups")
+    return None if groups is None else Crossed.model_validate(groups)
+
+
+def _overall_yes(data: Any, group_b: str | None = None) -> dict[str, dict]:
+    """The run's overall yes_rate rows by group a: the levels (``group_b`` "level") or the gaps
+    against ``group_b``."""
+    return {
+        m["group_a"]: m
+        for m in data.metrics
+        if m["metric"] == "yes_rate"
+        and m["scope"] == "(overall)"
+        and (group_b is None or m["group_b"] == group_b)
+    }
+
+
+def attribute_figure(data: Any):
+    """Crossed groups: per attribute a panel, each level's share of yes with its interval (the
+    overall level rows), the reference level marked."""
+    crossed = _crossed(data)
+    assert crossed is not None
+    levels = _overall_yes(data, "level")
+    names = list(crossed.attributes)
+    fig, axes = subplots(1, len(names), figsize=(3.4 * len(names), 2.6), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        shown = crossed.attributes[name]
+        for y, level in enumerate(shown):
+            row = levels.get(crossed.label({name: level}))
+            if row is None or row["difference"] is None:
+                continue
+            reference = level == crossed.reference[name]
+            colour = "#616161" if reference else "#1565c0"
+            if row["ci_low"] is not None:
+                ax.plot([max(row["ci_low"], 0), min(row["ci_high"], 1)], [y, y], color=colour, linewidth=2)
+            ax.plot(row["difference"], y, "s" if reference else "o", color=colour)
+        ax.set_yticks(
+            range(len(shown)), [f"{x} (ref.)" if x == crossed.reference[name] else x for x in shown]
+        )
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("share of yes", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cell_figure(data: Any):
+    """Crossed groups: the cells of the first two attributes as a grid, each declared cell's gap to
+    the reference cell (colour: in units of the fail threshold) written with its interval."""
+    crossed = _crossed(data)
+    assert crossed is not None
+    rows_name, columns_name = [n for n in crossed.attributes if n not in crossed.numeric][:2]
+    rows, columns = crossed.attributes[rows_name], crossed.attributes[columns_name]
+    reference = crossed.label(
+        {rows_name: crossed.reference[rows_name], columns_name: crossed.reference[columns_name]}
+    )
+    gaps = _overall_yes(data, reference)
+    fail = data.thresholds.fail.get("yes_rate") or 0.1
+    matrix = np.full((len(rows), len(columns)), np.nan)
+    fig, ax = subplots(figsize=(1.9 * len(columns) + 2.2, 0.62 * len(rows) + 1.4))
+    for i, r in enumerate(rows):
+        for j, c in enumerate(columns):
+            label = crossed.label({rows_name: r, columns_name: c})
+            row = gaps.get(label)
+            if label == reference:
+                ax.text(j, i, "reference", ha="center", va="center", fontsize=7)
+            elif row is not None and row["difference"] is not None:
+                matrix[i, j] = row["difference"] / fail
+                interval = "" if row["ci_low"] is None else f"\n[{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+                ink = "white" if abs(matrix[i, j]) > 1.2 else "black"  # readable on the deep colours
+                text = f"{row['difference']:+.2f}{interval}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=ink)
+    image = ax.imshow(np.ma.masked_invalid(matrix), cmap="RdBu", vmin=-2, vmax=2, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xlabel(columns_name)
+    ax.set_ylabel(rows_name)
+    fig.colorbar(image, ax=ax, label="gap to the reference / fail threshold")
+    fig.tight_layout()
+    return fig
+
+
+def _has_cells(data: Any) -> bool:
+    crossed = _crossed(data)
+    return crossed is not None and len([n for n in crossed.attributes if n not in crossed.numeric]) >= 2
+
+
 KIND = TaskKind(
     name="yes_no",
     config=YesNoTask,
@@ -180,6 +281,21 @@ KIND = TaskKind(
             "Share of yes among parsed answers, by scenario and group (every answer of the scenario's "
             "cases; the verdict compares groups within each case)",
             scenario_figure,
+            lambda data: _crossed(data) is None,  # crossed: dozens of variants, by attribute instead
+        ),
+        Figure(
+            "yes_by_attribute.png",
+            "Share of yes by each attribute's level (all its crossings with the others; interval over "
+            "the cases; squares: the reference level)",
+            attribute_figure,
+            lambda data: _crossed(data) is not None,
+        ),
+        Figure(
+            "yes_by_cell.png",
+            "The gap in the share of yes of each declared cell to the reference cell, within case, with "
+            "its 95 % interval (red: told yes less often)",
+            cell_figure,
+            _has_cells,
         ),
     ),
 )
