@@ -83,6 +83,7 @@ class SyntheticRun:
     plus: np.ndarray | None = None
     minus: np.ndarray | None = None
     samples: dict[str, np.ndarray] = field(default_factory=dict)  # per-answer draws, when kept
+    grouped: bool = False  # its prompts are (case, compared group): ``grouped``
 
     def summarise(self, metric: str, answers: np.ndarray, keep: bool) -> None:
         """Per prompt (rows of ``answers``): the mean and the sum of squared deviations."""
@@ -114,7 +115,7 @@ def draw(
     prompts = [(case, variant) for case, variants in cases.items() for variant in variants]
     case_index = {case: i for i, case in enumerate(cases)}
     of_case = np.array([case_index[c] for c, _ in prompts])
-    is_target = np.array([v == target for _, v in prompts], dtype=float)
+    is_target = np.array([v in scoring.members(target) for _, v in prompts], dtype=float)
     run = SyntheticRun(prompts, np.full(len(prompts), samples), scoring)
     for metric in (m for m in (*CONTINUOUS, *RATES) if m in scoring.metrics):
         v = variation[metric]
@@ -169,8 +170,45 @@ def simulate(
     ]
 
 
+def grouped(run: SyntheticRun) -> SyntheticRun:
+    """The run as its comparisons see it: per case and compared group, the answers of the group's
+    prompts pooled (counts, means, sums of squared deviations around the pooled mean), for crossed
+    groups (tasks/crossed.py: ``black`` pools every black variant of the case); else the run itself,
+    each variant its own group."""
+    scoring = run.scoring
+    if scoring.crossed is None or run.grouped:
+        return run
+    from scipy import sparse
+
+    by_case: dict[str, list[int]] = {}
+    for i, (case, _) in enumerate(run.prompts):
+        by_case.setdefault(case, []).append(i)
+    keys, rows, columns = [], [], []
+    for case, indices in by_case.items():
+        present = {run.prompts[i][1] for i in indices}
+        for group in scoring.groups(present):
+            members = scoring.members(group)
+            keys.append((case, group))
+            for i in indices:
+                if run.prompts[i][1] in members:
+                    rows.append(len(keys) - 1)
+                    columns.append(i)
+    pool = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(keys), len(run.prompts)))
+    n = run.n.astype(float)
+    view = SyntheticRun(keys, np.asarray(pool @ n).round().astype(int), scoring, grouped=True)
+    total = pool @ n
+    for metric, mean in run.mean.items():
+        sums = pool @ (n * mean)
+        squares = pool @ (run.ss[metric] + n * mean**2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            view.mean[metric] = np.where(total > 0, sums / total, np.nan)
+        view.ss[metric] = np.maximum(squares - total * np.nan_to_num(view.mean[metric]) ** 2, 0.0)
+    return view
+
+
 def overall_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
     """The overall comparisons of a synthetic run, as the Spark job makes them (``comparisons``)."""
+    run = grouped(run)
     rows = []
     for metric, a, b, summaries in _comparisons(run):
         if summaries is None:
@@ -188,6 +226,7 @@ def case_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
     """The per-case comparisons of a synthetic run (the verdict's scope "these prompts"), as the
     Spark job makes them (``metrics.case_comparison``): each case's two prompts, their answers'
     counts, means and variances, and the metric's phrasing spread (per_case.case_gaps)."""
+    run = grouped(run)
     index = {prompt: i for i, prompt in enumerate(run.prompts)}
     variants: dict[str, list[str]] = {}
     for case, variant in run.prompts:
@@ -218,6 +257,7 @@ def case_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
 
 def verdict_rows(run: SyntheticRun, alpha: float = 0.05) -> list[MetricRow]:
     """What a synthetic run's verdict rests on: its overall and its per-case comparisons."""
+    run = grouped(run)
     return overall_rows(run, alpha) + case_rows(run, alpha)
 
 
@@ -337,7 +377,8 @@ def _fewest_cases(cases: dict[str, list[str]], target: str, scoring: Scoring = T
     groups = sorted({v for variants in cases.values() for v in variants})
     for a, b in compared_pairs(scoring, groups):
         if target in (a, b):
-            shared = sum(a in variants and b in variants for variants in cases.values())
+            ma, mb = scoring.members(a), scoring.members(b)
+            shared = sum(bool(ma & set(variants) and mb & set(variants)) for variants in cases.values())
             if shared:
                 counts.append(shared)
     return min(counts, default=0)

@@ -152,13 +152,16 @@ def _check_group_and_metrics(args: argparse.Namespace, suite) -> None:
     from bias_audit.metric_registry import calibrated
     from bias_audit.scoring.tasks import Scoring
 
-    groups = sorted({v for variants in layout(suite).values() for v in variants})
+    variants = sorted({v for variants in layout(suite).values() for v in variants})
+    scoring = Scoring.of_suite(suite)
+    # crossed groups (tasks/crossed.py): the compared groups (black, black female), not the variants
+    groups = scoring.groups(variants) if scoring.crossed is not None else variants
     if args.group is not None and args.group not in groups:
         raise UserInputError(
             f"not a group of suite {suite.name!r}: {', '.join(groups)} (value: {args.group!r})",
             field="--group",
         )
-    task, language = Scoring.of_suite(suite).task, suite.language
+    task, language = scoring.task, suite.language
     for metric in args.metric or ():
         if metric not in calibrated(task, language):
             raise UserInputError(
