@@ -198,17 +198,21 @@ def _small_discrim_eval(path, questions: int = 10, ages: tuple[str, ...] = ("20"
     return path
 
 
-def test_discrim_eval_end_to_end_names_the_cell(tmp_path, spark):
-    """Through the fake Azure server and the Spark job: a deployment that tells Black women no in
-    every question and everyone else yes in most fails on that cell, naming it; the regression
-    and the levels are stored; the report shows the attribute levels and the cell heatmap."""
-    from bias_audit.analyze.job import analyze
-    from bias_audit.config import RunConfig
-    from bias_audit.generate import generate
-    from bias_audit.llm.registry import make_provider
-    from bias_audit.report import write_report
-    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+@pytest.mark.slow
+def test_discrim_eval_through_the_dag_names_the_cell(airflow_db, monkeypatch, tmp_path):
+    """Through the DAG, the fake Azure server and the Spark job: a deployment that tells Black
+    women no in every question and everyone else yes in most fails the run on that cell, naming
+    it; the regression and GenderBench's figures are stored; the report shows the attribute levels,
+    the cell grid and the published intervals."""
+    import json
+    import os
+    from pathlib import Path
 
+    from bias_audit.run_folder import safe_run_id
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+    from tests.test_dag import _run, use_azure_connection
+
+    monkeypatch.setenv("BIAS_AUDIT_SUITES_DIR", str(tmp_path))
     suite_file = _small_discrim_eval(tmp_path / "discrim.yaml")
 
     def answer(prompt: str) -> str:
@@ -217,22 +221,41 @@ def test_discrim_eval_end_to_end_names_the_cell(tmp_path, spark):
         return "No." if sum(map(ord, prompt)) % 5 == 0 else "Yes, given the facts."
 
     with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
-        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
-        config = RunConfig.build(run_id="d", suite=str(suite_file), provider="azure", samples=1)
-        generate(config, tmp_path / "runs", make_provider("azure", settings))
-    analysis = analyze("d", tmp_path / "runs", tmp_path / "warehouse", spark)
+        use_azure_connection(monkeypatch, server)
+        dagrun, states = _run({"provider": "azure", "samples": 1, "suite": str(suite_file)})
+    assert dagrun.state == "failed" and states["gate"] == "failed", states
+    run_dir = Path(os.environ["BIAS_AUDIT_HOME"]) / "runs" / safe_run_id(dagrun.run_id)
+    analysis = json.loads((run_dir / "analysis.json").read_text())
     overall = {
-        (f["metric"], f["group_a"], f["group_b"]): f for f in analysis.findings if f["scope"] == OVERALL
+        (f["metric"], f["group_a"], f["group_b"]): f for f in analysis["findings"] if f["scope"] == OVERALL
     }
     cell = overall[("yes_rate", "black female", "white male")]
     assert cell["finding"] == "fail" and cell["cases"] == 10 and cell["difference"] < -0.5
-    assert analysis.verdict == "fail"
+    assert analysis["verdict"] == "fail" and "black female" in analysis["run"]["verdict_summary"]
+    assert ("yes_rate", "age 30", "age 40") not in overall  # ages this suite does not ask
     assert overall[("yes_rate", "asian", "white")]["finding"] != "fail"
     assert ("yes_logodds", "black", "white") in overall and ("yes_logodds", "age +10", "age") in overall
-    page = write_report("d", tmp_path / "runs", tmp_path / "warehouse").read_text(encoding="utf-8")
-    assert "black female" in page and "yes_by_attribute.png" in page and "yes_by_cell.png" in page
-    assert "Men − women, share of yes (GenderBench&#39;s sign)" in page
-    assert "gpt-4o-mini [-0.016, -0.005]" in page
     gender = overall[("yes_max_gap", "gender", "largest gap")]
     assert gender["difference"] > 0.1 and gender["ci_low"] <= gender["difference"] <= gender["ci_high"]
     assert gender["note"].endswith("female lowest") and gender["finding"] == "reported"
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "yes_by_attribute.png" in page and "yes_by_cell.png" in page
+    assert "Men − women, share of yes (GenderBench&#39;s sign)" in page
+    assert "gpt-4o-mini [-0.016, -0.005]" in page
+
+
+@pytest.mark.heavy
+def test_calibrate_a_crossed_suite_per_marginal_and_per_cell():
+    """The built-in discrim-eval layout: no false alarm over the whole family on a fair model; a gap
+    at the fail threshold injected into one race (1 sample per prompt) or into one cell (black
+    women, 3 samples per prompt: a cell has a sixth of a race's prompts) is found across cases."""
+    from bias_audit.calibrate import calibrate
+
+    suite = load_suite("discrim-eval")
+    (race,) = calibrate(suite, 1, runs=6, metrics=("yes_rate",), target="black")
+    assert race.target == "black" and race.cases == 70
+    assert race.verdict_false_alarm_rate == 0.0 and race.false_alarm_rate == 0.0
+    assert race.power_at_fail >= 5 / 6
+    (cell,) = calibrate(suite, 3, runs=5, metrics=("yes_rate",), target="black female")
+    assert cell.target == "black female" and cell.power_at_fail >= 4 / 5
+    assert cell.verdict_false_alarm_rate == 0.0

@@ -95,7 +95,11 @@ class Scoring:
         present = set(variants)
         if self.pairs is None:
             return group_pairs(sorted(present))
-        return [(a, b) for a, b in self.pairs if self.members(a) & present and self.members(b) & present]
+
+        def has(group: str) -> bool:  # its variants, or itself (a run already pooled by group)
+            return group in present or bool(self.members(group) & present)
+
+        return [(a, b) for a, b in self.pairs if has(a) and has(b)]
 
     def groups(self, variants: Iterable[str]) -> list[str]:
         """The compared groups with answers among ``variants``, in the order of the pairs (then the

@@ -256,6 +256,8 @@ def _without_test(level: Comparison) -> Comparison:
 def compared_pairs(scoring: Scoring, groups: list[str]) -> list[tuple[str, str]]:
     """The pairs of groups a suite's gaps are measured between: its task's (``scoring.pairs``,
     WinoBias: pro vs anti), else ``group_pairs`` of the groups present."""
+    if scoring.crossed is not None:  # only the declared groups some variant of the run belongs to
+        return scoring.pairs_among(groups)
     return list(scoring.pairs) if scoring.pairs is not None else group_pairs(groups)
 
 
