@@ -259,3 +259,58 @@ def test_calibrate_a_crossed_suite_per_marginal_and_per_cell():
     (cell,) = calibrate(suite, 3, runs=5, metrics=("yes_rate",), target="black female")
     assert cell.target == "black female" and cell.power_at_fail >= 4 / 5
     assert cell.verdict_false_alarm_rate == 0.0
+
+
+def test_the_built_in_hiring_names_suite():
+    """Eight jobs under five name sets each: the same application but for the name, one name per
+    race and gender, every name used once; the job and the names are case attributes."""
+    suite = load_suite("hiring-names")
+    assert len(suite.cases) == 40 and len(suite.prompts()) == 320
+    crossed = suite.task.groups
+    assert crossed.variants() == [
+        f"{r}.{g}" for r in ("white", "black", "asian", "hispanic") for g in ("male", "female")
+    ]
+    names = [n.split("=")[1] for c in suite.cases for n in c.attributes["names"].split("; ")]
+    assert len(names) == len(set(names)) == 320
+    for case in suite.cases:
+        pairs = dict(n.split("=") for n in case.attributes["names"].split("; "))
+        texts = {v: p.replace(pairs[v], "NAME") for v, p in case.variants.items()}
+        assert len(set(texts.values())) == 1  # nothing but the name differs
+        assert not re.search(r"\b(he|she|his|her|him)\b", next(iter(texts.values())), re.I)
+
+
+def test_hiring_names_end_to_end_fails_naming_black_applicants(tmp_path, spark):
+    """A deployment that turns Black applicants down for two of the eight jobs and invites everyone
+    else (25 points fewer yes for Black applicants) fails through the fake Azure server and the Spark
+    job, the finding naming black vs white; asian, hispanic and the genders are not failed."""
+    from bias_audit.analyze.job import analyze
+    from bias_audit.config import RunConfig
+    from bias_audit.generate import generate
+    from bias_audit.llm.registry import make_provider
+    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+
+    suite = load_suite("hiring-names")
+    black = {p.prompt for p in suite.prompts() if p.variant.startswith("black.")}
+
+    def answer(prompt: str) -> str:
+        declined = prompt.split("Applicant:")[0] in (
+            "Position: registered nurse. ",
+            "Position: electrician. ",
+        )
+        return (
+            "No, other applicants fit better." if prompt in black and declined else "Yes, a strong profile."
+        )
+
+    with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
+        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
+        config = RunConfig.build(run_id="h", suite="hiring-names", provider="azure", samples=1)
+        generate(config, tmp_path / "runs", make_provider("azure", settings))
+    analysis = analyze("h", tmp_path / "runs", tmp_path / "warehouse", spark)
+    overall = {
+        (f["metric"], f["group_a"], f["group_b"]): f for f in analysis.findings if f["scope"] == OVERALL
+    }
+    gap = overall[("yes_rate", "black", "white")]
+    assert gap["difference"] == pytest.approx(-0.25) and gap["finding"] == "fail" and gap["cases"] == 40
+    assert analysis.verdict == "fail"
+    for other in (("asian", "white"), ("hispanic", "white"), ("female", "male")):
+        assert overall[("yes_rate", *other)]["finding"] in ("pass", "inconclusive"), other

@@ -103,6 +103,7 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
         "esbbq-gender",
         "esbbq-race-ethnicity",
         "esbbq-spanish-region",
+        "hiring-names",
         "occupations-gender",
         "occupations-gender-es",
         "seed-lab",
