@@ -129,10 +129,10 @@ def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
     registry = package / "tasks" / "__init__.py"
     replace_once(
         registry,
-        "(choice.KIND, yes_no.KIND, esbbq.KIND)",
-        "(choice.KIND, yes_no.KIND, esbbq.KIND, rating.KIND)",
+        "(choice.KIND, yes_no.KIND, esbbq.KIND, ranking.KIND)",
+        "(choice.KIND, yes_no.KIND, esbbq.KIND, ranking.KIND, rating.KIND)",
     )
-    imports = "from bias_audit.tasks import choice, esbbq, yes_no"
+    imports = "from bias_audit.tasks import choice, esbbq, ranking, yes_no"
     replace_once(registry, imports, imports.replace("choice,", "choice, rating,"))
     (tmp_path / "suite.yaml").write_text(SUITE, encoding="utf-8")
     seen = run_probe(tmp_path, PROBE)
@@ -141,7 +141,7 @@ def test_a_task_kind_is_one_module_and_one_line_in_the_registry(tmp_path):
     assert seen["scores"]["accuracy"] is None  # another kind's column, empty
     assert sorted(seen["metrics"]) == ["not_ok", "rating", "unparsed"]
     assert seen["tasks_of_rating"] == ["rating"]
-    assert seen["tasks_of_unparsed"] == ["choice", "yes_no", "esbbq", "rating"]
+    assert seen["tasks_of_unparsed"] == ["choice", "yes_no", "esbbq", "ranking", "rating"]
     assert "rating" in seen["task_metrics"] and seen["columns"]["rating"] == "double"
     assert "rating" in seen["calibrated"]
     assert seen["figures"][-3:] == ["task_levels.png", "ratings.png", "outcomes.png"]

@@ -39,7 +39,13 @@ def test_thresholds_and_calibration_come_from_the_registry():
     assert gap_metrics("choice") == ("not_ok", "accuracy", "unparsed")
     assert calibrated("choice") == ("not_ok", "accuracy", "unparsed")
     assert calibrated("yes_no") == ("not_ok", "unparsed", "yes_rate")
-    assert set(calibrated("text")) == set(CALIBRATED) - {"accuracy", "unparsed", "yes_rate", "ambig_bias"}
+    assert set(calibrated("text")) == set(CALIBRATED) - {
+        "accuracy",
+        "unparsed",
+        "yes_rate",
+        "ambig_bias",
+        "top_ratio",
+    }
     # EsBBQ (Spanish): the accuracy gap pro vs anti and the ambiguous contexts' skew
     assert calibrated("esbbq", "es") == ("not_ok", "accuracy", "unparsed", "ambig_bias")
     assert gap_metrics("esbbq", language="es") == ("not_ok", "accuracy", "unparsed")

@@ -104,6 +104,7 @@ def test_the_trigger_form_offers_the_suites_groups_settings_and_explains_choices
         "esbbq-race-ethnicity",
         "esbbq-spanish-region",
         "hiring-names",
+        "hiring-names-ranking",
         "occupations-gender",
         "occupations-gender-es",
         "seed-lab",

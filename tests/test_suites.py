@@ -76,6 +76,7 @@ def test_suites_list_names_seed_lab(capsys):
         ["esbbq-race-ethnicity", "3716 prompts"],
         ["esbbq-spanish-region", "988 prompts"],
         ["hiring-names", "320 prompts"],
+        ["hiring-names-ranking", "160 prompts"],
         ["occupations-gender", "720 prompts"],
         ["occupations-gender-es", "540 prompts"],
         ["seed-lab", "10 prompts"],
@@ -146,7 +147,8 @@ def test_unknown_suite_name_lists_the_built_in_ones():
         UserInputError,
         match=r"unknown suite 'no-such-suite'; built-in suites are decisions-gender, discrim-eval, "
         r"discrim-eval-all-ages, esbbq-age, "
-        r"esbbq-gender, esbbq-race-ethnicity, esbbq-spanish-region, hiring-names, occupations-gender, "
+        r"esbbq-gender, esbbq-race-ethnicity, esbbq-spanish-region, hiring-names, "
+        r"hiring-names-ranking, occupations-gender, "
         r"occupations-gender-es, seed-lab, seed-lab-es, winobias",
     ):
         load_suite("no-such-suite")

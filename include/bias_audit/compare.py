@@ -117,9 +117,12 @@ def compare_audits(baseline: str, candidate: str, warehouse: Path | str | Tables
             field="--candidate",
         )
     features = {run_id: list(tables.rows("features", run_id)) for run_id in runs}
-    values = {run_id: answer_values(rows) for run_id, rows in features.items()}
-    thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
     before, after = run_scoring(runs[baseline]), run_scoring(runs[candidate])
+    values = {
+        run_id: answer_values(rows, before if run_id == baseline else after)
+        for run_id, rows in features.items()
+    }
+    thresholds = Thresholds.from_json(runs[candidate].get("thresholds"))
     scoring = replace(after, paired_with=before.language)
     changes = changes_between(values[baseline], values[candidate], scoring)
     apply_change_thresholds(changes, thresholds)

@@ -20,7 +20,8 @@ from bias_audit.thresholds import Thresholds
 # The built-in suites' sizes, for the trigger form (tests/test_parameters.py checks them).
 SUITE_SIZES = (
     "Prompts: seed-lab 10, decisions-gender 144, occupations-gender 720, winobias 1,580, discrim-eval "
-    "6,300, discrim-eval-all-ages 9,450, hiring-names 320; in Spanish, "
+    "6,300, discrim-eval-all-ages 9,450, hiring-names 320, "
+    "hiring-names-ranking 160; in Spanish, "
     "seed-lab-es 15, occupations-gender-es 540, esbbq-gender 4,832, esbbq-age 4,068, "
     "esbbq-race-ethnicity 3,716, esbbq-spanish-region 988."
 )
@@ -29,6 +30,7 @@ SUITE_REQUESTS = (
     "Requests at 5 samples per prompt (fixed) / at most, to max_samples 50 (sequential): seed-lab 50 / "
     "500, decisions-gender 720 / 7,200, occupations-gender 3,600 / 36,000, winobias 7,900 / 79,000, "
     "discrim-eval 31,500 / 315,000, discrim-eval-all-ages 47,250 / 472,500, hiring-names 1,600 / 16,000, "
+    "hiring-names-ranking 800 / 8,000, "
     "seed-lab-es 75 / 750, occupations-gender-es 2,700 / 27,000, esbbq-gender 24,160 / 241,600, esbbq-age "
     "20,340 / 203,400, esbbq-race-ethnicity 18,580 / 185,800, esbbq-spanish-region 4,940 / 49,400. A "
     "sequential run usually stops far earlier; the generate task's log opens with the run's plan "

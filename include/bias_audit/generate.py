@@ -389,10 +389,10 @@ class SequentialRounds:
                     **{k: record[k] for k in ("variant", "sample_index", "outcome")},
                     "case_id": self.unit[record["case_id"]],
                     "assumed_gender": scores.get("assumed_gender"),
-                    **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_METRICS)},
+                    **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_METRICS, "choice")},
                 }
             )
-        return answer_values(rows)
+        return answer_values(rows, self.scoring)
 
     def samples(self) -> int:
         return self.design.looks[len(self.rounds) - 1] if self.rounds else 0

@@ -114,7 +114,10 @@ def flag_drift(
     case-by-case test of ``bias-audit compare`` for each pair of consecutive audits, with
     Benjamini-Hochberg over every metric and every pair (false discovery control across metrics
     and runs: with many of both, some would move by chance)."""
-    values = {run["run_id"]: answer_values(list(tables.rows("features", run["run_id"]))) for run in runs}
+    values = {
+        run["run_id"]: answer_values(list(tables.rows("features", run["run_id"])), run_scoring(run))
+        for run in runs
+    }
     found = [
         (after["run_id"], change)
         for before, after in pairwise(runs)

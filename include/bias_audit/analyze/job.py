@@ -297,9 +297,10 @@ def run_metrics(
     the same sequential analysis that stopped its sampling (sequential.py): intervals intersected
     over the looks, findings from the look they were reached; its looks are returned too."""
     columns = ("variant", "case_id", "sample_index", "outcome", "assumed_gender", *TEXT_METRICS)
-    columns += TASK_METRICS if not scoring.words else ()
+    columns += (*TASK_METRICS, "choice") if not scoring.words else ()
     columns += JUDGE_METRICS if scoring.judged else ()
-    values = answer_values([row.asDict() for row in features.select(*columns).collect()])
+    columns = tuple(c for c in columns if c in features.columns)  # a ranking's top_ratio is per candidate
+    values = answer_values([row.asDict() for row in features.select(*columns).collect()], scoring)
     metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
     if scoring.words:
         metric_rows += grounding(values, attributes or {})

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bias_audit.html import Figure, png, subplots, threshold_bands
-from bias_audit.metric_registry import VERDICT_METRICS
+from bias_audit.metric_registry import RATES, VERDICT_METRICS
 from bias_audit.report.read import RunData
 from bias_audit.stats.metrics import (
     LEVEL,
@@ -94,6 +94,8 @@ def _task_figure(metrics: list[dict]):
         return fig
     scopes = [OVERALL, *sorted({m["scope"] for m in levels} - {OVERALL})]
     groups = list(dict.fromkeys(m["group_a"] for m in levels))
+    if len(groups) > 4:  # crossed groups: a row each (overall), too many to set side by side
+        return _many_levels_figure([m for m in levels if m["scope"] == OVERALL], names, groups)
     fig, axes = subplots(1, len(names), figsize=(4.2 * len(names), 0.45 * len(scopes) + 1.6), squeeze=False)
     colours = ("#1565c0", "#ef6c00", "#6a1b9a", "#2e7d32")
     for ax, name in zip(axes[0], names, strict=True):
@@ -111,12 +113,37 @@ def _task_figure(metrics: list[dict]):
                     ax.plot([row["ci_low"], row["ci_high"]], [at, at], color=colour, linewidth=2)
                 ax.plot(row["difference"], at, "o", color=colour, label=group if y == 0 else None)
         ax.set_yticks(range(len(scopes)), scopes, fontsize=7)
-        ax.set_xlim(0, 1)
+        if name in RATES:
+            ax.set_xlim(0, 1)
+        else:  # a ranking's ratio to the fair share: 1 is parity
+            ax.axvline(1, color="#555", linewidth=0.8, linestyle=":")
         ax.invert_yaxis()
-        ax.set_xlabel(f"{name} (share)")
+        ax.set_xlabel(f"{name} (share)" if name in RATES else name)
         ax.legend(
             fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0
         )  # beside the points, not over them
+    fig.tight_layout()
+    return fig
+
+
+def _many_levels_figure(levels: list[dict], names: list[str], groups: list[str]):
+    """Per task metric a panel, each group's overall level with its interval on a row of its own."""
+    fig, axes = subplots(1, len(names), figsize=(4.2 * len(names), 0.24 * len(groups) + 1.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for y, group in enumerate(groups):
+            row = next((m for m in levels if (m["metric"], m["group_a"]) == (name, group)), None)
+            if row is None:
+                continue
+            if row["ci_low"] is not None:
+                ax.plot([row["ci_low"], row["ci_high"]], [y, y], color="#1565c0", linewidth=2)
+            ax.plot(row["difference"], y, "o", color="#1565c0")
+        ax.set_yticks(range(len(groups)), groups, fontsize=7)
+        if name in RATES:
+            ax.set_xlim(0, 1)
+        else:
+            ax.axvline(1, color="#555", linewidth=0.8, linestyle=":")
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{name} (share)" if name in RATES else name)
     fig.tight_layout()
     return fig
 

