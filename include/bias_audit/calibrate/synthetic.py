@@ -22,6 +22,7 @@ from bias_audit.stats.within_case import (
     skew_summaries,
 )
 from bias_audit.suites.model import Suite
+from bias_audit.tasks import kind_of
 from bias_audit.thresholds import Thresholds
 
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -44,8 +45,16 @@ DEFAULT_VARIATION: dict[str, Variation] = {m: METRIC_INFO[m].calibration for m i
 
 def layout(suite: Suite) -> dict[str, list[str]]:
     """The suite's cases and their variants, as the analysis sees them (EsBBQ: one case per
-    template, its instances' answers as more answers to one prompt): what a synthetic run
-    reproduces."""
+    template, its instances' answers as more answers to one prompt; a ranking: each candidate's
+    group, one value per candidate of each answer): what a synthetic run reproduces. A ranking's
+    values are drawn independently per candidate, though one answer ranks a single candidate
+    first: the draws leave out that negative correlation, which makes a gap between two candidates
+    about 14 % more variable (8 candidates: 16 against 14 in units of the fair share), so its
+    calibrations are slightly optimistic."""
+    kind = kind_of(suite.task)
+    if kind is not None and kind.per_group is not None and suite.task.groups is not None:
+        variants = suite.task.groups.variants()
+        return {case: list(variants) for case in analysis_layout(suite)}
     return analysis_layout(suite)
 
 
