@@ -2,7 +2,7 @@
 (what the analysis does) side by side with pooling every answer as independent (what it did before).
 
     .venv/bin/python benchmarks/validity.py [--runs N] [--naive-runs N] [--samples K ...] [--suite S ...]
-                                            [--group G]
+                                            [--group G] [--no-tasks] [--no-crossed | --crossed-only]
 
 For each suite and sample size, runs ``bias_audit.calibrate`` (as ``bias-audit calibrate``):
 synthetic runs with the suite's layout whose answers have case effects, prompt (wording) effects
@@ -160,6 +160,38 @@ def task_suites(runs: int, max_samples: int) -> None:
     sequential_side_by_side(whole, max_samples, runs, None, None)
 
 
+# (suite, samples per prompt, the groups a gap is injected into: marginals, then a cell)
+CROSSED = (
+    ("discrim-eval", 1, ("black", "female", "age 70", "black female")),
+    ("discrim-eval", 3, ("black female",)),
+    ("hiring-names", 5, ("black", "female", "black female")),
+    ("hiring-names", 20, ("black",)),
+    ("hiring-names-ranking", 5, ("black", "black female")),
+)
+
+
+def crossed_suites(runs: int) -> None:
+    """Suites whose groups cross race, gender and age (discrim-eval, hiring-names and its ranking):
+    false alarms over the whole family (every marginal and cell) on a fair model, and the power to
+    find a gap of the fail threshold injected into one group, marginal or cell."""
+    print(f"\n== crossed groups: a gap of the fail threshold in one group; {runs} runs per condition")
+    print(
+        f"{'suite':<22}{'samples':>8}  {'metric':<10}{'group':<14}{'cases':>6}{'fail at':>8}"
+        f"{'false alarms':>14}{'verdict: false alarms':>23}{'power':>8}{'detects (90 %)':>16}"
+    )
+    for name, samples, groups in CROSSED:
+        suite = load_suite(name)
+        metric = "top_ratio" if name.endswith("ranking") else "yes_rate"
+        for group in groups:
+            (c,) = calibrate(suite, samples, runs=runs, metrics=(metric,), target=group)
+            detects = f"{c.detectable_gap:g}" if c.detectable_gap is not None else f"> {c.largest_tested:g}"
+            print(
+                f"{name:<22}{samples:>8}  {metric:<10}{group:<14}{c.cases:>6}{c.fail_threshold:>8g}"
+                f"{c.false_alarm_rate:>14.1%}{c.verdict_false_alarm_rate:>23.1%}{c.power_at_fail:>8.1%}"
+                f"{detects:>16}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="synthetic runs per condition (within-case)")
@@ -171,7 +203,15 @@ def main() -> None:
         "--max-samples", type=int, default=50, help="sequential audits: samples per prompt at most"
     )
     parser.add_argument("--no-tasks", action="store_true", help="skip the choice-task suites (winobias)")
+    parser.add_argument(
+        "--no-crossed", action="store_true", help="skip the crossed-group suites (discrim-eval, hiring-names)"
+    )
+    parser.add_argument("--crossed-runs", type=int, default=40, help="synthetic runs per crossed condition")
+    parser.add_argument("--crossed-only", action="store_true", help="only the crossed-group suites")
     args = parser.parse_args()
+    if args.crossed_only:
+        crossed_suites(args.crossed_runs)
+        return
     header = (
         f"{'samples':>7}  {'metric':<15}{'cases':>6}{'fail at':>8}{'old: false alarms':>19}"
         f"{'new: false alarms':>19}{'coverage':>10}{'power':>8}{'detects (90 %)':>16}"
@@ -219,6 +259,8 @@ def main() -> None:
             calibrate_compare(suite, samples, runs=args.runs, target=args.group, progress=print)
     if not args.no_tasks:
         task_suites(args.runs, args.max_samples)
+    if not args.no_crossed:
+        crossed_suites(args.crossed_runs)
 
 
 if __name__ == "__main__":

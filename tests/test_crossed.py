@@ -314,3 +314,24 @@ def test_hiring_names_end_to_end_fails_naming_black_applicants(tmp_path, spark):
     assert analysis.verdict == "fail"
     for other in (("asian", "white"), ("hispanic", "white"), ("female", "male")):
         assert overall[("yes_rate", *other)]["finding"] in ("pass", "inconclusive"), other
+
+
+def test_a_thin_cell_says_what_it_would_take():
+    """With few cases a cell's interval is wider than its warn band: it stays inconclusive and its
+    note gives the samples per prompt that would narrow it and the calibrate command."""
+    from bias_audit.stats.verdict import mark_thin
+
+    values, attributes = _answers(cases=8, seed=3)
+    rows = comparisons(values, scoring=CROSSED, attributes=attributes, per_case=False)
+    apply_thresholds(rows)
+    mark_thin(rows, 3, "my-suite")
+    cell = _overall(rows)[("black female", "white male")]
+    assert cell.finding == "inconclusive"
+    half = (cell.comparison.ci_high - cell.comparison.ci_low) / 2
+    needed = int(re.search(r"at least (\d+) samples per prompt", cell.comparison.note).group(1))
+    assert needed >= 3 * (half / 0.05) ** 2 > 3
+    assert (
+        "bias-audit calibrate --suite my-suite --group 'black female' --samples-needed"
+        in cell.comparison.note
+    )
+    assert all(r.finding != "pass" or r.comparison.note is None for r in rows)

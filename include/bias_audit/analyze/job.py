@@ -41,7 +41,13 @@ from bias_audit.stats.metrics import (
     grounding,
 )
 from bias_audit.stats.sequential import Look, analyse, apply, stop_in_words
-from bias_audit.stats.verdict import apply_thresholds, plain_verdict, verdict_and_scope, verdict_in_words
+from bias_audit.stats.verdict import (
+    apply_thresholds,
+    mark_thin,
+    plain_verdict,
+    verdict_and_scope,
+    verdict_in_words,
+)
 from bias_audit.tables import Tables, open_tables
 from bias_audit.thresholds import Thresholds
 
@@ -90,6 +96,9 @@ def analyze(
         design = sequential_design(manifest)
         scoring = Scoring.of(task, judged=grades is not None, language=language)
         metric_rows, verdict, looks = run_metrics(features, attributes, thresholds, design, scoring)
+        if scoring.crossed is not None:  # cells are thin: say what they would take
+            samples = design[0].looks[design[2] - 1] if design else manifest.get("samples")
+            mark_thin(metric_rows, samples, str(manifest.get("suite", "SUITE")), thresholds)
         if scoring.judged:
             metric_rows += corrected_rows(features, folder, scoring)
         metrics = metrics_frame(spark, run_id, metric_rows)

@@ -11,7 +11,9 @@ the run's verdict and the scope that decided it, and the verdict in words.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
+from dataclasses import replace
 
 from bias_audit.metric_registry import METRICS, RATES
 from bias_audit.stats.metrics import (
@@ -59,6 +61,35 @@ def apply_thresholds(rows: list[MetricRow], thresholds: Thresholds | None = None
     for row in rows:
         row.finding = _finding(row, thresholds)
     return verdict_of(rows)
+
+
+def mark_thin(
+    rows: list[MetricRow], samples: int | None, suite: str, thresholds: Thresholds | None = None
+) -> None:
+    """Give each undecided overall comparison whose interval is wider than its warn band a note of
+    what it would take: its half-width at this run's samples per prompt and the samples that would
+    bring it to the warn threshold, projected as if answer noise were all of it (so a floor: the
+    cases' own spread does not shrink), with the calibrate command that measures it. A crossed
+    suite's cells have a fraction of a marginal's prompts; this says so instead of leaving them
+    silently undecided."""
+    thresholds = thresholds or Thresholds()
+    if not samples:
+        return
+    for row in rows:
+        c, warn = row.comparison, thresholds.warn.get(row.metric)
+        thin = c.ci_low is not None and warn and (c.ci_high - c.ci_low) / 2 > warn
+        if row.scope != OVERALL or row.finding != "inconclusive" or not thin or c.note:
+            continue
+        half = (c.ci_high - c.ci_low) / 2
+        needed = math.ceil(samples * (half / warn) ** 2)
+        row.comparison = replace(
+            c,
+            note=(
+                f"too thin at {samples} samples per prompt: ±{half:.3g} against a warn threshold of "
+                f"{warn:g}; at least {needed} samples per prompt would bring it to ±{warn:g} (bias-audit "
+                f"calibrate --suite {suite} --group '{row.group_a}' --samples-needed measures it)"
+            ),
+        )
 
 
 def adjust_beyond_warn(per_case: list[MetricRow], thresholds: Thresholds) -> None:
