@@ -127,3 +127,21 @@ def test_a_ranking_audit_end_to_end(tmp_path, spark):
 
     page = write_report("r", tmp_path / "runs", tmp_path / "warehouse").read_text(encoding="utf-8")
     assert "First places against the fair share" in page and "task_levels.png" in page
+
+
+def test_a_sequential_ranking_round_asks_the_cases_one_prompt():
+    """An undecided comparison of a ranking suite needs the case's one prompt (it names every
+    group), not prompts of the groups' own variants (it has none)."""
+    from bias_audit.stats.metrics import MetricRow
+    from bias_audit.stats.sequential import needed_prompts
+    from bias_audit.stats.statistics import Comparison
+
+    suite = load_suite("hiring-names-ranking")
+    scoring = Scoring.of_suite(suite)
+    layout = {"c1": ["ranking"], "c2": ["ranking"]}
+    open_row = MetricRow(
+        "top_ratio", OVERALL, "black", "white", Comparison(1, 1, 1.0, 1.0, 0.0, -1, 1, None, None)
+    )
+    assert needed_prompts([open_row], layout, scoring) == {("c1", "ranking"), ("c2", "ranking")}
+    in_case = MetricRow("top_ratio", "c2", "black female", "white male", open_row.comparison)
+    assert needed_prompts([in_case], layout, scoring) == {("c2", "ranking")}

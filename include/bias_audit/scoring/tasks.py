@@ -89,6 +89,12 @@ class Scoring:
         every variant whose race is black)."""
         return self._members.get(group) or frozenset((group,))
 
+    @property
+    def one_prompt_for_all(self) -> bool:
+        """Whether one prompt of a case is about every group (a ranking: its kind's ``per_group``)."""
+        kind = KINDS.get(self.task)
+        return kind is not None and kind.per_group is not None
+
     def pairs_among(self, variants: Iterable[str]) -> list[tuple[str, str]]:
         """The compared pairs both of whose groups have answers among ``variants`` (one case's,
         or a run's): the suite's pairs, else ``group_pairs`` of the variants."""

@@ -288,8 +288,11 @@ def needed_prompts(
     every case they share (a crossed group's: all its variants'); for the skew, every neutral
     prompt."""
     needed = set()
+    everyone = scoring.one_prompt_for_all
     for row in undecided:
         a, b = scoring.members(row.group_a), scoring.members(row.group_b)
+        if everyone:  # a ranking: the case's one prompt names every group
+            a = b = frozenset(v for variants in layout.values() for v in variants)
         if row.scope != OVERALL:  # a per-case comparison: its case's prompts of the two groups
             needed |= {(row.scope, v) for v in layout.get(row.scope, ()) if v in a or v in b}
             continue
