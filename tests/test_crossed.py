@@ -283,11 +283,7 @@ def test_hiring_names_end_to_end_fails_naming_black_applicants(tmp_path, spark):
     """A deployment that turns Black applicants down for two of the eight jobs and invites everyone
     else (25 points fewer yes for Black applicants) fails through the fake Azure server and the Spark
     job, the finding naming black vs white; asian, hispanic and the genders are not failed."""
-    from bias_audit.analyze.job import analyze
-    from bias_audit.config import RunConfig
-    from bias_audit.generate import generate
-    from bias_audit.llm.registry import make_provider
-    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+    from tests.factories import audit_through_fake_azure
 
     suite = load_suite("hiring-names")
     black = {p.prompt for p in suite.prompts() if p.variant.startswith("black.")}
@@ -301,14 +297,7 @@ def test_hiring_names_end_to_end_fails_naming_black_applicants(tmp_path, spark):
             "No, other applicants fit better." if prompt in black and declined else "Yes, a strong profile."
         )
 
-    with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
-        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
-        config = RunConfig.build(run_id="h", suite="hiring-names", provider="azure", samples=1)
-        generate(config, tmp_path / "runs", make_provider("azure", settings))
-    analysis = analyze("h", tmp_path / "runs", tmp_path / "warehouse", spark)
-    overall = {
-        (f["metric"], f["group_a"], f["group_b"]): f for f in analysis.findings if f["scope"] == OVERALL
-    }
+    analysis, overall = audit_through_fake_azure(tmp_path, spark, "hiring-names", answer, "h")
     gap = overall[("yes_rate", "black", "white")]
     assert gap["difference"] == pytest.approx(-0.25) and gap["finding"] == "fail" and gap["cases"] == 40
     assert analysis.verdict == "fail"

@@ -91,11 +91,7 @@ def test_a_ranking_audit_end_to_end(tmp_path, spark):
     Spark job, black vs white (0 against 4 times the fair share) and every cell against white male
     fail; the levels say white at 4 times its fair share, and an answer it cannot read is unparsed,
     not dropped."""
-    from bias_audit.analyze.job import analyze
-    from bias_audit.config import RunConfig
-    from bias_audit.generate import generate
-    from bias_audit.llm.registry import make_provider
-    from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
+    from tests.factories import audit_through_fake_azure
 
     suite = load_suite("hiring-names-ranking")
     white_men = {c.variants["ranking"]: c.attributes["candidates"] for c in suite.cases}
@@ -108,14 +104,7 @@ def test_a_ranking_audit_end_to_end(tmp_path, spark):
         rest = [n for g, n in names if g != "white.male"]
         return "\n".join(f"{i}. {n}" for i, n in enumerate([top, *rest], 1))
 
-    with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
-        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
-        config = RunConfig.build(run_id="r", suite="hiring-names-ranking", provider="azure", samples=1)
-        generate(config, tmp_path / "runs", make_provider("azure", settings))
-    analysis = analyze("r", tmp_path / "runs", tmp_path / "warehouse", spark)
-    overall = {
-        (f["metric"], f["group_a"], f["group_b"]): f for f in analysis.findings if f["scope"] == OVERALL
-    }
+    analysis, overall = audit_through_fake_azure(tmp_path, spark, "hiring-names-ranking", answer, "r")
     race = overall[("top_ratio", "black", "white")]
     assert race["difference"] == pytest.approx(-4.0) and race["finding"] == "fail" and race["cases"] >= 150
     assert overall[("top_ratio", "black female", "white male")]["finding"] == "fail"
