@@ -324,3 +324,20 @@ def test_a_thin_cell_says_what_it_would_take():
         in cell.comparison.note
     )
     assert all(r.finding != "pass" or r.comparison.note is None for r in rows)
+
+
+def test_compare_follows_crossed_groups():
+    """bias-audit compare between two audits of a crossed suite measures the change of each
+    marginal and cell gap, pooled as the audits' own comparisons are."""
+    from bias_audit.stats.change import changes_between
+
+    before, _ = _answers(cell=-1.0, seed=11)
+    after, _ = _answers(cell=0.0, seed=12)
+    changes = {
+        (c.metric, c.group_a, c.group_b): c
+        for c in changes_between(before, after, CROSSED)
+        if c.scope == OVERALL
+    }
+    cell = changes[("yes_rate", "black female", "white male")]
+    assert cell.baseline_gap < -0.1 and abs(cell.candidate_gap) < 0.1 and cell.change.ci_low > 0
+    assert ("yes_rate", "age 60", "age 30") in changes
