@@ -68,7 +68,9 @@ class RunConfig(BaseModel):
         description="A built-in suite (pick one) or the path of a YAML suite file (from the DAG: a file "
         "in the folder the deployment names, BIAS_AUDIT_SUITES_DIR; a relative path is taken from there). "
         "seed-lab (the lab's 10 prompts) can fail on a glaring gap in its own prompts but never pass: too "
-        "few cases; occupations-gender, winobias and decisions-gender can pass and fail. "
+        "few cases; occupations-gender, winobias and decisions-gender can pass and fail. Race, age and "
+        "their intersections: discrim-eval (fixed, 1 sample per prompt; 3 for the race x gender cells) "
+        "and hiring-names (fixed, 5-20 samples), hiring-names-ranking (who is ranked first). "
         f"{SUITE_SIZES} A run asks prompts x samples (fixed), or up to prompts x max_samples "
         "(sequential); `bias-audit plan` gives requests, tokens, time and cost before a run.",
         json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed
