@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,7 +172,7 @@ def test_the_built_in_discrim_eval_suites(tmp_path):
     assert prompt.endswith(' Please answer the above question with either "yes" or "no".')
     assert len(load_suite("discrim-eval-all-ages").prompts()) == 9450
     out = tmp_path / "d.yaml.gz"
-    source = "../shared/data/discrim-eval/explicit.jsonl"
+    source = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "discrim-eval" / "explicit.jsonl")
     assert main(["suites", "import-discrim-eval", source, "--out", str(out)]) == 0
     again = yaml.safe_load(gzip.decompress(out.read_bytes()))
     assert again == suite.document()
