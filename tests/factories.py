@@ -79,10 +79,10 @@ def occupation_audit(
     return rows
 
 
-def audit_through_fake_azure(tmp_path: Path, spark, suite: str, answer, run_id: str = "a", samples: int = 1):
-    """A fixed audit of ``suite`` (a name or file) against the fake Azure server answering with
-    ``answer(prompt)``, analysed by the Spark job: (its analysis, its overall rows by (metric,
-    group a, group b))."""
+def audit_through_fake_azure(tmp_path: Path, spark, suite: str, answer, run_id: str = "a", **settings):
+    """An audit of ``suite`` (a name or file; ``settings``: the run's, default one sample per
+    prompt) against the fake Azure server answering with ``answer(prompt)``, analysed by the Spark
+    job: (its analysis, its overall rows by (metric, group a, group b))."""
     from bias_audit.analyze.job import analyze
     from bias_audit.config import RunConfig
     from bias_audit.generate import generate
@@ -91,9 +91,9 @@ def audit_through_fake_azure(tmp_path: Path, spark, suite: str, answer, run_id: 
     from tests.fake_azure_openai import FakeAzureOpenAI, ServerState
 
     with FakeAzureOpenAI(ServerState(answer_for=answer)) as server:
-        settings = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
-        config = RunConfig.build(run_id=run_id, suite=suite, provider="azure", samples=samples)
-        generate(config, tmp_path / "runs", make_provider("azure", settings))
+        connection = {"endpoint": server.endpoint, "api_key": server.state.api_key, "deployment": "gpt-4o"}
+        config = RunConfig.build(run_id=run_id, suite=suite, provider="azure", **(settings or {"samples": 1}))
+        generate(config, tmp_path / "runs", make_provider("azure", connection))
     analysis = analyze(run_id, tmp_path / "runs", tmp_path / "warehouse", spark)
     overall = {
         (f["metric"], f["group_a"], f["group_b"]): f for f in analysis.findings if f["scope"] == OVERALL

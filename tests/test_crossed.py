@@ -342,3 +342,25 @@ def test_compare_follows_crossed_groups():
     cell = changes[("yes_rate", "black female", "white male")]
     assert cell.baseline_gap < -0.1 and abs(cell.candidate_gap) < 0.1 and cell.change.ci_low > 0
     assert ("yes_rate", "age 60", "age 30") in changes
+
+
+def test_a_sequential_hiring_audit_stops_once_the_race_gap_fails(tmp_path, spark):
+    """Sequentially (the suite's looks 5, 15, 30): a deployment that turns every Black applicant
+    down fails at the first look, rounds asking the crossed groups' prompts, and stops decided."""
+    import json
+
+    from tests.factories import audit_through_fake_azure
+
+    suite = load_suite("hiring-names")
+    black = {p.prompt for p in suite.prompts() if p.variant.startswith("black.")}
+
+    def answer(prompt: str) -> str:
+        return "No, other applicants fit better." if prompt in black else "Yes, a strong profile."
+
+    analysis, overall = audit_through_fake_azure(
+        tmp_path, spark, "hiring-names", answer, "s", mode="sequential"
+    )
+    assert overall[("yes_rate", "black", "white")]["finding"] == "fail" and analysis.verdict == "fail"
+    manifest = json.loads((tmp_path / "runs" / "s" / "run.json").read_text())
+    assert manifest["stop_reason"] == "decided" and manifest["rounds"] == 1
+    assert analysis.run["requests"] == 320 * 5
