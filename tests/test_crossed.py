@@ -345,8 +345,9 @@ def test_compare_follows_crossed_groups():
 
 
 def test_a_sequential_hiring_audit_stops_once_the_race_gap_fails(tmp_path, spark):
-    """Sequentially (the suite's looks 5, 15, 30): a deployment that turns every Black applicant
-    down fails at the first look, rounds asking the crossed groups' prompts, and stops decided."""
+    """Sequentially (looks at 2 and 5 samples per prompt): a deployment that turns every Black
+    applicant down fails at the first look, rounds asking the crossed groups' prompts, and stops
+    decided."""
     import json
 
     from tests.factories import audit_through_fake_azure
@@ -357,10 +358,9 @@ def test_a_sequential_hiring_audit_stops_once_the_race_gap_fails(tmp_path, spark
     def answer(prompt: str) -> str:
         return "No, other applicants fit better." if prompt in black else "Yes, a strong profile."
 
-    analysis, overall = audit_through_fake_azure(
-        tmp_path, spark, "hiring-names", answer, "s", mode="sequential"
-    )
+    settings = {"mode": "sequential", "looks": "2, 5", "max_samples": 5}
+    analysis, overall = audit_through_fake_azure(tmp_path, spark, "hiring-names", answer, "s", **settings)
     assert overall[("yes_rate", "black", "white")]["finding"] == "fail" and analysis.verdict == "fail"
     manifest = json.loads((tmp_path / "runs" / "s" / "run.json").read_text())
     assert manifest["stop_reason"] == "decided" and manifest["rounds"] == 1
-    assert analysis.run["requests"] == 320 * 5
+    assert analysis.run["responses"] == 320 * 2  # the first look only
