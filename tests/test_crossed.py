@@ -207,7 +207,6 @@ def test_discrim_eval_through_the_dag_names_the_cell(airflow_db, monkeypatch, tm
     the cell grid and the published intervals."""
     import json
     import os
-    from pathlib import Path
 
     from bias_audit.run_folder import safe_run_id
     from tests.fake_azure_openai import FakeAzureOpenAI, ServerState

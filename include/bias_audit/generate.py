@@ -22,13 +22,13 @@ from bias_audit.llm.base import Completion, Provider, Request
 from bias_audit.llm.batch import retryable
 from bias_audit.llm.dispatch import Progress, closing, dispatch, duration
 from bias_audit.llm.ratelimit import Concurrency, RateLimiter
-from bias_audit.metric_registry import TASK_METRICS, TEXT_METRICS
+from bias_audit.metric_registry import TEXT_METRICS
 from bias_audit.plan import announce_plan
 from bias_audit.records import ResponseRecord, utc_now
 from bias_audit.run_folder import ResponseLog, RunFolder
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.scoring.features import score_text
-from bias_audit.scoring.tasks import Scoring, analysis_layout, task_scores, unit_of
+from bias_audit.scoring.tasks import TASK_COLUMNS, Scoring, analysis_layout, task_scores, unit_of
 from bias_audit.stats.design import SEQUENTIAL
 from bias_audit.stats.metrics import answer_values
 from bias_audit.stats.sequential import (
@@ -389,7 +389,7 @@ class SequentialRounds:
                     **{k: record[k] for k in ("variant", "sample_index", "outcome")},
                     "case_id": self.unit[record["case_id"]],
                     "assumed_gender": scores.get("assumed_gender"),
-                    **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_METRICS, "choice")},
+                    **{m: scores.get(m) for m in (*TEXT_METRICS, *TASK_COLUMNS)},
                 }
             )
         return answer_values(rows, self.scoring)

@@ -22,11 +22,11 @@ from bias_audit.errors import UserInputError
 from bias_audit.judge.grading import JUDGE_KEYS, GradeRecord
 from bias_audit.judge.labels import read_labels
 from bias_audit.judge.ppi import ppi_rows
-from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TASK_METRICS, TEXT_METRICS, kind_metrics
+from bias_audit.metric_registry import JUDGE_METRICS, METRICS, TEXT_METRICS, kind_metrics
 from bias_audit.records import OUTCOMES, spark_ddl, utc_now
 from bias_audit.run_folder import RunFolder
 from bias_audit.scoring.features import feature_columns
-from bias_audit.scoring.tasks import TEXT, Scoring, task_columns, unit_column
+from bias_audit.scoring.tasks import TASK_COLUMNS, TEXT, Scoring, task_columns, unit_column
 from bias_audit.stats.decisions import decision_effects
 from bias_audit.stats.design import Design
 from bias_audit.stats.health import health_warnings, with_health
@@ -306,9 +306,8 @@ def run_metrics(
     the same sequential analysis that stopped its sampling (sequential.py): intervals intersected
     over the looks, findings from the look they were reached; its looks are returned too."""
     columns = ("variant", "case_id", "sample_index", "outcome", "assumed_gender", *TEXT_METRICS)
-    columns += (*TASK_METRICS, "choice") if not scoring.words else ()
+    columns += tuple(TASK_COLUMNS) if not scoring.words else ()  # the kinds' columns (choice too)
     columns += JUDGE_METRICS if scoring.judged else ()
-    columns = tuple(c for c in columns if c in features.columns)  # a ranking's top_ratio is per candidate
     values = answer_values([row.asDict() for row in features.select(*columns).collect()], scoring)
     metric_rows = comparisons(values, scoring=scoring, attributes=attributes)
     if scoring.words:

@@ -69,8 +69,7 @@ def run_sequentially(
     counts = np.zeros(len(run.prompts), dtype=int)
     wanted = np.ones(len(run.prompts), dtype=bool)
     requests, reason = 0, "max_samples"
-    # a ranking's layout has a value per candidate, but one request answers for all of them
-    shared = len(scoring.crossed.variants()) if scoring.one_prompt_for_all and scoring.crossed else 1
+    shared = scoring.values_per_answer  # a ranking's layout: a value per candidate, one request for all
     for samples in design.looks:
         requests += int((samples - counts[wanted]).sum()) * per_sample // shared
         counts[wanted] = samples
@@ -149,8 +148,7 @@ def calibrate_sequential(
     per_sample = answers_per_sample(suite)  # EsBBQ: a template's items per sample
     target = target or biased_group(cases, scoring)
     design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
-    shared = len(scoring.crossed.variants()) if scoring.one_prompt_for_all and scoring.crossed else 1
-    fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample // shared
+    fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample // scoring.values_per_answer
     rng = np.random.default_rng([seed, max_samples, 11])
 
     def audits(generator: np.random.Generator, inject: dict[str, float]) -> list[SequentialRun]:

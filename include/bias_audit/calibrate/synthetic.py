@@ -22,7 +22,6 @@ from bias_audit.stats.within_case import (
     skew_summaries,
 )
 from bias_audit.suites.model import Suite
-from bias_audit.tasks import kind_of
 from bias_audit.thresholds import Thresholds
 
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -51,10 +50,9 @@ def layout(suite: Suite) -> dict[str, list[str]]:
     first: the draws leave out that negative correlation, which makes a gap between two candidates
     about 14 % more variable (8 candidates: 16 against 14 in units of the fair share), so its
     calibrations are slightly optimistic."""
-    kind = kind_of(suite.task)
-    if kind is not None and kind.per_group is not None and suite.task.groups is not None:
-        variants = suite.task.groups.variants()
-        return {case: list(variants) for case in analysis_layout(suite)}
+    scoring = Scoring.of_suite(suite)
+    if scoring.one_prompt_for_all:
+        return {case: scoring.crossed.variants() for case in analysis_layout(suite)}  # type: ignore[union-attr]
     return analysis_layout(suite)
 
 

@@ -93,7 +93,13 @@ class Scoring:
     def one_prompt_for_all(self) -> bool:
         """Whether one prompt of a case is about every group (a ranking: its kind's ``per_group``)."""
         kind = KINDS.get(self.task)
-        return kind is not None and kind.per_group is not None
+        return kind is not None and kind.per_group is not None and self.crossed is not None
+
+    @property
+    def values_per_answer(self) -> int:
+        """The per-group values one answer gives: 1, or for a ranking one per candidate (each
+        crossing of its groups); a request's worth of a calibrate layout."""
+        return len(self.crossed.variants()) if self.one_prompt_for_all and self.crossed else 1
 
     def pairs_among(self, variants: Iterable[str]) -> list[tuple[str, str]]:
         """The compared pairs both of whose groups have answers among ``variants`` (one case's,

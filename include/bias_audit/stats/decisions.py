@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from bias_audit.scoring.tasks import Scoring
 from bias_audit.stats.metrics import OVERALL, MetricRow
@@ -69,23 +70,18 @@ def _effects(frame, scoring: Scoring, alpha: float) -> list[MetricRow]:
     kept = frame[varies]
     scenarios = kept["scenario"].nunique()
 
-    def row(label: str, column: str, base: str, **fit) -> MetricRow:
-        if column.startswith("n"):  # a numeric term: every answer, its slope per 10
+    def row(term: Row, **fit) -> MetricRow:
+        if term.numeric:  # every answer: its slope per 10
             a = b = kept
-            b_label = label.removesuffix(" +10")
         else:
-            level = _level_of(scoring, label, column)
-            a, b = kept[kept[column] == level], kept[kept[column] == base]
-            b_label = (
-                base if column == "grp" else _term_label(scoring, _name_of(label, column, scoring), base)
-            )
+            a, b = kept[kept[term.column] == term.level], kept[kept[term.column] == term.base]
         comparison = Comparison(
             len(a), len(b),
             float(a["yes"].mean()) if len(a) else None, float(b["yes"].mean()) if len(b) else None,
             fit.get("estimate"), fit.get("low"), fit.get("high"), None, fit.get("p"),
             cases=scenarios, method=METHOD, note=fit.get("note"),
         )  # fmt: skip
-        return MetricRow(METRIC, OVERALL, label, b_label, comparison, finding="reported")
+        return MetricRow(METRIC, OVERALL, term.label, term.base_label, comparison, finding="reported")
 
     if scenarios < MIN_SCENARIOS or len(groups) < 2:
         note = (
@@ -93,7 +89,7 @@ def _effects(frame, scoring: Scoring, alpha: float) -> list[MetricRow]:
             if len(groups) > 1
             else "one group only"
         )
-        return [row(label, column, base, note=note) for label, column, base in wanted]
+        return [row(term, note=note) for term in wanted]
     formula = "yes ~ " + " + ".join(
         ([] if scoring.crossed is not None else [f"C(grp, Treatment({reference!r}))"])
         + [f"C({column}, Treatment({levels[0]!r}))" for _, column, levels in terms]
@@ -110,17 +106,16 @@ def _effects(frame, scoring: Scoring, alpha: float) -> list[MetricRow]:
         intervals = fitted.conf_int(alpha=alpha)
     except Exception as exc:  # statsmodels raises several kinds (separation, singular matrix)
         note = f"the regression could not be fitted ({type(exc).__name__}: {exc})"
-        return [row(label, column, base, note=note) for label, column, base in wanted]
+        return [row(term, note=note) for term in wanted]
     rows = []
-    for label, column, base in wanted:
-        level = _level_of(scoring, label, column)
-        name = column if column.startswith("n") else f"C({column}, Treatment({base!r}))[T.{level}]"
+    for term in wanted:
+        name = term.column if term.numeric else f"C({term.column}, Treatment({term.base!r}))[T.{term.level}]"
         if name not in fitted.params.index or not np.isfinite(fitted.bse[name]):
-            rows.append(row(label, column, base, note="no answers of this level in a scenario that varies"))
+            rows.append(row(term, note="no answers of this level in a scenario that varies"))
             continue
         rows.append(
             row(
-                label, column, base,
+                term,
                 estimate=float(fitted.params[name]), low=float(intervals.loc[name, 0]),
                 high=float(intervals.loc[name, 1]), p=float(fitted.pvalues[name]),
             )
@@ -181,11 +176,23 @@ def largest_gaps(
     return rows
 
 
+class Row(NamedTuple):
+    """One reported effect: its label, the frame's column, the level it is and the reference level
+    (``numeric``: a centred number, its slope per 10), and the reference's label."""
+
+    label: str
+    column: str
+    level: str
+    base: str
+    base_label: str
+    numeric: bool = False
+
+
 def _terms(frame, scoring: Scoring, groups: list[str], reference: str):
     """The regression's factor terms (name, column, levels with the reference first), the rows
-    wanted (label, column, reference level) and the numeric terms (name, column): each group
-    against the reference, or for crossed groups each attribute's levels against its reference
-    (the variants are their crossings); each ``by`` value against the first."""
+    wanted and the numeric terms (name, column): each group against the reference, or for crossed
+    groups each attribute's levels against its reference (the variants are their crossings); each
+    ``by`` value against the first."""
     terms = [(name, f"by{i}", sorted(frame[f"by{i}"].unique())) for i, name in enumerate(scoring.by)]
     crossed = scoring.crossed
     if crossed is not None:
@@ -194,15 +201,21 @@ def _terms(frame, scoring: Scoring, groups: list[str], reference: str):
             for i, (name, levels) in enumerate(crossed.attributes.items())
             if name not in crossed.numeric and frame[f"x{i}"].nunique() > 1
         ] + terms
-    wanted = [] if crossed is not None else [(g, "grp", reference) for g in groups if g != reference]
+    wanted = (
+        []
+        if crossed is not None
+        else [Row(g, "grp", g, reference, reference) for g in groups if g != reference]
+    )
     wanted += [
-        (_term_label(scoring, name, level), column, levels[0])
+        Row(
+            _term_label(scoring, name, level), column, level, levels[0], _term_label(scoring, name, levels[0])
+        )
         for name, column, levels in terms
         for level in levels[1:]
         if level in set(frame[column])
     ]
     numeric = _numeric_terms(scoring, frame)
-    wanted += [(f"{name} +10", column, "") for name, column in numeric]
+    wanted += [Row(f"{name} +10", column, "", "", name, numeric=True) for name, column in numeric]
     return terms, wanted, numeric
 
 
@@ -213,22 +226,6 @@ def _term_label(scoring: Scoring, name: str, level: str) -> str:
     if crossed is not None and name in crossed.attributes and name not in scoring.by:
         return crossed.label({name: level})
     return f"{name}={level}"
-
-
-def _name_of(label: str, column: str, scoring: Scoring) -> str:
-    if column.startswith("x") and scoring.crossed is not None:
-        return list(scoring.crossed.attributes)[int(column[1:])]
-    return label.partition("=")[0]
-
-
-def _level_of(scoring: Scoring, label: str, column: str) -> str:
-    """The level a row's label names in its column."""
-    if column == "grp":
-        return label
-    if column.startswith("x") and scoring.crossed is not None:
-        name = _name_of(label, column, scoring)
-        return next(x for x in scoring.crossed.attributes[name] if scoring.crossed.label({name: x}) == label)
-    return label.partition("=")[2]
 
 
 def _numeric_terms(scoring: Scoring, frame) -> list[tuple[str, str]]:

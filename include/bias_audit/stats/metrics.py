@@ -119,11 +119,11 @@ def answer_values(rows: list[dict], scoring: Scoring = TEXT) -> list[dict]:
     answer about several groups at once (a ranking: its kind's ``per_group``) gives one value per
     group, its variant the group's."""
     values = _values(rows)
-    kind = KINDS.get(scoring.task)
-    if kind is None or kind.per_group is None or scoring.crossed is None:
+    if not scoring.one_prompt_for_all:
         return values
-    groups = scoring.crossed.variants()
-    return [row for value in values for row in kind.per_group(value, groups)]
+    groups = scoring.crossed.variants()  # type: ignore[union-attr]
+    per_group = KINDS[scoring.task].per_group
+    return [row for value in values for row in per_group(value, groups)]  # type: ignore[misc]
 
 
 def _values(rows: list[dict]) -> list[dict]:

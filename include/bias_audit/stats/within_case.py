@@ -145,34 +145,29 @@ def pooled_level(
 ) -> Comparison:
     """One group's values in {-1, 0, +1} (the skew; a rate's 0 and 1) against 0, per case and
     pooled over cases; ``continuous``: any values, their mean (a ranking's ratio to the fair share)."""
-    summaries = mean_summaries(by_case) if continuous else level_summaries(by_case)
+    summaries = level_summaries(by_case, continuous=continuous)
     if summaries is None:
         return Comparison(0, 0, None, 0.0, None, None, None, None, None, cases=0, method=METHOD)
     return pool(summaries, alpha=alpha, one_group=True)
 
 
-def level_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | None:
-    """Per case: the skew's level p(+1) - p(-1) as the case's "gap" against 0; None without answers."""
+def level_summaries(
+    by_case: Mapping[str, Sequence[float]], *, continuous: bool = False
+) -> CaseSummaries | None:
+    """Per case: the skew's level p(+1) - p(-1) as the case's "gap" against 0 (``continuous``: the
+    values' mean, its variance from the pooled within-case variance); None without answers."""
     cases = sorted(c for c in by_case if len(by_case[c]))
     if not cases:
         return None
     x = [np.asarray(by_case[c], dtype=float) for c in cases]
     n = np.array([len(v) for v in x])
-    plus = np.array([np.sum(v == 1) for v in x])
-    minus = np.array([np.sum(v == -1) for v in x])
-    return skew_summaries(n, plus, minus, sum(((v - v.mean()) ** 2).sum() for v in x), tuple(cases))
-
-
-def mean_summaries(by_case: Mapping[str, Sequence[float]]) -> CaseSummaries | None:
-    """Per case: the values' mean as the case's "gap" against 0, its variance from the pooled
-    within-case variance; None without answers."""
-    cases = sorted(c for c in by_case if len(by_case[c]))
-    if not cases:
-        return None
-    x = [np.asarray(by_case[c], dtype=float) for c in cases]
-    n = np.array([len(v) for v in x])
+    sum_of_squares = sum(((v - v.mean()) ** 2).sum() for v in x)
+    if not continuous:
+        plus = np.array([np.sum(v == 1) for v in x])
+        minus = np.array([np.sum(v == -1) for v in x])
+        return skew_summaries(n, plus, minus, sum_of_squares, tuple(cases))
     zeros = np.zeros(len(n))
-    within = pooled_within_variance(sum(((v - v.mean()) ** 2).sum() for v in x), int((n - 1).sum()))
+    within = pooled_within_variance(sum_of_squares, int((n - 1).sum()))
     variance = None if within is None else within / n
     means = np.array([v.mean() for v in x])
     return CaseSummaries(n, zeros.astype(int), means, zeros, variance, within, tuple(cases))

@@ -93,7 +93,7 @@ class Crossed(Strict):
 
     def variants(self) -> list[str]:
         """Every variant key the attributes make (the full cross)."""
-        return [SEPARATOR.join(levels) for levels in itertools.product(*self.attributes.values())]
+        return list(self._crossings())
 
     def levels_of(self, variant: str) -> dict[str, str] | None:
         """The attribute levels a variant key names, or None if it is not one of ``variants``."""
@@ -114,18 +114,20 @@ class Crossed(Strict):
 
     def groups(self) -> dict[str, frozenset[str]]:
         """Every compared group's label and the variant keys it pools."""
-        found: dict[str, frozenset[str]] = {}
-        for levels in self._selections():
-            found[self.label(levels)] = frozenset(
-                v
-                for v in self.variants()
-                if all(self.levels_of(v)[n] == x for n, x in levels.items())  # type: ignore[index]
-            )
-        return found
+        crossings = self._crossings()
+        return {self.label(levels): _matching(levels, crossings) for levels in self._selections()}
 
     def members(self, name: str, level: str) -> frozenset[str]:
         """The variant keys whose ``name`` is ``level``."""
-        return frozenset(v for v in self.variants() if (self.levels_of(v) or {}).get(name) == level)
+        return _matching({name: level}, self._crossings())
+
+    def _crossings(self) -> dict[str, dict[str, str]]:
+        """Every variant key of the full cross with its levels."""
+        names = list(self.attributes)
+        return {
+            SEPARATOR.join(levels): dict(zip(names, levels, strict=True))
+            for levels in itertools.product(*self.attributes.values())
+        }
 
     def pairs(self) -> list[tuple[str, str]]:
         """The comparisons (group a, group b): each attribute's other levels against its reference,
@@ -153,6 +155,15 @@ class Crossed(Strict):
             if selection not in unique:
                 unique.append(selection)
         return unique
+
+
+def _matching(selection: dict[str, str], crossings: dict[str, dict[str, str]]) -> frozenset[str]:
+    """The variant keys with every level of ``selection`` (a level, a cell)."""
+    return frozenset(
+        variant
+        for variant, levels in crossings.items()
+        if all(levels[name] == level for name, level in selection.items())
+    )
 
 
 def _is_number(text: str) -> bool:
