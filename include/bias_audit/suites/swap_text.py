@@ -96,7 +96,11 @@ def rebuild(text: str, tokens: list[Word], replaced: dict[int, str]) -> tuple[st
         out.append(text[position : word.start])
         length += word.start - position
         new = replaced[i]
-        if new != word.text:
+        if not new:  # a word taken out ("de la" -> "del"): with the space before it
+            while out and out[-1] and out[-1][-1:].isspace():
+                out[-1] = out[-1][:-1]
+                length -= 1
+        if new and new != word.text:
             spans.append((length, length + len(new)))
         out.append(new)
         length += len(new)

@@ -1,0 +1,411 @@
+"""A Spanish prompt's references to a person's gender, turned female and male with their agreement:
+"la enfermera cansada" -> "el enfermero cansado", "una buena médica" -> "un buen médico", "del
+jefe" -> "de la jefa", "está agotada" -> "está agotado"; an epicene noun changes its determiner only
+("la periodista" -> "el periodista"); él/ella, titles (Sra./Sr., doña/don) and first names too.
+
+The person nouns, determiners and copulas are the detector's (scoring/lexicons/es_gender.yaml);
+the adjectives, verbs and determiner pairs it needs besides are in ``lexicons/swap_es.yaml``.
+Anything it cannot make agree is left out with the reason, never guessed at: a word after the
+person that ends like an adjective but is in neither list ("la enfermera simpatiquísima"), an
+object clitic that may be the person ("la llamé", "contratarla"), a noun with no counterpart
+(embarazada), people of both genders. No nonbinary variant: Spanish has no agreed neutral form
+(elle, -e are proposals), so it is left out and said so.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import yaml
+
+from bias_audit.scoring.spanish_lexicon import lexicon as detector_lexicon
+from bias_audit.scoring.spanish_lexicon import Noun, plural
+from bias_audit.suites.swap_text import Left, Swapped, between, cased, first_names, rebuild, starts_sentence, words
+
+_PRONOUNS = {"ella": ("female", "él"), "él": ("male", "ella"), "ellas": ("female", "ellos")}
+_TITLES = {"sra": "sr", "srta": "sr", "dra": "dr", "sr": "sra", "dr": "dra", "dña": "don", "lcda": "lcdo", "lcdo": "lcda"}
+_TITLE_GENDER = {"sra": "female", "srta": "female", "dra": "female", "dña": "female", "lcda": "female"}
+_FINITE = re.compile(r".{2,}(?:é|ó|aron|ieron|amos|emos|imos|aste|iste|aba|aban|ía|ían|ará|erá|irá|aría|ería|iría)$")
+_ENCLITIC = re.compile(r".{2,}(?:ar|er|ir|ando|iendo|ándo|iéndo)(?:la|lo|las|los)$")
+_PARTICIPLE = re.compile(r".{2,}(?:ad|id)(?:o|a|os|as)$")
+
+
+class _Lexicon:
+    def __init__(self, data: dict, detector: dict) -> None:
+        self.determiners = {**data["determiners"], **{f: m for m, f in data["determiners"].items()}}
+        self.feminine_determiners = set(data["determiners"].values())
+        self.apocopes: dict[str, str] = data["apocopes"]
+        self.adjectives = set(data["adjectives"])
+        self.verbs = set(data["verbs"])
+        self.not_agreeing = set(data["not_agreeing"])
+        self.name_after = set(data["name_after"])
+        self.name_before = set(data["name_before"])
+        self.unsafe: dict[str, str] = data["unsafe"]
+        self.pairs: dict[str, str] = {**detector["pairs"], **data["pairs"]}  # masculine -> feminine
+        # person nouns: the detector's, and this file's
+        self.nouns: dict[str, Noun] = dict(detector_lexicon().nouns)
+        for masculine, feminine in data["pairs"].items():
+            for word, gender in ((masculine, "m"), (feminine, "f")):
+                self.nouns.setdefault(word, Noun(masculine, gender, False, "pair"))
+                self.nouns.setdefault(plural(word), Noun(masculine, gender, True, "pair"))
+        for word in data["epicene"]:
+            self.nouns.setdefault(word, Noun(word, "e", False, "epicene"))
+            self.nouns.setdefault(plural(word), Noun(word, "e", True, "epicene"))
+        self.feminine = {f: m for m, f in self.pairs.items()}
+        self.epicene: dict[str, str] = detector["epicene"]
+        self.generic = set(detector["generic_singular"])
+        self.ambiguous = set(detector["ambiguous"])
+
+    def adjective(self, word: str) -> tuple[str, bool] | None:
+        """A word's masculine singular and whether it is plural, when it is an adjective or a
+        participle that agrees."""
+        many = word.endswith("s") and len(word) > 3
+        one = _singular(word) if many else word
+        for masculine in _masculines(one):
+            if masculine in self.adjectives:
+                return masculine, many
+        if _PARTICIPLE.fullmatch(word) and word not in self.verbs:
+            return (one[:-1] + "o" if one.endswith("a") else one), many
+        return None
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ces"):
+        return word[:-3] + "z"
+    if word.endswith(("oras", "ores", "eses", "ones")):
+        return word[:-2]
+    return word[:-1]
+
+
+def _masculines(word: str) -> list[str]:
+    """What a form's masculine singular may be: cansada -> cansado, trabajadora -> trabajador,
+    inglesa -> inglés, amable -> amable."""
+    found = [word]
+    if word.endswith("a"):
+        found += [word[:-1] + "o", word[:-1]]
+        if word.endswith("esa"):
+            found.append(word[:-3] + "és")
+        if word.endswith("ona"):
+            found.append(word[:-3] + "ón")
+    if word.endswith("es"):
+        found.append(word[:-2])
+    return found
+
+
+def inflect(masculine: str, gender: str, many: bool) -> str:
+    """An adjective's form: cansado -> cansada, cansadas; trabajador -> trabajadora; inglés ->
+    inglesa; amable, joven, líder: the same."""
+    if gender == "female":
+        if masculine.endswith("o"):
+            word = masculine[:-1] + "a"
+        elif masculine.endswith(("or", "án", "ín")) and masculine not in ("mejor", "peor", "mayor", "menor", "superior", "inferior", "exterior", "interior", "anterior", "posterior"):
+            word = _unaccent(masculine) + "a"
+        elif masculine.endswith(("és", "ón")):
+            word = _unaccent(masculine) + "a"
+        else:
+            word = masculine
+    else:
+        word = masculine
+    return plural(word) if many else word
+
+
+def _unaccent(word: str) -> str:
+    return word[:-2] + {"á": "a", "é": "e", "í": "i", "ó": "o", "ú": "u"}.get(word[-2], word[-2]) + word[-1]
+
+
+@functools.cache
+def lexicon() -> _Lexicon:
+    text = (resources.files("bias_audit.suites") / "lexicons" / "swap_es.yaml").read_text("utf-8")
+    detector = (resources.files("bias_audit.scoring") / "lexicons" / "es_gender.yaml").read_text("utf-8")
+    return _Lexicon(yaml.safe_load(text), yaml.safe_load(detector))
+
+
+@dataclass
+class _Person:
+    index: int
+    gender: str
+    kind: str  # noun, epicene, pronoun, title, name
+    lemma: str = ""
+    plural: bool = False
+
+
+def swap_spanish(text: str, *, force: bool = False, names: dict[str, str] | None = None) -> Swapped | Left:
+    """The prompt's female and male variants (agreement kept), or why it is left out."""
+    return _Swapper(text, force=force, names={k.lower(): v for k, v in (names or {}).items()}).swap()
+
+
+class _Swapper:
+    def __init__(self, text: str, *, force: bool, names: dict[str, str]) -> None:
+        self.text = text
+        self.tokens = words(text)
+        self.force = force
+        self.extra_names = names
+        self.lex = lexicon()
+        self.detector = detector_lexicon()
+        self.names = first_names()
+        self.notes = ["nonbinary left out: Spanish has no agreed neutral form (elle, -e are proposals)"]
+        self.replaced: dict[str, dict[int, str]] = {"female": {}, "male": {}}
+        self.agreeing: set[int] = set()
+
+    def lower(self, i: int) -> str:
+        return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
+
+    def joined(self, i: int, j: int) -> bool:
+        return 0 <= i and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
+
+    def gap(self, i: int) -> str:
+        """What stands between word i-1 and word i besides spaces (".", "," ...)."""
+        return between(self.text, self.tokens, i).strip() if 0 < i < len(self.tokens) else ""
+
+    # -- finding the person --------------------------------------------------------------------
+    def determiner_of(self, i: int) -> int | None:
+        j = i - 1
+        while j >= 0 and not self.gap(j + 1) and self.lower(j) in self.detector.prenominal:
+            j -= 1
+        if j >= 0 and not self.gap(j + 1) and (self.lower(j) in self.lex.determiners or self.lower(j) in ("del", "al")):
+            return j
+        return None
+
+    def people(self) -> list[_Person] | Left:
+        found: list[_Person] = []
+        for i, word in enumerate(self.tokens):
+            w = word.lower
+            if w in self.lex.unsafe:
+                return Left("unsafe", f"'{word.text}': {self.lex.unsafe[w]}")
+            if w in _PRONOUNS:
+                found.append(_Person(i, _PRONOUNS[w][0], "pronoun"))
+                continue
+            if w in _TITLES and word.text[0].isupper() and self.gap(i + 1) in (".", ""):
+                found.append(_Person(i, _TITLE_GENDER.get(w, "male"), "title"))
+                continue
+            noun = self.lex.nouns.get(w)
+            if noun is not None:
+                person = self._noun(i, w, noun)
+                if isinstance(person, Left):
+                    return person
+                if person is not None:
+                    found.append(person)
+                continue
+            if word.text[0].isupper() and i and not starts_sentence(self.text, self.tokens, i) or word.text[0].isupper():
+                gender = self.extra_names.get(w) or self.names.gender.get(w)
+                if gender in ("female", "male"):
+                    found.append(_Person(i, gender, "name"))
+                elif gender == "unisex":
+                    self.notes.append(f"{word.text} is a name given to women and men: kept")
+        return found
+
+    def _noun(self, i: int, w: str, noun) -> _Person | Left | None:
+        det = self.determiner_of(i)
+        det_gender = None if det is None else ("female" if self.lower(det) in self.lex.feminine_determiners else "male")
+        if noun.kind == "only":
+            return Left("unsafe", f"'{self.tokens[i].text}' has no counterpart of the other gender")
+        if noun.kind == "epicene":
+            if det_gender is None:
+                return None  # "como periodista": no gender said
+            if noun.counts != "both" and noun.counts != ("feminine" if det_gender == "female" else "masculine"):
+                return None  # "la policía" is the force
+            if det_gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
+                return None  # "un paciente": everyone's word
+            return _Person(i, det_gender, "epicene", noun.lemma, noun.plural)
+        gender = "female" if noun.gender == "f" else "male"
+        if noun.plural and gender == "male":
+            return None  # "los médicos": a generic masculine plural
+        if gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
+            return None
+        if noun.kind == "ambiguous" and det is None and self.lower(i - 1) not in ("como", *self.detector.copulas):
+            return None  # "la química" may be the field
+        return _Person(i, gender, "noun", noun.lemma, noun.plural)
+
+    def unknown_names(self, known: set[int]) -> list[str]:
+        unknown = []
+        for i, word in enumerate(self.tokens):
+            if i in known or not word.text[0].isupper() or word.text.isupper():
+                continue
+            w = word.lower
+            if w in self.lex.nouns or w in self.lex.determiners or self.names.gender.get(w) or w in self.extra_names:
+                continue
+            after = self.lower(i + 1) if self.joined(i, i + 1) else ""
+            before = self.lower(i - 1) if i and self.joined(i - 1, i) else ""
+            if self.lower(i - 1) in _TITLES or self.lower(i - 1) in self.lex.nouns:
+                continue  # "la Sra. García", "la doctora López": the title is the reference, the surname stays
+            if after in self.lex.name_after or before in self.lex.name_before:
+                unknown.append(word.text)
+        return unknown
+
+    def clitic(self, people: list[_Person]) -> str | None:
+        """An object clitic that may be the person: "la llamé", "lo contrataron", "contratarla"."""
+        for i, word in enumerate(self.tokens):
+            w = word.lower
+            if w in ("la", "lo", "las", "los") and self.joined(i, i + 1):
+                nxt = self.lower(i + 1)
+                if nxt not in self.lex.nouns and (nxt in self.lex.verbs or _FINITE.fullmatch(nxt)):
+                    return f"'{word.text} {self.tokens[i + 1].text}': '{word.text}' may be the person as an object"
+            if _ENCLITIC.fullmatch(w) and w not in self.lex.nouns:
+                return f"'{word.text}' may hold the person as an object"
+        return None
+
+    # -- writing ---------------------------------------------------------------------------------
+    def set(self, i: int, female: str, male: str) -> None:
+        word = self.tokens[i].text
+        for gender, new in (("female", female), ("male", male)):
+            if new.lower() != word.lower():
+                self.replaced[gender][i] = cased(word, new) if new else ""
+
+    def turn_determiner(self, det: int, gender_written: str, noun_index: int) -> None:
+        """The determiner (and prenominal adjectives) before a person's noun, in both genders."""
+        w = self.lower(det)
+        for j in range(det + 1, noun_index):  # "una buena", "el nuevo"
+            self.turn_adjective(j, prenominal=True)
+        if w in ("del", "al"):  # "del jefe" -> "de la jefa"
+            self.replaced["female"][det] = cased(self.tokens[det].text, ("de la" if w == "del" else "a la"))
+            return
+        other = self.lex.determiners[w]
+        female, male = (w, other) if gender_written == "female" else (other, w)
+        if male in ("el",) and self.lower(det - 1) in ("de", "a") and self.joined(det - 1, det):
+            contracted = "del" if self.lower(det - 1) == "de" else "al"
+            prep = self.tokens[det - 1].text
+            if gender_written == "female":  # "de la jefa" -> "del jefe"
+                self.replaced["male"][det - 1] = cased(prep, contracted)
+                self.replaced["male"][det] = ""
+                return
+        self.set(det, female, male)
+
+    def turn_adjective(self, j: int, *, prenominal: bool = False) -> bool:
+        w = self.lower(j)
+        if w in self.lex.apocopes.values():  # buen, primer
+            full = next(k for k, v in self.lex.apocopes.items() if v == w)
+            self.set(j, inflect(full, "female", False), w)
+            self.agreeing.add(j)
+            return True
+        found = self.lex.adjective(w)
+        if found is None:
+            return False
+        masculine, many = found
+        male = inflect(masculine, "male", many)
+        if prenominal and not many and masculine in self.lex.apocopes:
+            male = self.lex.apocopes[masculine]
+        self.set(j, inflect(masculine, "female", many), male)
+        self.agreeing.add(j)
+        return True
+
+    def after_noun(self, i: int) -> Left | None:
+        """Adjectives right after the person's noun agree with it ("la enfermera cansada y
+        contenta"); a word there that ends like one but is in neither list is not guessed at."""
+        j = i + 1
+        while j < len(self.tokens) and self.joined(j - 1, j) or (j < len(self.tokens) and self.gap(j) == "," and self.lower(j + 1) in ("y", "e")):
+            w = self.lower(j)
+            if w in ("y", "e") and j > i + 1 and j - 1 in self.agreeing:
+                j += 1
+                continue
+            if w in self.lex.not_agreeing or w in self.lex.verbs or w in self.lex.nouns or _FINITE.fullmatch(w):
+                return None
+            if self.turn_adjective(j):
+                j += 1
+                continue
+            if re.fullmatch(r".+[oa]s?", w) and w not in self.detector.not_adjectives:
+                return Left("unsafe", f"'{self.tokens[j].text}' after '{self.tokens[i].text}': whether it agrees with the person is not read")
+            return None
+        return None
+
+    def predicates(self, people: list[_Person]) -> Left | None:
+        """An adjective or participle after a copula whose subject is the person ("está cansada",
+        "se siente orgullosa", "fue elegida"); not when the clause names another subject."""
+        positions = {p.index for p in people}
+        for i, word in enumerate(self.tokens):
+            w = word.lower
+            copula = w in self.detector.copulas or (
+                w in self.detector.reflexive_copulas and self.lower(i - 1) in ("se", "me", "te")
+            )
+            if not copula or self._other_subject(i, positions):
+                continue
+            j = i + 1
+            while self.joined(j - 1, j) and self.lower(j) in self.detector.adverbs:
+                j += 1
+            if not self.joined(j - 1, j) or j in positions:
+                continue
+            after = self.lower(j + 1)
+            if after == "que" or re.fullmatch(r"[a-záéíóúñ]{2,}(?:ar|er|ir)", after or "-"):
+                continue  # impersonal: "es necesario estudiar"
+            while True:
+                if not self.turn_adjective(j):
+                    break
+                if self.lower(j + 1) in ("y", "e") and self.joined(j, j + 1) and self.lex.adjective(self.lower(j + 2)):
+                    j += 2
+                    continue
+                break
+        return None
+
+    def _other_subject(self, i: int, positions: set[int]) -> bool:
+        """The copula's clause names a subject other than the person ("la reunión está ...")."""
+        j = i - 1
+        while j >= 0 and not starts_sentence(self.text, self.tokens, j + 1) and self.lower(j) not in self.detector.clause_words and self.lower(j) != "que":
+            if j in positions:
+                return False
+            if self.lower(j) in self.lex.determiners and j + 1 < i and j + 1 not in positions:
+                return True
+            j -= 1
+        return False
+
+    def swap(self) -> Swapped | Left:
+        people = self.people()
+        if isinstance(people, Left):
+            return people
+        if not people:
+            return Left("none", "no reference to a person's gender: its variants would be identical")
+        if not self.force:
+            unknown = self.unknown_names({p.index for p in people})
+            if unknown:
+                return Left("unsafe", f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does not know (name it with --name NAME=female|male)")
+            if len({p.gender for p in people}) > 1:
+                shown = ", ".join(dict.fromkeys(self.tokens[p.index].text for p in people))
+                return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
+        clitic = self.clitic(people)
+        if clitic:
+            return Left("unsafe", clitic)
+        counterparts: dict[str, str] = {}
+        for person in people:
+            problem = self._turn(person, counterparts)
+            if problem is not None:
+                return problem
+        problem = self.predicates(people)
+        if problem is not None:
+            return problem
+        variants, marks = {}, {}
+        for gender in ("female", "male"):
+            variants[gender], marks[gender] = rebuild(self.text, self.tokens, self.replaced[gender])
+        originals = [(self.tokens[p.index].start, self.tokens[p.index].end) for p in people]
+        return Swapped(variants, marks, [self.tokens[p.index].text for p in people], list(dict.fromkeys(self.notes)), {}, originals)
+
+    def _turn(self, person: _Person, counterparts: dict[str, str]) -> Left | None:
+        i, word = person.index, self.tokens[person.index]
+        w = word.lower
+        if person.kind == "pronoun":
+            self.set(i, *((w, _PRONOUNS[w][1]) if person.gender == "female" else (_PRONOUNS[w][1], w)))
+            return None
+        if person.kind == "title":
+            other = _TITLES[w]
+            self.set(i, *((w, other) if person.gender == "female" else (other, w)))
+            if i and self.joined(i - 1, i) and self.lower(i - 1) in ("la", "el"):  # "la Sra." -> "el Sr."
+                self.turn_determiner(i - 1, person.gender, i)
+            return None
+        if person.kind == "name":
+            if w not in counterparts:
+                other = "male" if person.gender == "female" else "female"
+                counterparts[w] = self.names.counterpart(w, other, race=None, pool="es")
+            self.set(i, *((w, counterparts[w]) if person.gender == "female" else (counterparts[w], w)))
+            return None
+        if person.kind == "noun":
+            lemma = person.lemma
+            female = self.lex.pairs[lemma]
+            forms = (plural(female), plural(lemma)) if person.plural else (female, lemma)
+            self.set(i, *forms)
+        det = self.determiner_of(i)
+        if det is not None:
+            self.turn_determiner(det, person.gender, i)
+        return self.after_noun(i)
+
+
+__all__ = ["inflect", "swap_spanish"]
