@@ -71,6 +71,9 @@ class RunConfig(BaseModel):
         "few cases; occupations-gender, winobias and decisions-gender can pass and fail. Race, age and "
         "their intersections: discrim-eval (fixed, 1 sample per prompt; 3 for the race x gender cells) "
         "and hiring-names (fixed, 5-20 samples), hiring-names-ranking (who is ranked first). "
+        "Your own prompts: `bias-audit suites from-prompts prompts.csv --out my-suite.yaml` makes each "
+        "prompt that names a person's gender into a female/male case; check its review file, put the "
+        "suite in that folder and give its file name here. "
         f"{SUITE_SIZES} A run asks prompts x samples (fixed), or up to prompts x max_samples "
         "(sequential); `bias-audit plan` gives requests, tokens, time and cost before a run.",
         json_schema_extra={"examples": builtin_suite_names()},  # a list to pick from, free text allowed

@@ -51,6 +51,11 @@ def marked(text: str | None, evidence: str | None) -> markupsafe.Markup:
         for match in re.finditer(pattern, text, flags=re.IGNORECASE):
             if not any(a < match.end() and match.start() < b for a, b in spans):
                 spans.append(match.span())
+    return marked_spans(text, spans)
+
+
+def marked_spans(text: str, spans: list[tuple[int, int]]) -> markupsafe.Markup:
+    """``text`` escaped, with the given (start, end) spans in <mark>."""
     out, at = [], 0
     for start, end in sorted(spans):
         out.append(

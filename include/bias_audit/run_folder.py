@@ -9,6 +9,7 @@
     <runs>/<run_id>/report.html       the report, its PNGs beside it                  (report)
     <runs>/<run_id>/comparison.json   this run against a baseline audit, and its page
                     comparison.html   (compare)
+    <runs>/<run_id>/suite_review.html the review file of a suite made from a team's prompts  (generate)
     <runs>/trends.html                the trend page of every audit                   (report)
 
 The manifest carries what later stages need of the suite (its cases' attributes), so analysis and
@@ -38,6 +39,7 @@ RESPONSES_FILE = "responses.jsonl"
 MANIFEST_FILE = "run.json"
 ANALYSIS_FILE = "analysis.json"
 REPORT_FILE = "report.html"
+SUITE_REVIEW_FILE = "suite_review.html"
 FAILURE_FILE = "failure.json"  # why an Airflow run of this audit failed, when it did (run_note.py)
 COMPARISON_FILE = "comparison.json"
 COMPARISON_PAGE = "comparison.html"
@@ -123,6 +125,10 @@ class RunFolder:
     @property
     def comparison(self) -> Path:
         return self.path / COMPARISON_FILE
+
+    @property
+    def suite_review(self) -> Path:
+        return self.path / SUITE_REVIEW_FILE
 
     @property
     def comparison_page(self) -> Path:

@@ -228,6 +228,13 @@ def neighbour(run_id: str, direction: str, request: Request) -> RedirectResponse
     return HTMLResponse(html, status_code=404)
 
 
+@router.get("/runs/{run_id}/suite_review.html", name="suite_review")
+def suite_review(run_id: str, request: Request) -> FileResponse:
+    """The review file of a suite made from a team's prompts, as kept with the run (the report links it)."""
+    message = f"audit run {run_id!r} did not use a suite made by suites from-prompts"
+    return _served(_folder(request, run_id).suite_review, message)
+
+
 @router.get("/runs/{run_id}/{name}", name="plot")
 def plot(run_id: str, name: str, request: Request) -> FileResponse:
     path = _folder(request, run_id).path / name

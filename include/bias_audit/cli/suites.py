@@ -11,7 +11,7 @@ from bias_audit.suites import builtin_suite_names, load_suite
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """suites list, show, validate, import-bold, import-winobias"""
+    """suites list, show, validate, import-bold, -winobias, -esbbq, -discrim-eval, from-prompts"""
     suites = commands.add_parser("suites", help="list, show and validate prompt suites")
     suite_commands = suites.add_subparsers(required=True, metavar="ACTION")
     listing = suite_commands.add_parser("list", help="list the built-in suites")
@@ -72,6 +72,45 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write the suite here (default: stdout; FILE.yaml.gz is written compressed)",
     )  # fmt: skip
     discrim.set_defaults(handler=_suites_import_discrim_eval)
+    own = suite_commands.add_parser(
+        "from-prompts",
+        help="make a counterfactual suite from your own prompts (every swap listed in a review file)",
+        description="Each prompt that refers to a person's gender becomes a case whose variants turn every "
+        "reference female and male (nonbinary where it can be written correctly); what cannot be swapped "
+        "safely is left out with the reason. A review file (.review.html, .review.csv) is written beside "
+        "the suite. Exit 2 on bad input, with nothing written.",
+    )
+    own.add_argument(
+        "file", metavar="FILE", type=Path, help="prompts: plain text (one per line), .csv or .jsonl"
+    )
+    own.add_argument("--out", type=Path, required=True, metavar="SUITE.yaml", help="the suite file to write")
+    own.add_argument("--attribute", choices=("gender",), default="gender", help="what the variants change")
+    own.add_argument(
+        "--names", choices=("race",), default=None,
+        help="race: a first name's counterpart is of the same race (Bloomberg's lists), recorded as the "
+        "case's race attribute; a name of unknown race leaves its prompt out",
+    )  # fmt: skip
+    own.add_argument("--language", choices=("en", "es"), default="en", help="the prompts' language")
+    own.add_argument("--column", default="prompt", help="the CSV column or JSON key of the prompt")
+    own.add_argument("--name", default=None, help="the suite's name (default: from --out)")
+    own.add_argument(
+        "--first-name", action="append", default=[], metavar="NAME=female|male",
+        help="a first name the lexicon does not know, and its gender (repeatable)",
+    )  # fmt: skip
+    own.add_argument(
+        "--force", action="store_true",
+        help="swap every reference even when people of both genders or unknown names are in the prompt",
+    )  # fmt: skip
+    own.add_argument(
+        "--persona", action="store_true",
+        help="ask prompts with no gendered reference with a stated persona ('The user is a woman.' before "
+        "the prompt): whether the model treats the user differently",
+    )  # fmt: skip
+    own.add_argument(
+        "--max-prompt-tokens", type=int, default=None, metavar="N",
+        help="prompts longer than this are left out (default 1900: the local model's context)",
+    )  # fmt: skip
+    own.set_defaults(handler=_suites_from_prompts)
 
 
 def _suites_list(args: argparse.Namespace) -> int:
@@ -154,4 +193,66 @@ def _emit_suite(suite, text: str, out: Path | None) -> int:
         print(f"{out}: suite {suite.name!r}, {len(suite.cases)} cases")
     else:
         print(text, end="")
+    return 0
+
+
+def _suites_from_prompts(args: argparse.Namespace) -> int:
+    import re
+    import shlex
+
+    from bias_audit.suites.from_prompts import (
+        DEFAULT_MAX_PROMPT_TOKENS,
+        STATUSES,
+        generate,
+        review_csv,
+        review_html,
+        review_paths,
+        suite_yaml,
+        write_all,
+    )
+    from bias_audit.suites.loader import parse_suite
+
+    names: dict[str, str] = {}
+    for item in args.first_name:
+        name, _, gender = item.partition("=")
+        if not name.strip() or gender not in ("female", "male"):
+            raise UserInputError(f"give NAME=female or NAME=male (value: {item!r})", field="--first-name")
+        names[name.strip()] = gender
+    limit = DEFAULT_MAX_PROMPT_TOKENS if args.max_prompt_tokens is None else args.max_prompt_tokens
+    if limit <= 0:
+        raise UserInputError(f"must be > 0 (value: {limit})", field="--max-prompt-tokens")
+    if args.out.suffix not in (".yaml", ".yml"):
+        raise UserInputError(
+            f"the suite file's name must end in .yaml (value: {str(args.out)!r})", field="--out"
+        )
+    if not args.out.parent.is_dir():
+        raise UserInputError("no such folder", source=str(args.out.parent), field="--out")
+    name = args.name or re.sub(r"[^a-z0-9_.-]+", "-", args.out.stem.lower()).strip("-.")[:64] or "own-prompts"
+    html_path, csv_path = review_paths(args.out)
+    generated = generate(
+        args.file, name=name, language=args.language, column=args.column, names_race=args.names == "race",
+        force=args.force, persona=args.persona, names=names, max_prompt_tokens=limit, review=html_path.name,
+    )  # fmt: skip
+    given = [str(args.file), "--out", str(args.out), "--language", args.language]
+    given += ["--names", args.names] if args.names else []
+    given += ["--column", args.column] if args.column != "prompt" else []
+    given += [f"--first-name={item}" for item in args.first_name]
+    given += [flag for flag, on in (("--force", args.force), ("--persona", args.persona)) if on]
+    command = "bias-audit suites from-prompts " + shlex.join(given)
+    text = suite_yaml(generated, command)
+    suite = parse_suite(text, source=str(args.out))  # what is written loads as any suite does
+    write_all(
+        {args.out: text, html_path: review_html(generated, suite.name), csv_path: review_csv(generated)}
+    )
+    for outcome in generated.outcomes:
+        if outcome.swapped is None:
+            print(f"{args.file}:{outcome.line}: {STATUSES[outcome.status]}: {outcome.reason}")
+    info = suite.generated_from
+    assert info is not None
+    print(
+        f"{args.out}: suite {suite.name!r}, {len(suite.cases)} cases from {info.prompts} prompts "
+        f"({info.cases} swapped, {info.persona_cases} with a stated persona, {info.left_out} left out)"
+    )
+    print(f"review every case in {html_path} (or {csv_path.name}) before you run it:")
+    print(f"  bias-audit audit --suite {args.out}    or the DAG's suite param: {args.out.resolve()}")
     return 0

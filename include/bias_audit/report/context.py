@@ -236,6 +236,8 @@ def report_context(
         "summary_figures": KINDS[data.task_kind].summary(data) if data.task_kind in KINDS else [],
         "airflow_run": airflow_run_link(data.run),
         "limits": _limits(findings, data.run) + language_note(data.run) + _echo_note(responses),
+        # a suite made by suites from-prompts: where its prompts came from, the review file kept
+        "own_prompts": data.manifest.get("generated_from"),
         "metrics": METRICS,
         "thresholds": data.thresholds,
         "comparison": comparison,

@@ -45,6 +45,19 @@ class SequentialPlan(_Strict):
         return list(check_schedule(looks))
 
 
+class GeneratedFrom(_Strict):
+    """Where a suite made by ``bias-audit suites from-prompts`` came from: the team's file (its
+    name and sha256), the review file written beside the suite, and what became of the prompts."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    review: str | None = None
+    prompts: int = Field(ge=0)
+    cases: int = Field(ge=0)
+    persona_cases: int = Field(0, ge=0)
+    left_out: int = Field(ge=0)
+
+
 class Case(_Strict):
     case_id: Identifier
     variants: dict[Identifier, PromptText] = Field(min_length=1)
@@ -82,6 +95,8 @@ class Suite(_Strict):
     task: Task | None = None
     # A sequential audit's looks (None: 5, 15, then doubling; stats/sequential.py).
     sequential: SequentialPlan | None = None
+    # A suite made from a team's own prompts (suites/from_prompts.py): its source and review file.
+    generated_from: GeneratedFrom | None = None
 
     @field_validator("cases")
     @classmethod
@@ -130,7 +145,11 @@ class Suite(_Strict):
         """The suite as JSON-able data (what a suite file holds); a suite without a task has no
         ``task`` key (an English one no ``language``), so it hashes as before those existed and its
         earlier runs stay comparable."""
-        unset = {name for name in ("task", "sequential", "translates") if getattr(self, name) is None}
+        unset = {
+            name
+            for name in ("task", "sequential", "translates", "generated_from")
+            if getattr(self, name) is None
+        }
         unset |= {"language"} if self.language == "en" else set()
         unset |= set() if self.names else {"names"}
         return self.model_dump(mode="json", exclude=unset or None)

@@ -174,7 +174,7 @@ class _Swapper:
 
     def joined(self, i: int, j: int) -> bool:
         """Words i and j (j = i + 1) stand together with only spaces between them."""
-        return 0 <= i and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
+        return i >= 0 and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
 
     def _doubled_indices(self) -> set[int]:
         found: set[int] = set()
@@ -212,7 +212,11 @@ class _Swapper:
             elif base in _TITLES and word.text[0].isupper() and self._title(i, base):
                 found.append(_Reference(i, "title", _TITLES[base], clitic=clitic))
             elif (noun := self.lex.nouns.get(base) or self.lex.nouns.get(lower)) is not None:
-                found.append(_Reference(i, "noun", noun.gender, noun=noun, clitic="" if lower in self.lex.nouns else clitic))
+                found.append(
+                    _Reference(
+                        i, "noun", noun.gender, noun=noun, clitic="" if lower in self.lex.nouns else clitic
+                    )
+                )
             elif word.text[0].isupper() and (gender := self._gender_of_name(base)):
                 if gender == "unisex":
                     self.notes.append(f"{word.text} is a name given to women and men: kept")
@@ -244,13 +248,13 @@ class _Swapper:
             title_before = i and _split(self.lower(i - 1))[0] in _TITLES
             if title_before:
                 continue  # "Mr. Okafor": the title is the reference, the surname stays
-            if after in self.lex.name_after or before in self.lex.name_before or clitic == "'s" and after:
+            if after in self.lex.name_after or before in self.lex.name_before or (clitic == "'s" and after):
                 unknown.append(word.text)
         return unknown
 
     # -- writing ------------------------------------------------------------------------------
     def her_role(self, i: int) -> str:
-        """"her" before a noun is possessive, else the object; after a verb taking two objects
+        """ "her" before a noun is possessive, else the object; after a verb taking two objects
         and before a bare noun, either ("give her feedback"): unsafe."""
         if i + 1 >= len(self.tokens):
             return "object"
@@ -294,14 +298,12 @@ class _Swapper:
                 return Left(
                     "unsafe",
                     f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does "
-                    "not know (name it with --name NAME=female|male)",
+                    "not know (name it with --first-name NAME=female|male)",
                 )
             genders = {ref.gender for ref in refs}
             if len(genders) > 1:
                 shown = ", ".join(dict.fromkeys(self.tokens[r.index].text for r in refs))
-                return Left(
-                    "unsafe", f"people of both genders ({shown}): which of them to turn is not read"
-                )
+                return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
         counterparts = self._counterparts(refs)
         if isinstance(counterparts, Left):
             return counterparts
@@ -338,8 +340,14 @@ class _Swapper:
                 continue
             race = self.names.race.get(name)
             if self.race and (race is None or "/" in race):
-                why = "is not among" if race is None else f"is among the names of more than one group ({race}) in"
-                return Left("unsafe", f"{word.text.split(chr(39))[0]} {why} Bloomberg's lists of names by race")
+                why = (
+                    "is not among"
+                    if race is None
+                    else f"is among the names of more than one group ({race}) in"
+                )
+                return Left(
+                    "unsafe", f"{word.text.split(chr(39))[0]} {why} Bloomberg's lists of names by race"
+                )
             other = "male" if ref.gender == "female" else "female"
             counterpart = self.names.counterpart(name, other, race=race if race and "/" not in race else None)
             found[name] = (counterpart, race or "")
@@ -394,7 +402,11 @@ class _Swapper:
         """ "a"/"an" before a replaced word made to fit it: an actress -> an actor, a woman -> a person."""
         if not i or self.lower(i - 1) not in ("a", "an") or not self.joined(i - 1, i):
             return
-        article = "an" if new[:1].lower() in "aeiou" and not new.lower().startswith(("uni", "use", "eu", "one")) else "a"
+        article = (
+            "an"
+            if new[:1].lower() in "aeiou" and not new.lower().startswith(("uni", "use", "eu", "one"))
+            else "a"
+        )
         replaced[i - 1] = cased(self.tokens[i - 1].text, article)
 
     def _agree(self, refs: list[_Reference], replaced: dict[int, str]) -> bool:
@@ -405,11 +417,16 @@ class _Swapper:
             if ref.kind != "pronoun" or ref.role != "subject" or ref.clitic:
                 continue
             i = ref.index
-            if i and self.joined(i - 1, i) and self.lower(i - 1) in lex.irregular_verbs and not starts_sentence(
-                self.text, self.tokens, i
+            if (
+                i
+                and self.joined(i - 1, i)
+                and self.lower(i - 1) in lex.irregular_verbs
+                and not starts_sentence(self.text, self.tokens, i)
             ):
                 before = self.tokens[i - 1]
-                replaced[i - 1] = apostrophe(before.text, cased(before.text, lex.irregular_verbs[before.lower]))
+                replaced[i - 1] = apostrophe(
+                    before.text, cased(before.text, lex.irregular_verbs[before.lower])
+                )
                 continue
             j = i + 1
             while self.joined(j - 1, j) and self.lower(j) in lex.adverbs:

@@ -21,14 +21,34 @@ from importlib import resources
 
 import yaml
 
-from bias_audit.scoring.spanish_lexicon import lexicon as detector_lexicon
 from bias_audit.scoring.spanish_lexicon import Noun, plural
-from bias_audit.suites.swap_text import Left, Swapped, between, cased, first_names, rebuild, starts_sentence, words
+from bias_audit.scoring.spanish_lexicon import lexicon as detector_lexicon
+from bias_audit.suites.swap_text import (
+    Left,
+    Swapped,
+    between,
+    cased,
+    first_names,
+    rebuild,
+    starts_sentence,
+    words,
+)
 
 _PRONOUNS = {"ella": ("female", "él"), "él": ("male", "ella"), "ellas": ("female", "ellos")}
-_TITLES = {"sra": "sr", "srta": "sr", "dra": "dr", "sr": "sra", "dr": "dra", "dña": "don", "lcda": "lcdo", "lcdo": "lcda"}
+_TITLES = {
+    "sra": "sr",
+    "srta": "sr",
+    "dra": "dr",
+    "sr": "sra",
+    "dr": "dra",
+    "dña": "don",
+    "lcda": "lcdo",
+    "lcdo": "lcda",
+}
 _TITLE_GENDER = {"sra": "female", "srta": "female", "dra": "female", "dña": "female", "lcda": "female"}
-_FINITE = re.compile(r".{2,}(?:é|ó|aron|ieron|amos|emos|imos|aste|iste|aba|aban|ía|ían|ará|erá|irá|aría|ería|iría)$")
+_FINITE = re.compile(
+    r".{2,}(?:é|ó|aron|ieron|amos|emos|imos|aste|iste|aba|aban|ía|ían|ará|erá|irá|aría|ería|iría)$"
+)
 _ENCLITIC = re.compile(r".{2,}(?:ar|er|ir|ando|iendo|ándo|iéndo)(?:la|lo|las|los)$")
 _PARTICIPLE = re.compile(r".{2,}(?:ad|id)(?:o|a|os|as)$")
 
@@ -101,9 +121,22 @@ def inflect(masculine: str, gender: str, many: bool) -> str:
     if gender == "female":
         if masculine.endswith("o"):
             word = masculine[:-1] + "a"
-        elif masculine.endswith(("or", "án", "ín")) and masculine not in ("mejor", "peor", "mayor", "menor", "superior", "inferior", "exterior", "interior", "anterior", "posterior"):
-            word = _unaccent(masculine) + "a"
-        elif masculine.endswith(("és", "ón")):
+        elif (
+            masculine.endswith(("or", "án", "ín"))
+            and masculine
+            not in (
+                "mejor",
+                "peor",
+                "mayor",
+                "menor",
+                "superior",
+                "inferior",
+                "exterior",
+                "interior",
+                "anterior",
+                "posterior",
+            )
+        ) or masculine.endswith(("és", "ón")):
             word = _unaccent(masculine) + "a"
         else:
             word = masculine
@@ -154,7 +187,7 @@ class _Swapper:
         return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
 
     def joined(self, i: int, j: int) -> bool:
-        return 0 <= i and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
+        return i >= 0 and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
 
     def gap(self, i: int) -> str:
         """What stands between word i-1 and word i besides spaces (".", "," ...)."""
@@ -165,7 +198,11 @@ class _Swapper:
         j = i - 1
         while j >= 0 and not self.gap(j + 1) and self.lower(j) in self.detector.prenominal:
             j -= 1
-        if j >= 0 and not self.gap(j + 1) and (self.lower(j) in self.lex.determiners or self.lower(j) in ("del", "al")):
+        if (
+            j >= 0
+            and not self.gap(j + 1)
+            and (self.lower(j) in self.lex.determiners or self.lower(j) in ("del", "al"))
+        ):
             return j
         return None
 
@@ -189,7 +226,9 @@ class _Swapper:
                 if person is not None:
                     found.append(person)
                 continue
-            if word.text[0].isupper() and i and not starts_sentence(self.text, self.tokens, i) or word.text[0].isupper():
+            if (word.text[0].isupper() and i and not starts_sentence(self.text, self.tokens, i)) or word.text[
+                0
+            ].isupper():
                 gender = self.extra_names.get(w) or self.names.gender.get(w)
                 if gender in ("female", "male"):
                     found.append(_Person(i, gender, "name"))
@@ -199,13 +238,19 @@ class _Swapper:
 
     def _noun(self, i: int, w: str, noun) -> _Person | Left | None:
         det = self.determiner_of(i)
-        det_gender = None if det is None else ("female" if self.lower(det) in self.lex.feminine_determiners else "male")
+        det_gender = (
+            None
+            if det is None
+            else ("female" if self.lower(det) in self.lex.feminine_determiners else "male")
+        )
         if noun.kind == "only":
             return Left("unsafe", f"'{self.tokens[i].text}' has no counterpart of the other gender")
         if noun.kind == "epicene":
             if det_gender is None:
                 return None  # "como periodista": no gender said
-            if noun.counts != "both" and noun.counts != ("feminine" if det_gender == "female" else "masculine"):
+            if noun.counts != "both" and noun.counts != (
+                "feminine" if det_gender == "female" else "masculine"
+            ):
                 return None  # "la policía" is the force
             if det_gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
                 return None  # "un paciente": everyone's word
@@ -215,7 +260,11 @@ class _Swapper:
             return None  # "los médicos": a generic masculine plural
         if gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
             return None
-        if noun.kind == "ambiguous" and det is None and self.lower(i - 1) not in ("como", *self.detector.copulas):
+        if (
+            noun.kind == "ambiguous"
+            and det is None
+            and self.lower(i - 1) not in ("como", *self.detector.copulas)
+        ):
             return None  # "la química" may be the field
         return _Person(i, gender, "noun", noun.lemma, noun.plural)
 
@@ -225,12 +274,17 @@ class _Swapper:
             if i in known or not word.text[0].isupper() or word.text.isupper():
                 continue
             w = word.lower
-            if w in self.lex.nouns or w in self.lex.determiners or self.names.gender.get(w) or w in self.extra_names:
+            if (
+                w in self.lex.nouns
+                or w in self.lex.determiners
+                or self.names.gender.get(w)
+                or w in self.extra_names
+            ):
                 continue
             after = self.lower(i + 1) if self.joined(i, i + 1) else ""
             before = self.lower(i - 1) if i and self.joined(i - 1, i) else ""
             if self.lower(i - 1) in _TITLES or self.lower(i - 1) in self.lex.nouns:
-                continue  # "la Sra. García", "la doctora López": the title is the reference, the surname stays
+                continue  # "la Sra. García", "la doctora López": the title is the reference
             if after in self.lex.name_after or before in self.lex.name_before:
                 unknown.append(word.text)
         return unknown
@@ -242,7 +296,8 @@ class _Swapper:
             if w in ("la", "lo", "las", "los") and self.joined(i, i + 1):
                 nxt = self.lower(i + 1)
                 if nxt not in self.lex.nouns and (nxt in self.lex.verbs or _FINITE.fullmatch(nxt)):
-                    return f"'{word.text} {self.tokens[i + 1].text}': '{word.text}' may be the person as an object"
+                    shown = f"{word.text} {self.tokens[i + 1].text}"
+                    return f"'{shown}': '{word.text}' may be the person as an object"
             if _ENCLITIC.fullmatch(w) and w not in self.lex.nouns:
                 return f"'{word.text}' may hold the person as an object"
         return None
@@ -295,18 +350,29 @@ class _Swapper:
         """Adjectives right after the person's noun agree with it ("la enfermera cansada y
         contenta"); a word there that ends like one but is in neither list is not guessed at."""
         j = i + 1
-        while j < len(self.tokens) and self.joined(j - 1, j) or (j < len(self.tokens) and self.gap(j) == "," and self.lower(j + 1) in ("y", "e")):
+        while (j < len(self.tokens) and self.joined(j - 1, j)) or (
+            j < len(self.tokens) and self.gap(j) == "," and self.lower(j + 1) in ("y", "e")
+        ):
             w = self.lower(j)
             if w in ("y", "e") and j > i + 1 and j - 1 in self.agreeing:
                 j += 1
                 continue
-            if w in self.lex.not_agreeing or w in self.lex.verbs or w in self.lex.nouns or _FINITE.fullmatch(w):
+            if (
+                w in self.lex.not_agreeing
+                or w in self.lex.verbs
+                or w in self.lex.nouns
+                or _FINITE.fullmatch(w)
+            ):
                 return None
             if self.turn_adjective(j):
                 j += 1
                 continue
             if re.fullmatch(r".+[oa]s?", w) and w not in self.detector.not_adjectives:
-                return Left("unsafe", f"'{self.tokens[j].text}' after '{self.tokens[i].text}': whether it agrees with the person is not read")
+                return Left(
+                    "unsafe",
+                    f"'{self.tokens[j].text}' after '{self.tokens[i].text}': "
+                    "whether it agrees with the person is not read",
+                )
             return None
         return None
 
@@ -332,7 +398,11 @@ class _Swapper:
             while True:
                 if not self.turn_adjective(j):
                     break
-                if self.lower(j + 1) in ("y", "e") and self.joined(j, j + 1) and self.lex.adjective(self.lower(j + 2)):
+                if (
+                    self.lower(j + 1) in ("y", "e")
+                    and self.joined(j, j + 1)
+                    and self.lex.adjective(self.lower(j + 2))
+                ):
                     j += 2
                     continue
                 break
@@ -341,7 +411,12 @@ class _Swapper:
     def _other_subject(self, i: int, positions: set[int]) -> bool:
         """The copula's clause names a subject other than the person ("la reunión está ...")."""
         j = i - 1
-        while j >= 0 and not starts_sentence(self.text, self.tokens, j + 1) and self.lower(j) not in self.detector.clause_words and self.lower(j) != "que":
+        while (
+            j >= 0
+            and not starts_sentence(self.text, self.tokens, j + 1)
+            and self.lower(j) not in self.detector.clause_words
+            and self.lower(j) != "que"
+        ):
             if j in positions:
                 return False
             if self.lower(j) in self.lex.determiners and j + 1 < i and j + 1 not in positions:
@@ -358,7 +433,11 @@ class _Swapper:
         if not self.force:
             unknown = self.unknown_names({p.index for p in people})
             if unknown:
-                return Left("unsafe", f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does not know (name it with --name NAME=female|male)")
+                return Left(
+                    "unsafe",
+                    f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does not "
+                    "know (name it with --first-name NAME=female|male)",
+                )
             if len({p.gender for p in people}) > 1:
                 shown = ", ".join(dict.fromkeys(self.tokens[p.index].text for p in people))
                 return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
@@ -377,7 +456,14 @@ class _Swapper:
         for gender in ("female", "male"):
             variants[gender], marks[gender] = rebuild(self.text, self.tokens, self.replaced[gender])
         originals = [(self.tokens[p.index].start, self.tokens[p.index].end) for p in people]
-        return Swapped(variants, marks, [self.tokens[p.index].text for p in people], list(dict.fromkeys(self.notes)), {}, originals)
+        return Swapped(
+            variants,
+            marks,
+            [self.tokens[p.index].text for p in people],
+            list(dict.fromkeys(self.notes)),
+            {},
+            originals,
+        )
 
     def _turn(self, person: _Person, counterparts: dict[str, str]) -> Left | None:
         i, word = person.index, self.tokens[person.index]

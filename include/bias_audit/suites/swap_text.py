@@ -161,12 +161,20 @@ def first_names() -> FirstNames:
         pools[(sex, "es")] = data["spanish"][sex]
         for name in data["common"][sex] + data["spanish"][sex]:
             gender.setdefault(name.lower(), sex)
-        for name in data["common"][sex] + data["spanish"][sex] + [n for v in data["distinctive"][sex].values() for n in v]:
+        for name in (
+            data["common"][sex]
+            + data["spanish"][sex]
+            + [n for v in data["distinctive"][sex].values() for n in v]
+        ):
             written[name.lower()] = name
     for name in data["unisex"]:
         gender[name.lower()] = "unisex"
         written[name.lower()] = name
     race = {name: next(iter(groups)) for name, groups in races.items() if len(groups) == 1}
-    multi = {name: "/".join(sorted(groups, key="WBAH".index)) for name, groups in races.items() if len(groups) > 1}
-    paired = {a.lower(): b for a, b in data["paired"].items()} | {b.lower(): a for a, b in data["paired"].items()}
+    multi = {
+        name: "/".join(sorted(groups, key="WBAH".index)) for name, groups in races.items() if len(groups) > 1
+    }
+    paired = {a.lower(): b for a, b in data["paired"].items()} | {
+        b.lower(): a for a, b in data["paired"].items()
+    }
     return FirstNames(gender, {**race, **multi}, written, pools, paired)
