@@ -28,6 +28,11 @@ WORDS = {
     "Summer", "Autumn", "Holly", "Ivy", "Ruby", "Amber", "Pearl", "Rose", "Will", "Mark", "Bill",
     "Frank", "Art", "Sue", "Pat", "May", "June", "April", "August", "Royal", "King", "Major",
     "Price", "Miles", "Reed", "Lane", "Dale", "Glen", "Wade", "Chance", "Cash",
+    # and places
+    "Austin", "Dallas", "Houston", "Jackson", "Madison", "Florence", "Georgia", "Virginia",
+    "Carolina", "Savannah", "Phoenix", "Lincoln", "Orlando", "Denver", "Chelsea", "Sydney", "Paris",
+    "Israel", "India", "Asia", "Aurora", "Brooklyn", "Camden", "Sierra", "Cheyenne", "Dakota",
+    "Memphis", "Nevada", "Regina", "Salem", "Trinity", "Tyler", "Columbia",
 }  # fmt: skip
 COMMON = {
     "female": """Mary Patricia Linda Barbara Susan Sarah Karen Lisa Nancy Betty Sandra Donna Carol

@@ -120,6 +120,7 @@ class _Lexicon:
         self.not_names = set(data["not_names"])
         self.name_before = set(data["name_before"])
         self.name_after = set(data["name_after"])
+        self.place_before = set(data["place_before"])
 
 
 @functools.cache
@@ -217,12 +218,16 @@ class _Swapper:
                         i, "noun", noun.gender, noun=noun, clitic="" if lower in self.lex.nouns else clitic
                     )
                 )
-            elif word.text[0].isupper() and (gender := self._gender_of_name(base)):
+            elif word.text[0].isupper() and not self._place(i) and (gender := self._gender_of_name(base)):
                 if gender == "unisex":
                     self.notes.append(f"{word.text} is a name given to women and men: kept")
                 else:
                     found.append(_Reference(i, "name", gender, clitic=clitic))
         return found
+
+    def _place(self, i: int) -> bool:
+        """A capitalised word where a place stands ("in Austin", "at Madison"): not a name."""
+        return i > 0 and self.joined(i - 1, i) and self.lower(i - 1) in self.lex.place_before
 
     def _title(self, i: int, base: str) -> bool:
         """Mr, Mrs, Ms before a capitalised word; Miss only so ("Miss Lee"; "miss" is a verb)."""
@@ -288,8 +293,8 @@ class _Swapper:
             if ref.kind == "pronoun" and ref.role == "her":
                 ref.role = self.her_role(ref.index)
                 if ref.role == "unsafe":
-                    verb = self.tokens[ref.index - 1].text
-                    return Left("unsafe", f"'{verb} her' + a noun: 'her' may be 'his' or 'him' here")
+                    verb, following = self.tokens[ref.index - 1].text, self.tokens[ref.index + 1].text
+                    return Left("unsafe", f"'{verb} her {following}': 'her' may be 'his' or 'him' here")
             elif ref.kind == "pronoun" and ref.role == "his":
                 ref.role = self.his_role(ref.index)
         if not self.force:

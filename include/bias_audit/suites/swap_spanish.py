@@ -76,7 +76,7 @@ class _Lexicon:
             self.nouns.setdefault(plural(word), Noun(word, "e", True, "epicene"))
         self.feminine = {f: m for m, f in self.pairs.items()}
         self.epicene: dict[str, str] = detector["epicene"]
-        self.generic = set(detector["generic_singular"])
+        self.neutral = set(detector_lexicon().neutral)
         self.ambiguous = set(detector["ambiguous"])
 
     def adjective(self, word: str) -> tuple[str, bool] | None:
@@ -208,8 +208,14 @@ class _Swapper:
 
     def people(self) -> list[_Person] | Left:
         found: list[_Person] = []
+        doubled = self.doubled()
+        if doubled:
+            shown = " ".join(self.tokens[i].text for i in sorted(doubled))
+            self.notes.append(f"doubled forms left as written: {shown}")
         for i, word in enumerate(self.tokens):
             w = word.lower
+            if i in doubled:
+                continue
             if w in self.lex.unsafe:
                 return Left("unsafe", f"'{word.text}': {self.lex.unsafe[w]}")
             if w in _PRONOUNS:
@@ -237,6 +243,8 @@ class _Swapper:
         return found
 
     def _noun(self, i: int, w: str, noun) -> _Person | Left | None:
+        if self.lower(i - 1) in self.lex.neutral and self.joined(i - 1, i):
+            return None  # "una persona ingeniera": it agrees with "persona", which says nothing
         det = self.determiner_of(i)
         det_gender = (
             None
@@ -252,21 +260,47 @@ class _Swapper:
                 "feminine" if det_gender == "female" else "masculine"
             ):
                 return None  # "la policía" is the force
-            if det_gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
-                return None  # "un paciente": everyone's word
             return _Person(i, det_gender, "epicene", noun.lemma, noun.plural)
         gender = "female" if noun.gender == "f" else "male"
         if noun.plural and gender == "male":
             return None  # "los médicos": a generic masculine plural
-        if gender == "male" and not noun.plural and noun.lemma in self.lex.generic:
-            return None
-        if (
-            noun.kind == "ambiguous"
-            and det is None
-            and self.lower(i - 1) not in ("como", *self.detector.copulas)
-        ):
-            return None  # "la química" may be the field
+        if noun.kind == "ambiguous" and not self._person_meant(i):
+            return None  # "la nueva política" is a policy, "la química" may be the field
         return _Person(i, gender, "noun", noun.lemma, noun.plural)
+
+    def _person_meant(self, i: int) -> bool:
+        """A noun that also names a thing ("política", "química") is a person after a copula or
+        "como", or when a verb follows it ("la química analizó")."""
+        if self.lower(i - 1) in ("como", *self.detector.copulas):
+            return True
+        after = self.lower(i + 1) if self.joined(i, i + 1) else ""
+        return after in self.lex.verbs or bool(_FINITE.fullmatch(after))
+
+    def doubled(self) -> set[int]:
+        """Doubled forms that already name both genders ("los y las docentes", "el/la gerente",
+        "empleado o empleada"): left as written, and not a reference."""
+        found: set[int] = set()
+        for i in range(len(self.tokens) - 1):
+            slash = self.gap(i + 1) == "/"
+            joined = self.lower(i + 1) in ("y", "e", "o", "u") and self.joined(i, i + 1)
+            if not (slash or joined):
+                continue
+            last = i + 1 if slash else i + 2
+            a, b = self.lower(i), self.lower(last)
+            opposite_dets = a in self.lex.determiners and self.lex.determiners.get(a) == b
+            first, second = self.lex.nouns.get(a), self.lex.nouns.get(b)
+            opposite_nouns = bool(
+                first and second and first.lemma == second.lemma and first.gender != second.gender
+            )
+            if not (opposite_dets or opposite_nouns):
+                continue
+            found |= set(range(i, last + 1))
+            j = last + 1
+            while j < len(self.tokens) and self.lower(j) in self.detector.prenominal:
+                j += 1
+            if opposite_dets and self.lower(j) in self.lex.nouns:
+                found.add(j)
+        return found
 
     def unknown_names(self, known: set[int]) -> list[str]:
         unknown = []
@@ -357,6 +391,12 @@ class _Swapper:
             if w in ("y", "e") and j > i + 1 and j - 1 in self.agreeing:
                 j += 1
                 continue
+            if w in self.detector.adverbs and w not in ("no", "ya") and self.joined(j, j + 1):
+                j += 1  # "una candidata muy preparada"
+                continue
+            if self.turn_adjective(j):  # before the nouns: "joven" is both
+                j += 1
+                continue
             if (
                 w in self.lex.not_agreeing
                 or w in self.lex.verbs
@@ -364,9 +404,6 @@ class _Swapper:
                 or _FINITE.fullmatch(w)
             ):
                 return None
-            if self.turn_adjective(j):
-                j += 1
-                continue
             if re.fullmatch(r".+[oa]s?", w) and w not in self.detector.not_adjectives:
                 return Left(
                     "unsafe",
@@ -395,6 +432,10 @@ class _Swapper:
             after = self.lower(j + 1)
             if after == "que" or re.fullmatch(r"[a-záéíóúñ]{2,}(?:ar|er|ir)", after or "-"):
                 continue  # impersonal: "es necesario estudiar"
+            inverted = after in self.lex.determiners and j + 2 in positions  # "¿Está lista la candidata?"
+            if self.joined(j, j + 1) and after not in self.lex.not_agreeing and after not in ("y", "e"):
+                if not inverted:
+                    continue  # "es buena idea": the adjective is the next noun's
             while True:
                 if not self.turn_adjective(j):
                     break
@@ -444,6 +485,15 @@ class _Swapper:
         clitic = self.clitic(people)
         if clitic:
             return Left("unsafe", clitic)
+        masculine = [
+            p for p in people if p.gender == "male" and p.kind in ("noun", "epicene") and not p.plural
+        ]
+        if masculine and len(masculine) == len(people):
+            shown = self.tokens[masculine[0].index].text
+            self.notes.append(
+                f"'{shown}' may be read as everyone's word (the generic masculine): the male variant may "
+                "then be heard as unmarked"
+            )
         counterparts: dict[str, str] = {}
         for person in people:
             problem = self._turn(person, counterparts)
