@@ -433,9 +433,11 @@ class _Swapper:
             if after == "que" or re.fullmatch(r"[a-záéíóúñ]{2,}(?:ar|er|ir)", after or "-"):
                 continue  # impersonal: "es necesario estudiar"
             inverted = after in self.lex.determiners and j + 2 in positions  # "¿Está lista la candidata?"
-            if self.joined(j, j + 1) and after not in self.lex.not_agreeing and after not in ("y", "e"):
-                if not inverted:
-                    continue  # "es buena idea": the adjective is the next noun's
+            followed = (
+                self.joined(j, j + 1) and after not in self.lex.not_agreeing and after not in ("y", "e")
+            )
+            if followed and not inverted:
+                continue  # "es buena idea": the adjective is the next noun's
             while True:
                 if not self.turn_adjective(j):
                     break
