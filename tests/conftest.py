@@ -106,6 +106,7 @@ FAST_MODULES = {
     "test_health",
     "test_plan",
     "test_parameters",
+    "test_from_prompts",
 }
 HEAVY_FIXTURES = {"spark", "audited", "airflow_db"}
 

@@ -509,7 +509,7 @@ def _keep_review(folder: RunFolder, suite: Suite, source: str) -> bool:
     if folder.suite_review.is_file():
         return True
     review = Path(source).parent / Path(info.review).name
-    if not review.is_file():
+    if not review.name.endswith(".review.html") or not review.is_file():
         log.warning("suite %s names its review file %s, which is not beside it", suite.name, info.review)
         return False
     shutil.copyfile(review, folder.suite_review)

@@ -101,7 +101,9 @@ def read_prompts(path: Path, column: str = "prompt") -> tuple[list[tuple[int, st
     else:
         prompts = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not prompts:
-        raise UserInputError("no prompts: the file is empty", source=source)
+        raise UserInputError(
+            "no prompts: the file is empty (or holds only blank lines or a header)", source=source
+        )
     return prompts, digest
 
 
