@@ -20,14 +20,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "include"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
 from bias_audit.suites.swap_english import swap_english
 from bias_audit.suites.swap_quality import Quality, read_labelled, score
 from bias_audit.suites.swap_spanish import swap_spanish
 from bias_audit.suites.swap_text import Left, Swapped, cased, rebuild, words
 
+ROOT = Path(__file__).resolve().parents[1]
 # The naive way: every listed word swapped for its counterpart, whatever its role or neighbours.
 NAIVE = {
     "en": {

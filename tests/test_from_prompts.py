@@ -275,7 +275,7 @@ def test_a_generated_suite_is_audited_and_its_report_links_the_review(tmp_path, 
         words = 25 if " she " in f" {prompt} " else 60
         return " ".join(["The review notes steady, careful work."] * (words // 6))
 
-    analysis, overall = audit_through_fake_azure(tmp_path, spark, path, answer, "own", samples=3)
+    _analysis, overall = audit_through_fake_azure(tmp_path, spark, path, answer, "own", samples=3)
     gap = overall[("word_count", "female", "male")]
     assert gap["cases"] == 12 and gap["difference"] < 0 and gap["finding"] == "fail"
     folder = tmp_path / "runs" / "own"
