@@ -33,6 +33,7 @@ import yaml
 
 from bias_audit.suites.swap_text import (
     Left,
+    Reading,
     Swapped,
     Word,
     apostrophe,
@@ -40,8 +41,6 @@ from bias_audit.suites.swap_text import (
     cased,
     first_names,
     rebuild,
-    starts_sentence,
-    words,
 )
 
 GENDERS = ("female", "male", "nonbinary")
@@ -158,10 +157,9 @@ def swap_english(
     return _Swapper(text, force=force, names=names or {}, race=race).swap()
 
 
-class _Swapper:
+class _Swapper(Reading):
     def __init__(self, text: str, *, force: bool, names: dict[str, str], race: bool) -> None:
-        self.text = text
-        self.tokens = words(text)
+        super().__init__(text)
         self.force = force
         self.extra_names = {k.lower(): v for k, v in names.items()}
         self.race = race
@@ -170,13 +168,6 @@ class _Swapper:
         self.notes: list[str] = []
 
     # -- reading ------------------------------------------------------------------------------
-    def lower(self, i: int) -> str:
-        return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
-
-    def joined(self, i: int, j: int) -> bool:
-        """Words i and j (j = i + 1) stand together with only spaces between them."""
-        return i >= 0 and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
-
     def _doubled_indices(self) -> set[int]:
         found: set[int] = set()
         for first, middle, last in self.lex.doubled:
@@ -426,7 +417,7 @@ class _Swapper:
                 i
                 and self.joined(i - 1, i)
                 and self.lower(i - 1) in lex.irregular_verbs
-                and not starts_sentence(self.text, self.tokens, i)
+                and not self.starts_sentence(i)
             ):
                 before = self.tokens[i - 1]
                 replaced[i - 1] = apostrophe(
@@ -454,7 +445,7 @@ class _Swapper:
     def _second_verb(self, j: int) -> str | None:
         """A later "and/or/but + verb-s" in the same sentence ("she writes code and tests it")."""
         for k in range(j + 1, len(self.tokens) - 1):
-            if starts_sentence(self.text, self.tokens, k):
+            if self.starts_sentence(k):
                 return None
             if self.lower(k) in ("and", "or", "but"):
                 m = k + 1

@@ -25,13 +25,11 @@ from bias_audit.scoring.spanish_lexicon import Noun, plural
 from bias_audit.scoring.spanish_lexicon import lexicon as detector_lexicon
 from bias_audit.suites.swap_text import (
     Left,
+    Reading,
     Swapped,
-    between,
     cased,
     first_names,
     rebuild,
-    starts_sentence,
-    words,
 )
 
 _PRONOUNS = {"ella": ("female", "él"), "él": ("male", "ella"), "ellas": ("female", "ellos")}
@@ -170,10 +168,9 @@ def swap_spanish(text: str, *, force: bool = False, names: dict[str, str] | None
     return _Swapper(text, force=force, names={k.lower(): v for k, v in (names or {}).items()}).swap()
 
 
-class _Swapper:
+class _Swapper(Reading):
     def __init__(self, text: str, *, force: bool, names: dict[str, str]) -> None:
-        self.text = text
-        self.tokens = words(text)
+        super().__init__(text)
         self.force = force
         self.extra_names = names
         self.lex = lexicon()
@@ -182,16 +179,6 @@ class _Swapper:
         self.notes = ["nonbinary left out: Spanish has no agreed neutral form (elle, -e are proposals)"]
         self.replaced: dict[str, dict[int, str]] = {"female": {}, "male": {}}
         self.agreeing: set[int] = set()
-
-    def lower(self, i: int) -> str:
-        return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
-
-    def joined(self, i: int, j: int) -> bool:
-        return i >= 0 and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
-
-    def gap(self, i: int) -> str:
-        """What stands between word i-1 and word i besides spaces (".", "," ...)."""
-        return between(self.text, self.tokens, i).strip() if 0 < i < len(self.tokens) else ""
 
     # -- finding the person --------------------------------------------------------------------
     def determiner_of(self, i: int) -> int | None:
@@ -232,9 +219,7 @@ class _Swapper:
                 if person is not None:
                     found.append(person)
                 continue
-            if (word.text[0].isupper() and i and not starts_sentence(self.text, self.tokens, i)) or word.text[
-                0
-            ].isupper():
+            if (word.text[0].isupper() and i and not self.starts_sentence(i)) or word.text[0].isupper():
                 gender = self.extra_names.get(w) or self.names.gender.get(w)
                 if gender in ("female", "male"):
                     found.append(_Person(i, gender, "name"))
@@ -456,7 +441,7 @@ class _Swapper:
         j = i - 1
         while (
             j >= 0
-            and not starts_sentence(self.text, self.tokens, j + 1)
+            and not self.starts_sentence(j + 1)
             and self.lower(j) not in self.detector.clause_words
             and self.lower(j) != "que"
         ):

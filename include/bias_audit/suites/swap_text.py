@@ -47,6 +47,28 @@ def starts_sentence(text: str, tokens: list[Word], i: int) -> bool:
     return i == 0 or bool(SENTENCE_END.search(between(text, tokens, i)))
 
 
+class Reading:
+    """A prompt's words and what stands between them: what both swappers read a prompt with."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = words(text)
+
+    def lower(self, i: int) -> str:
+        return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
+
+    def joined(self, i: int, j: int) -> bool:
+        """Words i and j (j = i + 1) stand together with only spaces between them."""
+        return i >= 0 and j < len(self.tokens) and not between(self.text, self.tokens, j).strip()
+
+    def gap(self, i: int) -> str:
+        """What stands between word i-1 and word i besides spaces (".", "," ...)."""
+        return between(self.text, self.tokens, i).strip() if 0 < i < len(self.tokens) else ""
+
+    def starts_sentence(self, i: int) -> bool:
+        return starts_sentence(self.text, self.tokens, i)
+
+
 def cased(like: str, word: str) -> str:
     """``word`` written in ``like``'s case: HER -> HIS, Her -> His, her -> his."""
     if len(like) > 1 and like.isupper():
