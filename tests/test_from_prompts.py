@@ -287,3 +287,12 @@ def test_a_generated_suite_is_audited_and_its_report_links_the_review(tmp_path, 
     page = write_report("own", tmp_path / "runs", tmp_path / "warehouse").read_text(encoding="utf-8")
     assert 'id="own-prompts"' in page and '<a href="suite_review.html">review every swap</a>' in page
     assert yaml.safe_load((suites / "team.yaml").read_text(encoding="utf-8"))["generated_from"]["cases"] == 12
+    from fastapi.testclient import TestClient
+
+    from bias_audit.web import create_app
+
+    client = TestClient(create_app(tmp_path / "runs", tmp_path / "warehouse"))
+    served = client.get("/runs/own/suite_review.html")
+    assert served.status_code == 200 and "Review of suite team" in served.text
+    assert "script-src" in served.headers["content-security-policy"]
+    assert client.get("/runs/nothing-here/suite_review.html").status_code == 404
