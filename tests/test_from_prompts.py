@@ -201,6 +201,9 @@ def test_from_prompts_reads_text_and_json_lines_and_asks_a_persona(tmp_path):
     assert main([*argv, "--language", "es"]) == 0
     suite = load_suite(str(tmp_path / "j.yaml"))
     assert suite.language == "es" and suite.cases[0].variants["male"] == "El médico está cansado."
+    array = write(tmp_path / "p.json", json.dumps(["Describe a nurse.", {"prompt": "Ask her to lead."}]))
+    assert main(["suites", "from-prompts", str(array), "--out", str(tmp_path / "a.yaml")]) == 0
+    assert [c.case_id for c in load_suite(str(tmp_path / "a.yaml")).cases] == ["line-2"]
 
 
 @pytest.mark.parametrize(
@@ -213,6 +216,7 @@ def test_from_prompts_reads_text_and_json_lines_and_asks_a_persona(tmp_path):
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "not a text file: it holds a NUL byte"),
         ("latin1.txt", "She is tired.\nLa m\xe9dica".encode("latin-1"), "line 2: not UTF-8 text"),
         ("bad.jsonl", '{"prompt": "She is tired."}\n{oops\n', "line 2: not JSON"),
+        ("bad.json", '["She is tired.", 3]', "item 2: neither text nor an object with the key 'prompt'"),
         ("none.txt", "Describe a nurse.\nDescribe a nurse.\n", "no prompt could be made into a case"),
     ],
 )

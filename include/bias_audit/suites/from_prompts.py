@@ -96,6 +96,8 @@ def read_prompts(path: Path, column: str = "prompt") -> tuple[list[tuple[int, st
     suffix = path.suffix.lower()
     if suffix == ".csv":
         prompts = list(_csv(text, column, source))
+    elif suffix == ".json" and text.lstrip().startswith("["):
+        prompts = list(_json_array(text, column, source))
     elif suffix in (".jsonl", ".ndjson", ".json"):
         prompts = list(_json_lines(text, column, source))
     else:
@@ -127,6 +129,22 @@ def _csv(text: str, column: str, source: str) -> Iterator[tuple[int, str]]:
             line = reader.line_num + 1
     except csv.Error as exc:
         raise UserInputError(f"line {reader.line_num}: not CSV: {exc}", source=source) from None
+
+
+def _json_array(text: str, column: str, source: str) -> Iterator[tuple[int, str]]:
+    """A JSON array of prompts (strings, or objects with the key ``column``); each numbered by
+    its place in the array (1, 2, ...), which the review file and the case ids use as the line."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserInputError(f"line {exc.lineno}: not JSON: {exc.msg}", source=source) from None
+    for n, item in enumerate(items, 1):
+        value = item.get(column) if isinstance(item, dict) else item
+        if not isinstance(value, str):
+            raise UserInputError(
+                f"item {n}: neither text nor an object with the key {column!r}", source=source
+            )
+        yield n, value.strip()
 
 
 def _json_lines(text: str, column: str, source: str) -> Iterator[tuple[int, str]]:
