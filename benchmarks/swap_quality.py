@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from bias_audit.suites.swap_english import swap_english
-from bias_audit.suites.swap_quality import Quality, read_labelled, score
-from bias_audit.suites.swap_spanish import swap_spanish
-from bias_audit.suites.swap_text import Left, Swapped, cased, rebuild, words
+from bias_audit.own_prompts.swap_english import swap_english
+from bias_audit.own_prompts.swap_quality import Quality, read_labelled, score
+from bias_audit.own_prompts.swap_spanish import swap_spanish
+from bias_audit.own_prompts.swap_text import Left, Swapped, cased, rebuild, words
 
 ROOT = Path(__file__).resolve().parents[1]
 # The naive way: every listed word swapped for its counterpart, whatever its role or neighbours.

@@ -1,8 +1,8 @@
-"""Regenerate include/bias_audit/suites/lexicons/first_names.yaml, the first names that
+"""Regenerate include/bias_audit/own_prompts/lexicons/first_names.yaml, the first names that
 ``bias-audit suites from-prompts`` recognises and swaps:
 
 .venv/bin/python scripts/build_first_names.py ../shared/data/names-bloomberg \
-    > include/bias_audit/suites/lexicons/first_names.yaml
+    > include/bias_audit/own_prompts/lexicons/first_names.yaml
 
 ``distinctive``: the first names of Bloomberg's 2024 lists of names most distinctive of a race
 and gender (voter and census data; Apache-2.0, ../shared/data/names-bloomberg), by gender and race

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("calibrate",),  # synthetic audits through stats: error rates and sample sizes
     ("llm",),  # providers: one request, one completion
     ("config", "parameters", "named_files", "run_requests", "plan"),  # what a run asks
+    ("own_prompts",),  # a team's prompts made into a suite: the swappers, from-prompts
     ("judge",),  # the LLM judge: grading, its check against labels, its interval
     ("generate",),  # the generation stage
     ("analyze", "tables"),  # the Spark job and the warehouse's tables

@@ -1,5 +1,5 @@
 """``bias-audit suites from-prompts``: a team's prompts made into a counterfactual suite whose every
-swap is reviewable (suites/from_prompts.py, swap_english.py, swap_spanish.py)."""
+swap is reviewable (own_prompts/from_prompts.py, swap_english.py, swap_spanish.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import yaml
 
 from bias_audit.cli import main
 from bias_audit.suites import load_suite
-from bias_audit.suites.swap_english import swap_english
-from bias_audit.suites.swap_quality import read_labelled, score
-from bias_audit.suites.swap_spanish import swap_spanish
-from bias_audit.suites.swap_text import Left, Swapped
+from bias_audit.own_prompts.swap_english import swap_english
+from bias_audit.own_prompts.swap_quality import read_labelled, score
+from bias_audit.own_prompts.swap_spanish import swap_spanish
+from bias_audit.own_prompts.swap_text import Left, Swapped
 
 DATA = Path(__file__).parent / "data"
 

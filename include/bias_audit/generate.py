@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -462,7 +461,6 @@ def _write_manifest(
     """``run.json``: the run's configuration, which the ``runs`` table is built from, and the
     attributes of the suite's cases, which the analysis needs (run_folder.py)."""
     attributes = {case.case_id: dict(case.attributes) for case in suite.cases if case.attributes}
-    review = _keep_review(folder, suite, config.suite)
     folder.write_manifest(
         {
             **config.model_dump(),
@@ -473,12 +471,7 @@ def _write_manifest(
             "language": suite.language,
             "translates": suite.translates,
             **({"names": suite.names} if suite.names else {}),  # read as evidence in Spanish answers
-            # a suite made from the team's own prompts: its source, and the review file kept beside the run
-            **(
-                {"generated_from": {**suite.generated_from.model_dump(), "review_kept": review}}
-                if suite.generated_from
-                else {}
-            ),
+            **folder.generated_from(suite.generated_from, config.suite),  # a suite from a team's prompts
             "provider": provider.name,
             "model": provider.model,
             "api_version": provider.api_version,
@@ -497,23 +490,6 @@ def _write_manifest(
             **({"sequential": sequential, **_sequential_columns(sequential)} if sequential else {}),
         }
     )
-
-
-def _keep_review(folder: RunFolder, suite: Suite, source: str) -> bool:
-    """A suite made by ``suites from-prompts`` has a review file beside it: a copy is kept in the
-    run folder (the report links it), as the suite was when the run started. False when it is not
-    there (moved, or the suite is a copy)."""
-    info = suite.generated_from
-    if info is None or not info.review:
-        return False
-    if folder.suite_review.is_file():
-        return True
-    review = Path(source).parent / Path(info.review).name
-    if not review.name.endswith(".review.html") or not review.is_file():
-        log.warning("suite %s names its review file %s, which is not beside it", suite.name, info.review)
-        return False
-    shutil.copyfile(review, folder.suite_review)
-    return True
 
 
 def _sequential_columns(summary: dict) -> dict[str, object]:

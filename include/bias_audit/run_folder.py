@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,30 @@ class RunFolder:
     @property
     def comparison_page(self) -> Path:
         return self.path / COMPARISON_PAGE
+
+    def generated_from(self, info: BaseModel | None, suite_source: str) -> dict[str, Any]:
+        """The manifest's ``generated_from`` for a suite made by ``suites from-prompts`` (its source
+        file's name and hash, the counts), the review file beside the suite kept in this folder
+        (``review_kept``); nothing for any other suite."""
+        if info is None:
+            return {}
+        document = info.model_dump()
+        review = document.get("review")
+        kept = bool(review) and self.keep_suite_review(Path(suite_source).parent / Path(review).name)
+        return {"generated_from": {**document, "review_kept": kept}}
+
+    def keep_suite_review(self, review: Path) -> bool:
+        """A copy of the review file beside a suite made by ``suites from-prompts``, as it was when
+        the run started (the report links it). Only a ``*.review.html`` file is copied; False when
+        there is none (the suite moved without it, or is a copy)."""
+        if self.suite_review.is_file():
+            return True
+        if not review.name.endswith(".review.html") or not review.is_file():
+            log.warning("the suite's review file %s is not beside it", review.name)
+            return False
+        self.path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(review, self.suite_review)
+        return True
 
     def response_log(self) -> ResponseLog:
         return ResponseLog(self.responses)

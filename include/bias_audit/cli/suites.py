@@ -72,6 +72,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write the suite here (default: stdout; FILE.yaml.gz is written compressed)",
     )  # fmt: skip
     discrim.set_defaults(handler=_suites_import_discrim_eval)
+    _register_from_prompts(suite_commands)
+
+
+def _register_from_prompts(suite_commands: argparse._SubParsersAction) -> None:
     own = suite_commands.add_parser(
         "from-prompts",
         help="make a counterfactual suite from your own prompts (every swap listed in a review file)",
@@ -200,7 +204,7 @@ def _suites_from_prompts(args: argparse.Namespace) -> int:
     import re
     import shlex
 
-    from bias_audit.suites.from_prompts import (
+    from bias_audit.own_prompts.from_prompts import (
         DEFAULT_MAX_PROMPT_TOKENS,
         STATUSES,
         generate,

@@ -95,7 +95,7 @@ class Suite(_Strict):
     task: Task | None = None
     # A sequential audit's looks (None: 5, 15, then doubling; stats/sequential.py).
     sequential: SequentialPlan | None = None
-    # A suite made from a team's own prompts (suites/from_prompts.py): its source and review file.
+    # A suite made from a team's own prompts (own_prompts/from_prompts.py): its source and review file.
     generated_from: GeneratedFrom | None = None
 
     @field_validator("cases")

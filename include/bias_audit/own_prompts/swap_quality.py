@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bias_audit.suites.swap_text import Swapped, first_names, words
+from bias_audit.own_prompts.swap_text import Swapped, first_names, words
 
 _CHOICE = re.compile(r"\{([^{}]*)\}")
 

@@ -1,5 +1,5 @@
 """An English prompt's references to a person's gender, turned female, male and (where it can be
-written correctly) nonbinary: the variants of a counterfactual case (suites/from_prompts.py).
+written correctly) nonbinary: the variants of a counterfactual case (own_prompts/from_prompts.py).
 
 What it turns, every other word untouched (lexicon: ``lexicons/swap_en.yaml``):
 
@@ -31,7 +31,7 @@ from importlib import resources
 
 import yaml
 
-from bias_audit.suites.swap_text import (
+from bias_audit.own_prompts.swap_text import (
     Left,
     Reading,
     Swapped,
@@ -124,7 +124,7 @@ class _Lexicon:
 
 @functools.cache
 def lexicon() -> _Lexicon:
-    text = (resources.files("bias_audit.suites") / "lexicons" / "swap_en.yaml").read_text("utf-8")
+    text = (resources.files("bias_audit.own_prompts") / "lexicons" / "swap_en.yaml").read_text("utf-8")
     return _Lexicon(yaml.safe_load(text))
 
 

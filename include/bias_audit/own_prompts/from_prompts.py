@@ -2,7 +2,7 @@
 
 Each prompt that refers to a person's gender becomes a case whose variants are the prompt with
 every reference turned female and male (and nonbinary where it can be written correctly): the
-swappers (suites/swap_english.py, suites/swap_spanish.py) read the references with their grammar
+swappers (own_prompts/swap_english.py, own_prompts/swap_spanish.py) read the references with their grammar
 and leave out, with the reason, what they cannot turn safely. Prompts with no reference are
 listed (identical variants would measure nothing), or, with ``persona``, asked with a stated
 persona instead ("The user is a woman."), a different question: does the model treat the *user*
@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from bias_audit.errors import UserInputError
-from bias_audit.suites.swap_text import Left, Swapped
+from bias_audit.own_prompts.swap_text import Left, Swapped
 
 # The local model reads 2,048 tokens: the answer's 100 and the template's few leave about 1,900.
 DEFAULT_MAX_PROMPT_TOKENS = 1900
@@ -176,42 +176,13 @@ def generate(
     review: str | None = None,
 ) -> Generated:
     """Read the file's prompts and make each into a case, or say why not."""
-    from bias_audit.llm.tokens import estimate_prompt_tokens
-
     prompts, digest = read_prompts(path, column)
     seen: dict[str, int] = {}
-    outcomes: list[Outcome] = []
-    for line, prompt in prompts:
-        if not prompt:
-            outcomes.append(Outcome(line, prompt, "empty", "an empty prompt"))
-            continue
-        key = " ".join(prompt.split()).lower()
-        if key in seen:
-            outcomes.append(Outcome(line, prompt, "duplicate", f"the same prompt as line {seen[key]}"))
-            continue
-        seen[key] = line
-        tokens = estimate_prompt_tokens([{"role": "user", "content": prompt}])
-        if tokens > max_prompt_tokens:
-            outcomes.append(
-                Outcome(
-                    line,
-                    prompt,
-                    "too_long",
-                    f"about {tokens:,} tokens, over the {max_prompt_tokens:,} the model can read "
-                    "(--max-prompt-tokens)",
-                )
-            )
-            continue
-        result = _swap(prompt, language, force=force, names=names, race=names_race)
-        case_id = f"line-{line}"
-        if isinstance(result, Swapped):
-            outcomes.append(Outcome(line, prompt, "case", "", case_id, result))
-        elif result.status == "none" and persona:
-            outcomes.append(
-                Outcome(line, prompt, "persona", result.reason, case_id, _persona(prompt, language))
-            )
-        else:
-            outcomes.append(Outcome(line, prompt, result.status, result.reason))
+    options = {"force": force, "names": names, "race": names_race}
+    outcomes = [
+        _outcome(line, prompt, seen, language, persona, max_prompt_tokens, options)
+        for line, prompt in prompts
+    ]
     cases = [_case(o) for o in outcomes if o.swapped is not None]
     if not cases:
         counts = ", ".join(f"{n} {STATUSES[s]}" for s, n in _counts(outcomes).items())
@@ -248,14 +219,38 @@ def generate(
     return Generated(suite, outcomes, digest)
 
 
+def _outcome(
+    line: int, prompt: str, seen: dict[str, int], language: str, persona: bool, limit: int, options: dict
+) -> Outcome:
+    """What becomes of one prompt: a case, a persona case, or left out with the reason."""
+    from bias_audit.llm.tokens import estimate_prompt_tokens
+
+    if not prompt:
+        return Outcome(line, prompt, "empty", "an empty prompt")
+    key = " ".join(prompt.split()).lower()
+    if key in seen:
+        return Outcome(line, prompt, "duplicate", f"the same prompt as line {seen[key]}")
+    seen[key] = line
+    tokens = estimate_prompt_tokens([{"role": "user", "content": prompt}])
+    if tokens > limit:
+        reason = f"about {tokens:,} tokens, over the {limit:,} the model can read (--max-prompt-tokens)"
+        return Outcome(line, prompt, "too_long", reason)
+    result = _swap(prompt, language, **options)
+    if isinstance(result, Swapped):
+        return Outcome(line, prompt, "case", "", f"line-{line}", result)
+    if result.status == "none" and persona:
+        return Outcome(line, prompt, "persona", result.reason, f"line-{line}", _persona(prompt, language))
+    return Outcome(line, prompt, result.status, result.reason)
+
+
 def _swap(
     prompt: str, language: str, *, force: bool, names: dict[str, str] | None, race: bool
 ) -> Swapped | Left:
     if language == "es":
-        from bias_audit.suites.swap_spanish import swap_spanish
+        from bias_audit.own_prompts.swap_spanish import swap_spanish
 
         return swap_spanish(prompt, force=force, names=names)
-    from bias_audit.suites.swap_english import swap_english
+    from bias_audit.own_prompts.swap_english import swap_english
 
     return swap_english(prompt, force=force, names=names, race=race)
 

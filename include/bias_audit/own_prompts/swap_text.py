@@ -1,4 +1,4 @@
-"""What the English and Spanish swappers share (suites/swap_english.py, suites/swap_spanish.py):
+"""What the English and Spanish swappers share (own_prompts/swap_english.py, own_prompts/swap_spanish.py):
 words with their place in the text, case kept on a replaced word, the text rebuilt with the
 replaced words' spans (the review file marks them), the first-name lexicon, and the two outcomes
 of reading a prompt: its variants, or why it was left out.
@@ -166,7 +166,7 @@ class FirstNames:
 
 @functools.cache
 def first_names() -> FirstNames:
-    text = (resources.files("bias_audit.suites") / "lexicons" / "first_names.yaml").read_text("utf-8")
+    text = (resources.files("bias_audit.own_prompts") / "lexicons" / "first_names.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
     gender: dict[str, str] = {}
     race: dict[str, str] = {}
