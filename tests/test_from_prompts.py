@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from bias_audit.cli import main
-from bias_audit.suites import load_suite
 from bias_audit.own_prompts.swap_english import swap_english
 from bias_audit.own_prompts.swap_quality import read_labelled, score
 from bias_audit.own_prompts.swap_spanish import swap_spanish
 from bias_audit.own_prompts.swap_text import Left, Swapped
+from bias_audit.suites import load_suite
 
 DATA = Path(__file__).parent / "data"
 
