@@ -258,5 +258,7 @@ def _suites_from_prompts(args: argparse.Namespace) -> int:
         f"({info.cases} swapped, {info.persona_cases} with a stated persona, {info.left_out} left out)"
     )
     print(f"review every case in {html_path} (or {csv_path.name}) before you run it:")
-    print(f"  bias-audit audit --suite {args.out}    or the DAG's suite param: {args.out.resolve()}")
+    print(f"  bias-audit plan --suite {args.out}  (what it will ask), then")
+    print(f"  bias-audit generate --run-id RUN --suite {args.out}, analyze and report; or the DAG's")
+    print(f"  suite param, with {args.out.name} and its review file in $BIAS_AUDIT_SUITES_DIR")
     return 0
