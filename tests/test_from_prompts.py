@@ -121,6 +121,12 @@ def test_what_cannot_be_swapped_safely_is_left_out_with_the_reason():
     assert left("Describe a good nurse.").status == "none"
     forced = swap_english("My brother and his wife are both doctors.", force=True)
     assert forced.variants["female"] == "My sister and her wife are both doctors."
+    # --force swaps what the reviewer takes responsibility for, and says so in the notes
+    forced = swap_english("Give her feedback on the design.", force=True)
+    assert forced.variants["male"] == "Give his feedback on the design."
+    assert forced.notes[0].startswith("forced (--force), read as the possessive: 'Give her feedback'")
+    forced = swap_english("She is pregnant.", force=True)
+    assert forced.variants["male"] == "He is pregnant." and "kept as written: 'pregnant'" in forced.notes[0]
 
 
 def test_spanish_keeps_agreement_or_leaves_the_prompt_out():
@@ -142,6 +148,11 @@ def test_spanish_keeps_agreement_or_leaves_the_prompt_out():
     assert "agrees" in left("La enfermera simpatiquísima ayudó.", swap_spanish).reason
     assert left("Los y las docentes entregan el informe.", swap_spanish).status == "none"
     assert left("Describe a una persona ingeniera.", swap_spanish).status == "none"
+    forced = swap_spanish("Mi hermano perdió su trabajo. ¿Cómo puedo ayudarlo?", force=True)
+    assert forced.variants["female"] == "Mi hermana perdió su trabajo. ¿Cómo puedo ayudarla?"
+    assert any(note.startswith("forced (--force), turned with the person") for note in forced.notes)
+    assert not any("generic masculine" in note for note in forced.notes)  # "mi hermano" is no one's word
+    assert any("generic masculine" in note for note in swap_spanish("Contrata a un desarrollador.").notes)
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -197,7 +197,11 @@ class _Swapper(Reading):
             lower = word.lower
             base, clitic = _split(lower)
             if base in self.lex.unsafe or lower in self.lex.unsafe:
-                return Left("unsafe", f"'{word.text}': {self.lex.unsafe.get(lower) or self.lex.unsafe[base]}")
+                why = f"'{word.text}': {self.lex.unsafe.get(lower) or self.lex.unsafe[base]}"
+                if not self.force:
+                    return Left("unsafe", why)
+                self.notes.append(f"forced (--force), kept as written: {why}")
+                continue
             if lower in _PRONOUNS or (base in ("she", "he") and clitic in ("'s", "'d", "'ll")):
                 gender, role = _PRONOUNS[base]
                 found.append(_Reference(i, "pronoun", gender, role, clitic=clitic))
@@ -285,7 +289,11 @@ class _Swapper(Reading):
                 ref.role = self.her_role(ref.index)
                 if ref.role == "unsafe":
                     verb, following = self.tokens[ref.index - 1].text, self.tokens[ref.index + 1].text
-                    return Left("unsafe", f"'{verb} her {following}': 'her' may be 'his' or 'him' here")
+                    why = f"'{verb} her {following}': 'her' may be 'his' or 'him' here"
+                    if not self.force:
+                        return Left("unsafe", why)
+                    self.notes.append(f"forced (--force), read as the possessive: {why}")
+                    ref.role = "possessive"
             elif ref.kind == "pronoun" and ref.role == "his":
                 ref.role = self.his_role(ref.index)
         if not self.force:

@@ -30,6 +30,8 @@ from bias_audit.own_prompts.swap_text import (
 from bias_audit.scoring.spanish_lexicon import lexicon as detector_lexicon
 from bias_audit.scoring.spanish_lexicon import plural
 
+# Determiners before which a masculine singular may be everyone's word ("un desarrollador").
+_GENERIC_DETERMINERS = {"un", "el", "al", "del", "algún", "ningún", "otro", "cada"}
 _PRONOUNS = {"ella": ("female", "él"), "él": ("male", "ella"), "ellas": ("female", "ellos")}
 _TITLES = {
     "sra": "sr",
@@ -94,7 +96,11 @@ class _Swapper(Reading):
             if i in doubled:
                 continue
             if w in self.lex.unsafe:
-                return Left("unsafe", f"'{word.text}': {self.lex.unsafe[w]}")
+                why = f"'{word.text}': {self.lex.unsafe[w]}"
+                if not self.force:
+                    return Left("unsafe", why)
+                self.notes.append(f"forced (--force), kept as written: {why}")
+                continue
             if w in _PRONOUNS:
                 found.append(_Person(i, _PRONOUNS[w][0], "pronoun"))
                 continue
@@ -142,6 +148,10 @@ class _Swapper(Reading):
         if noun.kind == "ambiguous" and not self._person_meant(i):
             return None  # "la nueva política" is a policy, "la química" may be the field
         return _Person(i, gender, "noun", noun.lemma, noun.plural)
+
+    def _generic_determiner(self, i: int) -> bool:
+        det = self.determiner_of(i)
+        return det is not None and self.lower(det) in _GENERIC_DETERMINERS
 
     def _person_meant(self, i: int) -> bool:
         """A noun that also names a thing ("política", "química") is a person after a copula or
@@ -198,18 +208,30 @@ class _Swapper(Reading):
                 unknown.append(word.text)
         return unknown
 
-    def clitic(self, people: list[_Person]) -> str | None:
-        """An object clitic that may be the person: "la llamé", "lo contrataron", "contratarla"."""
+    def clitics(self) -> list[tuple[int, str]]:
+        """Object clitics that may be the person ("la llamé", "lo contrataron", "contratarla"),
+        each with the reason it is not turned."""
+        found = []
         for i, word in enumerate(self.tokens):
             w = word.lower
             if w in ("la", "lo", "las", "los") and self.joined(i, i + 1):
                 nxt = self.lower(i + 1)
                 if nxt not in self.lex.nouns and (nxt in self.lex.verbs or FINITE.fullmatch(nxt)):
                     shown = f"{word.text} {self.tokens[i + 1].text}"
-                    return f"'{shown}': '{word.text}' may be the person as an object"
-            if ENCLITIC.fullmatch(w) and w not in self.lex.nouns:
-                return f"'{word.text}' may hold the person as an object"
-        return None
+                    found.append((i, f"'{shown}': '{word.text}' may be the person as an object"))
+            elif ENCLITIC.fullmatch(w) and w not in self.lex.nouns:
+                found.append((i, f"'{word.text}' may hold the person as an object"))
+        return found
+
+    def turn_clitic(self, i: int, gender_written: str) -> None:
+        """--force: the clitic turned with the person (la <-> lo, contratarla <-> contratarlo)."""
+        w = self.lower(i)
+        ending = next(e for e in ("las", "los", "la", "lo") if w.endswith(e))
+        other = {"la": "lo", "lo": "la", "las": "los", "los": "las"}[ending]
+        turned = w[: -len(ending)] + other
+        feminine = ending in ("la", "las")
+        if (gender_written == "female") == feminine:
+            self.set(i, *((w, turned) if feminine else (turned, w)))
 
     # -- writing ---------------------------------------------------------------------------------
     def set(self, i: int, female: str, male: str) -> None:
@@ -280,11 +302,11 @@ class _Swapper(Reading):
             ):
                 return None
             if re.fullmatch(r".+[oa]s?", w) and w not in self.detector.not_adjectives:
-                return Left(
-                    "unsafe",
-                    f"'{self.tokens[j].text}' after '{self.tokens[i].text}': "
-                    "whether it agrees with the person is not read",
-                )
+                shown = f"'{self.tokens[j].text}' after '{self.tokens[i].text}'"
+                why = f"{shown}: whether it agrees with the person is not read"
+                if not self.force:
+                    return Left("unsafe", why)
+                self.notes.append(f"forced (--force), kept as written: {why}")
             return None
         return None
 
@@ -359,14 +381,17 @@ class _Swapper(Reading):
             if len({p.gender for p in people}) > 1:
                 shown = ", ".join(dict.fromkeys(self.tokens[p.index].text for p in people))
                 return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
-        clitic = self.clitic(people)
-        if clitic:
-            return Left("unsafe", clitic)
+        for i, why in self.clitics():
+            if not self.force:
+                return Left("unsafe", why)
+            self.notes.append(f"forced (--force), turned with the person: {why}")
+            self.turn_clitic(i, people[0].gender)
         masculine = [
             p for p in people if p.gender == "male" and p.kind in ("noun", "epicene") and not p.plural
         ]
-        if masculine and len(masculine) == len(people):
-            shown = self.tokens[masculine[0].index].text
+        generic = [p for p in masculine if self._generic_determiner(p.index)]
+        if generic and len(masculine) == len(people):  # "un desarrollador", not "mi hermano"
+            shown = self.tokens[generic[0].index].text
             self.notes.append(
                 f"'{shown}' may be read as everyone's word (the generic masculine): the male variant may "
                 "then be heard as unmarked"
