@@ -103,7 +103,8 @@ def _register_from_prompts(suite_commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     own.add_argument(
         "--force", action="store_true",
-        help="swap every reference even when people of both genders or unknown names are in the prompt",
+        help="make a case of every prompt with a reference, what would leave it out (people of both genders, "
+        "an unknown name, an ambiguous her, a word with no counterpart) noted in the review instead",
     )  # fmt: skip
     own.add_argument(
         "--persona", action="store_true",
