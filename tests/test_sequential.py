@@ -358,9 +358,9 @@ def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
         with pytest.raises(ValueError, match=re.escape(message)):
             parse_schedule(bad)
     winobias = load_suite("winobias")
-    assert winobias.sequential is not None and tuple(winobias.sequential.looks) == (1, 2, 3, 4, 8)
+    assert winobias.sequential is not None and tuple(winobias.sequential.looks) == (1, 2, 3, 4, 8, 16)
     config = RunConfig.build(run_id="w", suite="winobias", mode="sequential")
-    assert design_of(config, winobias).looks == (1, 2, 3, 4, 8, 50)
+    assert design_of(config, winobias).looks == (1, 2, 3, 4, 8, 16, 50)
     config = RunConfig.build(run_id="w", suite="winobias", mode="sequential", looks="2,4", max_samples=8)
     assert config.looks == "2, 4" and design_of(config, winobias).looks == (2, 4, 8)
     assert design_of(RunConfig.build(run_id="s", mode="sequential"), load_suite("seed-lab")).looks == (

@@ -34,7 +34,7 @@ class GenerationDefaults(_Strict):
 class SequentialPlan(_Strict):
     """How a sequential audit of the suite samples (stats/sequential.py): its looks, samples
     per prompt at each, fixed before the first (the alpha spending needs that), e.g. WinoBias's
-    [1, 2, 3, 4, 8]: its 790 cases decide most gaps at 1-4 samples per prompt. A run's ``looks``
+    [1, 2, 3, 4, 8, 16]: its 790 cases decide most gaps at 1-4 samples per prompt. A run's ``looks``
     overrides them; the run's max_samples caps them."""
 
     looks: list[int] = Field(min_length=1, description="samples per prompt at each look, increasing")

@@ -63,7 +63,7 @@ class Line:
     pronoun: str  # the first bracketed pronoun, lower case
 
 
-WINOBIAS_LOOKS = (1, 2, 3, 4, 8)
+WINOBIAS_LOOKS = (1, 2, 3, 4, 8, 16)
 
 
 def import_winobias(directory: Path, splits: tuple[str, ...] = ("test",)) -> Suite:
