@@ -21,7 +21,8 @@ _PARTICIPLE = re.compile(r".{2,}(?:ad|id)(?:o|a|os|as)$")
 
 
 class _Lexicon:
-    def __init__(self, data: dict, detector: dict) -> None:
+    def __init__(self, data: dict) -> None:
+        detector = detector_lexicon()
         self.determiners = {**data["determiners"], **{f: m for m, f in data["determiners"].items()}}
         self.feminine_determiners = set(data["determiners"].values())
         self.apocopes: dict[str, str] = data["apocopes"]
@@ -31,9 +32,9 @@ class _Lexicon:
         self.name_after = set(data["name_after"])
         self.name_before = set(data["name_before"])
         self.unsafe: dict[str, str] = data["unsafe"]
-        self.pairs: dict[str, str] = {**detector["pairs"], **data["pairs"]}  # masculine -> feminine
+        self.pairs: dict[str, str] = {**detector.pairs, **data["pairs"]}  # masculine -> feminine
         # person nouns: the detector's, and this file's
-        self.nouns: dict[str, Noun] = dict(detector_lexicon().nouns)
+        self.nouns: dict[str, Noun] = dict(detector.nouns)
         for masculine, feminine in data["pairs"].items():
             for word, gender in ((masculine, "m"), (feminine, "f")):
                 self.nouns.setdefault(word, Noun(masculine, gender, False, "pair"))
@@ -41,10 +42,6 @@ class _Lexicon:
         for word in data["epicene"]:
             self.nouns.setdefault(word, Noun(word, "e", False, "epicene"))
             self.nouns.setdefault(plural(word), Noun(word, "e", True, "epicene"))
-        self.feminine = {f: m for m, f in self.pairs.items()}
-        self.epicene: dict[str, str] = detector["epicene"]
-        self.neutral = set(detector_lexicon().neutral)
-        self.ambiguous = set(detector["ambiguous"])
 
     def adjective(self, word: str) -> tuple[str, bool] | None:
         """A word's masculine singular and whether it is plural, when it is an adjective or a
@@ -119,5 +116,4 @@ def _unaccent(word: str) -> str:
 @functools.cache
 def lexicon() -> _Lexicon:
     text = (resources.files("bias_audit.own_prompts") / "lexicons" / "swap_es.yaml").read_text("utf-8")
-    detector = (resources.files("bias_audit.scoring") / "lexicons" / "es_gender.yaml").read_text("utf-8")
-    return _Lexicon(yaml.safe_load(text), yaml.safe_load(detector))
+    return _Lexicon(yaml.safe_load(text))

@@ -35,7 +35,6 @@ from bias_audit.own_prompts.swap_text import (
     Left,
     Reading,
     Swapped,
-    Word,
     apostrophe,
     between,
     cased,
@@ -159,13 +158,11 @@ def swap_english(
 
 class _Swapper(Reading):
     def __init__(self, text: str, *, force: bool, names: dict[str, str], race: bool) -> None:
-        super().__init__(text)
-        self.force = force
+        super().__init__(text, force=force)
         self.extra_names = {k.lower(): v for k, v in names.items()}
         self.race = race
         self.lex = lexicon()
         self.names = first_names()
-        self.notes: list[str] = []
 
     # -- reading ------------------------------------------------------------------------------
     def _doubled_indices(self) -> set[int]:
@@ -198,9 +195,8 @@ class _Swapper(Reading):
             base, clitic = _split(lower)
             if base in self.lex.unsafe or lower in self.lex.unsafe:
                 why = f"'{word.text}': {self.lex.unsafe.get(lower) or self.lex.unsafe[base]}"
-                if not self.force:
-                    return Left("unsafe", why)
-                self.notes.append(f"forced (--force), kept as written: {why}")
+                if refused := self.refuse(why, "kept as written"):
+                    return refused
                 continue
             if lower in _PRONOUNS or (base in ("she", "he") and clitic in ("'s", "'d", "'ll")):
                 gender, role = _PRONOUNS[base]
@@ -290,24 +286,14 @@ class _Swapper(Reading):
                 if ref.role == "unsafe":
                     verb, following = self.tokens[ref.index - 1].text, self.tokens[ref.index + 1].text
                     why = f"'{verb} her {following}': 'her' may be 'his' or 'him' here"
-                    if not self.force:
-                        return Left("unsafe", why)
-                    self.notes.append(f"forced (--force), read as the possessive: {why}")
+                    if refused := self.refuse(why, "read as the possessive"):
+                        return refused
                     ref.role = "possessive"
             elif ref.kind == "pronoun" and ref.role == "his":
                 ref.role = self.his_role(ref.index)
-        if not self.force:
-            unknown = self.unknown_names(refs)
-            if unknown:
-                return Left(
-                    "unsafe",
-                    f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does "
-                    "not know (name it with --first-name NAME=female|male)",
-                )
-            genders = {ref.gender for ref in refs}
-            if len(genders) > 1:
-                shown = ", ".join(dict.fromkeys(self.tokens[r.index].text for r in refs))
-                return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
+        unknown = [] if self.force else self.unknown_names(refs)
+        if problem := self.one_person([(r.index, r.gender) for r in refs], unknown):
+            return problem
         counterparts = self._counterparts(refs)
         if isinstance(counterparts, Left):
             return counterparts
@@ -479,4 +465,4 @@ def _they_form(verb: str, lex: _Lexicon) -> str | None:
     return verb[:-1]
 
 
-__all__ = ["GENDERS", "Word", "lexicon", "swap_english"]
+__all__ = ["GENDERS", "lexicon", "swap_english"]

@@ -62,13 +62,12 @@ def swap_spanish(text: str, *, force: bool = False, names: dict[str, str] | None
 
 class _Swapper(Reading):
     def __init__(self, text: str, *, force: bool, names: dict[str, str]) -> None:
-        super().__init__(text)
-        self.force = force
+        super().__init__(text, force=force)
         self.extra_names = names
         self.lex = lexicon()
         self.detector = detector_lexicon()
         self.names = first_names()
-        self.notes = ["nonbinary left out: Spanish has no agreed neutral form (elle, -e are proposals)"]
+        self.notes.append("nonbinary left out: Spanish has no agreed neutral form (elle, -e are proposals)")
         self.replaced: dict[str, dict[int, str]] = {"female": {}, "male": {}}
         self.agreeing: set[int] = set()
 
@@ -96,10 +95,8 @@ class _Swapper(Reading):
             if i in doubled:
                 continue
             if w in self.lex.unsafe:
-                why = f"'{word.text}': {self.lex.unsafe[w]}"
-                if not self.force:
-                    return Left("unsafe", why)
-                self.notes.append(f"forced (--force), kept as written: {why}")
+                if refused := self.refuse(f"'{word.text}': {self.lex.unsafe[w]}", "kept as written"):
+                    return refused
                 continue
             if w in _PRONOUNS:
                 found.append(_Person(i, _PRONOUNS[w][0], "pronoun"))
@@ -124,7 +121,7 @@ class _Swapper(Reading):
         return found
 
     def _noun(self, i: int, w: str, noun) -> _Person | Left | None:
-        if self.lower(i - 1) in self.lex.neutral and self.joined(i - 1, i):
+        if self.lower(i - 1) in self.detector.neutral and self.joined(i - 1, i):
             return None  # "una persona ingeniera": it agrees with "persona", which says nothing
         det = self.determiner_of(i)
         det_gender = (
@@ -303,10 +300,9 @@ class _Swapper(Reading):
                 return None
             if re.fullmatch(r".+[oa]s?", w) and w not in self.detector.not_adjectives:
                 shown = f"'{self.tokens[j].text}' after '{self.tokens[i].text}'"
-                why = f"{shown}: whether it agrees with the person is not read"
-                if not self.force:
-                    return Left("unsafe", why)
-                self.notes.append(f"forced (--force), kept as written: {why}")
+                return self.refuse(
+                    f"{shown}: whether it agrees with the person is not read", "kept as written"
+                )
             return None
         return None
 
@@ -370,21 +366,12 @@ class _Swapper(Reading):
             return people
         if not people:
             return Left("none", "no reference to a person's gender: its variants would be identical")
-        if not self.force:
-            unknown = self.unknown_names({p.index for p in people})
-            if unknown:
-                return Left(
-                    "unsafe",
-                    f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does not "
-                    "know (name it with --first-name NAME=female|male)",
-                )
-            if len({p.gender for p in people}) > 1:
-                shown = ", ".join(dict.fromkeys(self.tokens[p.index].text for p in people))
-                return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
+        unknown = [] if self.force else self.unknown_names({p.index for p in people})
+        if problem := self.one_person([(p.index, p.gender) for p in people], unknown):
+            return problem
         for i, why in self.clitics():
-            if not self.force:
-                return Left("unsafe", why)
-            self.notes.append(f"forced (--force), turned with the person: {why}")
+            if refused := self.refuse(why, "turned with the person"):
+                return refused
             self.turn_clitic(i, people[0].gender)
         masculine = [
             p for p in people if p.gender == "male" and p.kind in ("noun", "epicene") and not p.plural

@@ -48,11 +48,37 @@ def starts_sentence(text: str, tokens: list[Word], i: int) -> bool:
 
 
 class Reading:
-    """A prompt's words and what stands between them: what both swappers read a prompt with."""
+    """A prompt's words and what stands between them, and what both swappers decide alike: a
+    reference not swapped safely (left out, or under --force noted), one person or several."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, force: bool = False) -> None:
         self.text = text
         self.tokens = words(text)
+        self.force = force
+        self.notes: list[str] = []
+
+    def refuse(self, why: str, instead: str) -> Left | None:
+        """The prompt left out for ``why``; under --force, a note that ``instead`` was done."""
+        if not self.force:
+            return Left("unsafe", why)
+        self.notes.append(f"forced (--force), {instead}: {why}")
+        return None
+
+    def one_person(self, people: list[tuple[int, str]], unknown: list[str]) -> Left | None:
+        """Left out (unless --force) when a capitalised word may be a first name the lexicon does
+        not know, or the prompt's references (index, gender) name people of both genders."""
+        if self.force:
+            return None
+        if unknown:
+            return Left(
+                "unsafe",
+                f"{', '.join(dict.fromkeys(unknown))} may be a person's first name the lexicon does not "
+                "know (name it with --first-name NAME=female|male)",
+            )
+        if len({gender for _, gender in people}) > 1:
+            shown = ", ".join(dict.fromkeys(self.tokens[i].text for i, _ in people))
+            return Left("unsafe", f"people of both genders ({shown}): which of them to turn is not read")
+        return None
 
     def lower(self, i: int) -> str:
         return self.tokens[i].lower if 0 <= i < len(self.tokens) else ""
@@ -131,24 +157,12 @@ def rebuild(text: str, tokens: list[Word], replaced: dict[int, str]) -> tuple[st
     return "".join(out), spans
 
 
-def join_spans(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
-    """Adjacent marked words (a two-word replacement) as one span."""
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and not text[merged[-1][1] : start].strip():
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return merged
-
-
 @dataclass(frozen=True)
 class FirstNames:
     """First names by gender: ``race`` where Bloomberg's lists give the name one group."""
 
     gender: dict[str, str]  # lower-case name -> female | male | unisex
     race: dict[str, str]  # lower-case name -> W | B | A | H (one group only)
-    written: dict[str, str]  # lower-case name -> as written (accents, case)
     pools: dict[tuple[str, str], list[str]]  # (gender, race or "" or "es") -> names to draw from
     paired: dict[str, str]  # lower-case name -> its counterpart (Priya -> Raj)
 
@@ -169,9 +183,7 @@ def first_names() -> FirstNames:
     text = (resources.files("bias_audit.own_prompts") / "lexicons" / "first_names.yaml").read_text("utf-8")
     data = yaml.safe_load(text)
     gender: dict[str, str] = {}
-    race: dict[str, str] = {}
     races: dict[str, set[str]] = {}
-    written: dict[str, str] = {}
     pools: dict[tuple[str, str], list[str]] = {}
     for sex in ("female", "male"):
         for group, names in data["distinctive"][sex].items():
@@ -183,20 +195,10 @@ def first_names() -> FirstNames:
         pools[(sex, "es")] = data["spanish"][sex]
         for name in data["common"][sex] + data["spanish"][sex]:
             gender.setdefault(name.lower(), sex)
-        for name in (
-            data["common"][sex]
-            + data["spanish"][sex]
-            + [n for v in data["distinctive"][sex].values() for n in v]
-        ):
-            written[name.lower()] = name
     for name in data["unisex"]:
         gender[name.lower()] = "unisex"
-        written[name.lower()] = name
-    race = {name: next(iter(groups)) for name, groups in races.items() if len(groups) == 1}
-    multi = {
-        name: "/".join(sorted(groups, key="WBAH".index)) for name, groups in races.items() if len(groups) > 1
-    }
+    race = {name: "/".join(sorted(groups, key="WBAH".index)) for name, groups in races.items()}
     paired = {a.lower(): b for a, b in data["paired"].items()} | {
         b.lower(): a for a, b in data["paired"].items()
     }
-    return FirstNames(gender, {**race, **multi}, written, pools, paired)
+    return FirstNames(gender, race, pools, paired)

@@ -44,6 +44,7 @@ def plural(word: str) -> str:
 class Lexicon:
     def __init__(self, data: dict) -> None:
         self.nouns: dict[str, Noun] = {}
+        self.pairs: dict[str, str] = dict(data["pairs"])  # masculine -> feminine
         ambiguous = set(data["ambiguous"])
         for masculine, feminine in data["pairs"].items():
             kind = "ambiguous" if masculine in ambiguous else "pair"
