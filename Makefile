@@ -11,7 +11,7 @@ test: setup
 	scripts/ensure-chromium.sh
 	scripts/ensure-postgres.sh
 	.venv/bin/ruff check .
-	.venv/bin/pytest --durations=20
+	.venv/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=20
 
 # The pure layers' tests only (statistics, scoring, task kinds, suites, configuration, structure):
 # no Spark, Airflow, browser or model; about a minute (tests/conftest.py marks them "fast").

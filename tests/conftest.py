@@ -111,7 +111,19 @@ FAST_MODULES = {
 HEAVY_FIXTURES = {"spark", "audited", "airflow_db"}
 
 
+# make test runs the suite in two worker processes (pytest-xdist, each test file on one): the
+# longest files first, so that the deployment test (~3 minutes of mostly waiting on Airflow) runs
+# beside the rest instead of after it. Each worker has its own session folder, SparkSession and
+# model.
+FIRST = ("test_deployment", "test_databricks", "test_sequential")
+
+
 def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        module = item.module.__name__.rpartition(".")[2]
+        return FIRST.index(module) if module in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
         heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
