@@ -118,14 +118,14 @@ HEAVY_FIXTURES = {"spark", "audited", "airflow_db"}
 FIRST = ("test_deployment", "test_databricks", "test_sequential")
 
 
-def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        module = item.module.__name__.rpartition(".")[2]
-        return FIRST.index(module) if module in FIRST else len(FIRST)
+def _module(item) -> str:
+    return item.module.__name__.rpartition(".")[2]
 
-    items.sort(key=rank)  # stable: each file's tests keep their order
-    for item in items:
-        module = item.module.__name__.rpartition(".")[2]
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: FIRST.index(_module(item)) if _module(item) in FIRST else len(FIRST))
+    for item in items:  # the sort is stable: each file's tests keep their order
+        module = _module(item)
         heavy = HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
         marked = item.get_closest_marker("slow") or item.get_closest_marker("heavy")
         if module in FAST_MODULES and not heavy and not marked:
