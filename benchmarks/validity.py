@@ -23,7 +23,9 @@ verdict is settled) side by side with the fixed design at 50 samples per prompt:
 monitoring after every round, coverage of the confidence sequence, power at the fail threshold,
 and the requests spent until the run stopped (mean and 90th percentile) against the fixed design's;
 and the same monitoring with an ordinary 95 % interval at every look (the invalid way), whose
-coverage shows what the alpha spending buys. Then, for ``bias-audit compare``: pairs of
+coverage shows what the alpha spending buys; the futility stop against the rule before it and,
+for a suite that shares alpha unequally over its looks (winobias's ``sequential.spend``), its
+shares against equal ones, side by side. Then, for ``bias-audit compare``: pairs of
 synthetic audits of one model, unchanged and with a gap that the candidate no longer has, and the
 rate of false reduced/increased findings and the power to see the reduction.
 
@@ -59,7 +61,7 @@ from bias_audit.calibrate import (
     run_sequentially,
     samples_needed,
     sequence_coverage,
-    suite_schedule,
+    suite_design,
 )
 from bias_audit.metric_registry import GAP_METRICS, calibrated
 from bias_audit.scoring.tasks import Scoring
@@ -111,7 +113,7 @@ def sequential_side_by_side(
     """Sequential audits against the fixed design at ``max_samples`` (its power from ``fixed``, the
     calibration at that many samples, when it was run), and monitoring with uncorrected intervals."""
     cases = layout(suite)
-    design = Design(max_samples, schedule=suite_schedule(suite))
+    design = suite_design(suite, max_samples)
     print(f"\n   sequential audits of {suite.name}: {design.describe()}; {runs} runs per condition")
     print(SEQUENTIAL_HEADER + "   fixed design: power")
     started = time.monotonic()
@@ -121,13 +123,11 @@ def sequential_side_by_side(
         print(f"{format_sequential_row(c)}   {fixed_power:>12}")
     without = calibrate_sequential(suite, max_samples, runs=runs, target=group, futility=False)
     print("   the futility stop against the rule before it (every open comparison sampled to max_samples):")
-    print(f"   {'metric':<15}{'false alarms':>22}{'power':>22}{'requests, unbiased (mean)':>32}")
-    for new, old in zip(with_futility, without, strict=True):
-        print(
-            f"   {new.metric:<15}{new.false_alarm_rate:>10.1%} vs {old.false_alarm_rate:>7.1%} (old)"
-            f"{new.power_at_fail:>10.1%} vs {old.power_at_fail:>7.1%} (old)"
-            f"{new.requests_unbiased_mean:>16,.0f} vs {old.requests_unbiased_mean:>8,.0f} (old)"
-        )
+    side_by_side(with_futility, without)
+    if suite.sequential is not None and suite.sequential.spend:
+        equal = calibrate_sequential(suite, max_samples, runs=runs, target=group, looks=design.schedule)
+        print(f"   the suite's shares of alpha ({suite.sequential.spend}) against equal shares (old):")
+        side_by_side(with_futility, equal)
     uncorrected = Design(
         max_samples, alpha=0.05 * len(design.looks), schedule=design.schedule
     )  # 95 % at every look
@@ -141,6 +141,21 @@ def sequential_side_by_side(
     shown = ", ".join(f"{m} {'no CI' if v is None else format(v, '.1%')}" for m, v in covered.items())
     print(f"   monitored with a 95 % interval at every look instead (invalid): coverage {shown}")
     print(f"   ({time.monotonic() - started:.0f} s)")
+
+
+def side_by_side(new_rule: list, old_rule: list) -> None:
+    """Two sequential calibrations of one suite, metric by metric: the rule built and the one before."""
+    print(
+        f"   {'metric':<15}{'false alarms':>22}{'power':>22}{'requests, unbiased (mean)':>32}"
+        f"{'requests, biased (mean)':>30}"
+    )
+    for new, old in zip(new_rule, old_rule, strict=True):
+        print(
+            f"   {new.metric:<15}{new.false_alarm_rate:>10.1%} vs {old.false_alarm_rate:>7.1%} (old)"
+            f"{new.power_at_fail:>10.1%} vs {old.power_at_fail:>7.1%} (old)"
+            f"{new.requests_unbiased_mean:>16,.0f} vs {old.requests_unbiased_mean:>8,.0f} (old)"
+            f"{new.requests_biased_mean:>14,.0f} vs {old.requests_biased_mean:>8,.0f} (old)"
+        )
 
 
 def task_suites(runs: int, max_samples: int) -> None:

@@ -50,8 +50,8 @@ def stop(values: list[dict], design: Design):
 
 def test_the_looks_go_from_five_to_fifteen_then_double_and_share_alpha():
     # 15: the fewest answers a group a case's continuous gap is decided from (per_case.MIN_DECIDING)
-    assert Design(50).looks == (5, 15, 30, 50) and Design(50).alpha_per_look == pytest.approx(0.0125)
-    assert Design(10).looks == (5, 10) and Design(10).alpha_per_look == pytest.approx(0.025)
+    assert Design(50).looks == (5, 15, 30, 50) and Design(50).alphas == pytest.approx((0.0125,) * 4)
+    assert Design(10).looks == (5, 10) and Design(10).alphas == pytest.approx((0.025, 0.025))
     assert Design(40).looks == (5, 15, 30, 40) and Design(100).looks == (5, 15, 30, 60, 100)
     assert Design(3).looks == (3,) and Design(1).looks == (1,)
     with pytest.raises(ValueError, match="max_samples must be >= 1"):
@@ -117,7 +117,9 @@ def test_the_confidence_sequence_covers_where_repeated_intervals_do_not():
     the true gap (0) at every look in about 95 % of comparisons or more; the same runs with a 95 %
     interval at every look (the invalid way) miss it far more often."""
     cases = dict(list(OCCUPATIONS.items())[:12])
-    for design, low, high in ((Design(40), 0.94, 1.0), (Design(40, alpha=0.2), 0.0, 0.93)):
+    unequal = Design(40, schedule=(5, 15, 30), spend=(0.5, 2, 1, 0.5))  # alpha shared unequally
+    designs = ((Design(40), 0.94, 1.0), (Design(40, alpha=0.2), 0.0, 0.93), (unequal, 0.94, 1.0))
+    for design, low, high in designs:
         assert design.looks == (5, 15, 30, 40)
         rng = np.random.default_rng(3)
         runs = [run_sequentially(cases, design, rng, {}, Thresholds()) for _ in range(200)]
@@ -348,7 +350,7 @@ def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
     assert Design(50, schedule=(1, 3, 10, 30)).looks == (1, 3, 10, 30, 50)
     assert Design(20, schedule=(1, 3, 10, 30)).looks == (1, 3, 10, 20)  # capped at max_samples
     assert Design(2, schedule=(5, 10)).looks == (2,)
-    assert Design(50, schedule=(1, 3, 10, 30)).alpha_per_look == pytest.approx(0.01)
+    assert Design(50, schedule=(1, 3, 10, 30)).alphas == pytest.approx((0.01,) * 5)
     assert parse_schedule(" 1, 3;10 ") == (1, 3, 10)
     for bad, message in (
         ("3, 2", "looks must increase: look 2 (2) is not above look 1 (3)"),
@@ -372,6 +374,39 @@ def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
         RunConfig.build(run_id="x", mode="sequential", looks="3, 1")
 
 
+def test_a_suites_spend_shares_alpha_over_its_looks_and_a_run_of_its_own_looks_shares_equally():
+    from bias_audit.run_requests import design_of
+    from bias_audit.stats.design import recorded_design
+
+    design = Design(50, schedule=(1, 3, 10), spend=(0.5, 2, 1, 0.5))
+    assert design.alphas == pytest.approx((0.00625, 0.025, 0.0125, 0.00625))
+    assert sum(design.alphas) == pytest.approx(0.05)
+    capped = Design(10, schedule=(1, 3, 10, 30), spend=(0.5, 2, 1, 0.5, 1))  # looks 1, 3, 10
+    assert capped.looks == (1, 3, 10) and capped.alphas == pytest.approx((0.005, 0.02, 0.025))
+    assert Design(1, schedule=(2, 5), spend=(1, 2, 3)).alphas == pytest.approx((0.05,))
+    assert "99.38%, 97.50%, 98.75%, 99.38%" in design.describe()
+    for spend, message in (
+        ((1, 1), "spend needs 4 shares: one for each of the 3 looks"),
+        ((1, 0, 1, 1), "share 2 of spend must be a number > 0 (value: 0)"),
+        ((1, 1, float("nan"), 1), "share 3 of spend must be a number > 0"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Design(50, schedule=(1, 3, 10), spend=spend)
+    with pytest.raises(ValueError, match="spend needs the schedule"):
+        Design(50, spend=(1, 1))
+    winobias = load_suite("winobias")
+    suites_own = design_of(RunConfig.build(run_id="w", suite="winobias", mode="sequential"), winobias)
+    assert suites_own.alphas[0] < suites_own.alphas[1] and sum(suites_own.alphas) == pytest.approx(0.05)
+    own_looks = RunConfig.build(run_id="w", suite="winobias", mode="sequential", looks="1, 2, 3, 4, 8, 16")
+    assert design_of(own_looks, winobias).alphas == pytest.approx((0.05 / 7,) * 7)  # equal shares
+    # what run.json records gives the Spark job the same design back; a run.json from before spend
+    # (no alphas recorded) is read with equal shares
+    for each in (suites_own, capped, Design(8, schedule=(2, 4)), Design(3, schedule=(5,)), Design(50)):
+        back = recorded_design(each.max_samples, list(each.looks), list(each.alphas))
+        assert back.looks == each.looks and back.alphas == pytest.approx(each.alphas), each
+    assert recorded_design(50, [1, 3, 10, 50], None).alphas == (0.0125,) * 4
+
+
 def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path, capsys):
     path = tmp_path / "mine.yaml"
     text = (
@@ -385,21 +420,42 @@ def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path
     assert "sequential.looks" in capsys.readouterr().err
     assert main(["calibrate", "--sequential", "--looks", "3,1", "--runs", "1"]) == 2
     assert "--looks: looks must increase" in capsys.readouterr().err
+    path.write_text(text.replace("[2, 6]", "[2, 6]\n  spend: [1, 2]"))
+    assert main(["suites", "validate", str(path)]) == 2
+    assert "spend needs 3 shares: one for each of the 2 looks" in capsys.readouterr().err
+    path.write_text(text.replace("[2, 6]", "[2, 6]\n  spend: [1, 2, -1]"))
+    assert main(["suites", "validate", str(path)]) == 2
+    assert "share 3 of spend must be a number > 0 (value: -1.0)" in capsys.readouterr().err
+    assert main(["calibrate", "--sequential", "--looks", "1,3", "--spend", "1,2", "--runs", "1"]) == 2
+    assert "--spend: spend needs 3 shares" in capsys.readouterr().err
+    assert main(["calibrate", "--sequential", "--spend", "1,x", "--runs", "1"]) == 2
+    assert "--spend: relative shares of alpha" in capsys.readouterr().err
+    assert main(["calibrate", "--spend", "1,1", "--runs", "1"]) == 2
+    assert "--spend: applies to --sequential only" in capsys.readouterr().err
 
 
-def test_a_sequential_run_is_analysed_with_the_looks_it_sampled_by(tmp_path):
+def test_a_sequential_run_is_analysed_with_the_looks_and_shares_it_sampled_by(tmp_path):
+    """A suite's looks and spend: recorded in run.json, and the Spark job's design read back from it
+    spends the same alpha at each look as the rounds that decided when to stop."""
+    import yaml
+
     from bias_audit.analyze.job import sequential_design
 
+    document = yaml.safe_load(Path(SIX_OCCUPATIONS).read_text(encoding="utf-8"))
+    suite = tmp_path / "six-with-spend.yaml"
+    suite.write_text(yaml.safe_dump({**document, "sequential": {"looks": [2, 4], "spend": [1, 2, 1]}}))
     with FakeAzureOpenAI(ServerState(answer_for=longer_for_women)) as server:
         config = RunConfig.build(
-            run_id="l", suite=SIX_OCCUPATIONS, provider="azure", mode="sequential", looks="2, 4",
-            max_samples=8,
-        )  # fmt: skip
+            run_id="l", suite=str(suite), provider="azure", mode="sequential", max_samples=8
+        )
         result = generate(config, tmp_path, azure(server))
     manifest = RunFolder.of(tmp_path, "l").read_manifest()
-    assert manifest["sequential"]["looks"] == [2, 4, 8] and result.sent == 18 * manifest["samples"]
+    recorded = manifest["sequential"]
+    assert recorded["looks"] == [2, 4, 8] and result.sent == 18 * manifest["samples"]
+    assert recorded["alphas"] == pytest.approx([0.0125, 0.025, 0.0125])
     design, _, rounds = sequential_design(manifest)
     assert design.looks == (2, 4, 8) and rounds == manifest["rounds"]
+    assert design.alphas == pytest.approx((0.0125, 0.025, 0.0125))
 
 
 @pytest.mark.heavy

@@ -403,7 +403,7 @@ class SequentialRounds:
             "rounds": len(self.rounds),
             "looks": list(self.design.looks),
             "max_samples": self.design.max_samples,
-            "alpha_per_look": self.design.alpha_per_look,
+            "alphas": list(self.design.alphas),  # spent at each look (equal, or the suite's spend)
             "samples": self.samples(),
             "requests_spent": len(self.sender.requested),
             "tokens_spent": self.sender.tokens(),

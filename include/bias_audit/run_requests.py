@@ -57,9 +57,12 @@ def expand(
 
 
 def design_of(config: RunConfig, suite: Suite) -> Design:
-    """A sequential run's design: its max_samples, and its looks (the run's ``looks``, else the
-    suite's ``sequential.looks``, else formula 1 of sequential.py)."""
-    return Design(config.max_samples or DEFAULT_MAX_SAMPLES, schedule=schedule_of(config, suite))
+    """A sequential run's design: its max_samples, and its looks (the run's ``looks`` with equal
+    shares of alpha, else the suite's ``sequential.looks`` and ``spend``, else formula 1 of
+    sequential.py)."""
+    plan = None if config.looks else suite.sequential
+    spend = tuple(plan.spend) if plan is not None and plan.spend else None
+    return Design(config.max_samples or DEFAULT_MAX_SAMPLES, schedule=schedule_of(config, suite), spend=spend)
 
 
 def schedule_of(config: RunConfig, suite: Suite) -> tuple[int, ...] | None:

@@ -28,7 +28,7 @@ from bias_audit.run_folder import RunFolder
 from bias_audit.scoring.features import feature_columns
 from bias_audit.scoring.tasks import TASK_COLUMNS, TEXT, Scoring, task_columns, unit_column
 from bias_audit.stats.decisions import decision_effects
-from bias_audit.stats.design import Design
+from bias_audit.stats.design import Design, recorded_design
 from bias_audit.stats.health import health_warnings, with_health
 from bias_audit.stats.metrics import (
     FAMILY_PER_CASE,
@@ -341,9 +341,13 @@ def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | 
     recorded = manifest.get("sequential")
     if not isinstance(recorded, dict) or not recorded.get("rounds"):
         return None
-    looks = recorded.get("looks")  # the schedule the run sampled by (its suite's or its own)
-    schedule = tuple(int(s) for s in looks) if isinstance(looks, list) and looks else None
-    design = Design(int(recorded["max_samples"]), schedule=schedule)
+    looks = recorded.get("looks")  # the looks the run sampled by (its suite's or its own)
+    alphas = recorded.get("alphas")  # what each spent (a run.json before spend: equal shares)
+    design = recorded_design(
+        int(recorded["max_samples"]),
+        [int(s) for s in looks] if isinstance(looks, list) else [],
+        [float(a) for a in alphas] if isinstance(alphas, list) else None,
+    )
     return design, str(recorded.get("stop_reason")), int(recorded["rounds"])
 
 

@@ -56,6 +56,7 @@ from bias_audit.calibrate.sequential import (
     format_sequential_row,
     run_sequentially,
     sequence_coverage,
+    suite_design,
     suite_schedule,
 )
 from bias_audit.calibrate.synthetic import (
@@ -113,6 +114,7 @@ __all__ = [
     "samples_needed",
     "sequence_coverage",
     "simulate",
+    "suite_design",
     "suite_schedule",
     "taken",
     "verdict_rows",

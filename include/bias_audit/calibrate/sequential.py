@@ -70,10 +70,10 @@ def run_sequentially(
     wanted = np.ones(len(run.prompts), dtype=bool)
     requests, reason = 0, "max_samples"
     shared = scoring.values_per_answer  # a ranking's layout: a value per candidate, one request for all
-    for samples in design.looks:
+    for look, samples in enumerate(design.looks, start=1):
         requests += int((samples - counts[wanted]).sum()) * per_sample // shared
         counts[wanted] = samples
-        result = tracker.update(verdict_rows(taken(run, counts * per_sample), design.alpha_per_look))
+        result = tracker.update(verdict_rows(taken(run, counts * per_sample), design.alpha_at(look)))
         if result.settled:
             reason = "futile" if result.verdict == "inconclusive" and result.futile else "decided"
             break
@@ -90,7 +90,7 @@ def run_sequentially(
 def sequence_coverage(runs: list[SequentialRun], metric: str, *, repeated: bool = False) -> float | None:
     """Unbiased runs: the share of comparisons of ``metric`` whose interval contained the true gap
     (0) at every look the run made. ``repeated``: each look's own interval instead of the running
-    intersection (with ``alpha_per_look`` = 0.05: repeated 95 % intervals, the invalid way)."""
+    intersection (with each look's alpha 0.05: repeated 95 % intervals, the invalid way)."""
     covered: dict[tuple[int, str, str], bool] = {}
     for index, run in enumerate(runs):
         for look in run.looks:
@@ -137,17 +137,18 @@ def calibrate_sequential(
     progress: Callable[[str], None] | None = None,
     looks: tuple[int, ...] | None = None,
     futility: bool = True,
+    spend: tuple[float, ...] | None = None,
 ) -> list[SequentialCalibration]:
     """Sequential audits (sequential.py) of synthetic runs: unbiased ones, judged as a whole, and
     for each metric runs with a gap of its fail threshold injected; false alarms under monitoring
-    after every round, power, and the requests spent until the run stopped. The looks: ``looks``,
-    else the suite's (``sequential.looks``), else the default schedule. ``futility``: False measures
-    the rule before futility stops (every open comparison sampled to max_samples)."""
+    after every round, power, and the requests spent until the run stopped. The looks and alpha's
+    shares over them: ``suite_design``. ``futility``: False measures the rule before futility stops
+    (every open comparison sampled to max_samples)."""
     thresholds = thresholds or Thresholds()
     cases, scoring = layout(suite), Scoring.of_suite(suite)
     per_sample = answers_per_sample(suite)  # EsBBQ: a template's items per sample
     target = target or biased_group(cases, scoring)
-    design = Design(max_samples, schedule=looks or suite_schedule(suite), futility=futility)
+    design = suite_design(suite, max_samples, looks=looks, spend=spend, futility=futility)
     fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample // scoring.values_per_answer
     rng = np.random.default_rng([seed, max_samples, 11])
 
@@ -207,6 +208,24 @@ SEQUENTIAL_HEADER = (
 def suite_schedule(suite: Suite) -> tuple[int, ...] | None:
     """The looks a suite file sets for its sequential audits, if it does."""
     return tuple(suite.sequential.looks) if suite.sequential else None
+
+
+def suite_design(
+    suite: Suite,
+    max_samples: int,
+    *,
+    looks: tuple[int, ...] | None = None,
+    spend: tuple[float, ...] | None = None,
+    futility: bool = True,
+) -> Design:
+    """A sequential audit's design as a run of ``suite`` gets it (run_requests.design_of): the
+    given ``looks`` (with ``spend``, else equal shares of alpha), else the suite's looks and spend,
+    else the default schedule (ValueError: a spend that does not fit the looks)."""
+    plan = suite.sequential
+    if looks is None and plan is not None:
+        looks = tuple(plan.looks)
+        spend = spend if spend is not None else (tuple(plan.spend) if plan.spend else None)
+    return Design(max_samples, schedule=looks, spend=spend, futility=futility)
 
 
 def format_sequential_row(c: SequentialCalibration) -> str:

@@ -84,6 +84,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="N,N,...",
         help="with --sequential: samples per prompt at each look, e.g. 1,3,10,30 (default: the suite's)",
     )
+    cal.add_argument(
+        "--spend",
+        default=None,
+        metavar="W,W,...",
+        help="with --sequential: relative share of alpha at each look, then one for the look at "
+        "max_samples, e.g. 0.5,2,2,1 with --looks 1,3,10 (default: the suite's spend with its looks, "
+        "equal shares with --looks)",
+    )
     cal.add_argument("--json", action="store_true", help="machine-readable output")
     cal.set_defaults(handler=_calibrate)
 
@@ -92,12 +100,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from bias_audit.calibrate import format_variation
 
     _check_flags(args)
-    looks = _looks(args)
+    looks, spend = _looks(args), _spend(args)
     thresholds = Thresholds.from_overrides(json_or_file(args.thresholds, "--thresholds"))
     variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
     suite = load_suite(args.suite or run_suite or "seed-lab")
     _check_group_and_metrics(args, suite)
-    how, header, size, run = _what_to_calibrate(args, suite, looks)
+    how, header, size, run = _what_to_calibrate(args, suite, looks, spend)
     if not args.json:
         print(f"{args.runs} synthetic runs of {suite.name!r} per condition, {how}")
         if variation:
@@ -126,7 +134,8 @@ def _check_flags(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < 1:
             raise UserInputError(f"must be >= 1 (value: {value})", field=flag)
-    for flag, value in (("--max-samples", args.max_samples), ("--looks", args.looks)):
+    sequential_only = (("--max-samples", args.max_samples), ("--looks", args.looks), ("--spend", args.spend))
+    for flag, value in sequential_only:
         if value is not None and not args.sequential:
             raise UserInputError("applies to --sequential only", field=flag)
     if sum((args.sequential, args.compare, args.samples_needed)) > 1:
@@ -145,6 +154,18 @@ def _looks(args: argparse.Namespace) -> tuple[int, ...] | None:
         return parse_schedule(args.looks)
     except ValueError as exc:
         raise UserInputError(str(exc), field="--looks") from None
+
+
+def _spend(args: argparse.Namespace) -> tuple[float, ...] | None:
+    if args.spend is None:
+        return None
+    try:
+        return tuple(float(part) for part in args.spend.replace(";", ",").split(",") if part.strip())
+    except ValueError:
+        raise UserInputError(
+            f"relative shares of alpha, comma-separated, e.g. 0.5,2,2,1 (value: {args.spend!r})",
+            field="--spend",
+        ) from None
 
 
 def _check_group_and_metrics(args: argparse.Namespace, suite) -> None:
@@ -171,7 +192,9 @@ def _check_group_and_metrics(args: argparse.Namespace, suite) -> None:
             )
 
 
-def _what_to_calibrate(args: argparse.Namespace, suite, looks: tuple[int, ...] | None):
+def _what_to_calibrate(
+    args: argparse.Namespace, suite, looks: tuple[int, ...] | None, spend: tuple[float, ...] | None
+):
     """What the run calibrates, in words; its table's header; the samples per prompt; the call."""
     from bias_audit.calibrate import (
         COMPARE_HEADER,
@@ -182,15 +205,17 @@ def _what_to_calibrate(args: argparse.Namespace, suite, looks: tuple[int, ...] |
         calibrate_compare,
         calibrate_sequential,
         samples_needed,
-        suite_schedule,
+        suite_design,
     )
-    from bias_audit.stats.design import Design
 
     if args.sequential:
-        design = Design(args.max_samples or DEFAULT_MAX_SAMPLES, schedule=looks or suite_schedule(suite))
+        try:
+            design = suite_design(suite, args.max_samples or DEFAULT_MAX_SAMPLES, looks=looks, spend=spend)
+        except ValueError as exc:
+            raise UserInputError(str(exc), field="--spend") from None
 
         def sequential(suite, size, **options):
-            return calibrate_sequential(suite, size, looks=looks, **options)
+            return calibrate_sequential(suite, size, looks=looks, spend=spend, **options)
 
         return f"sequential, {design.describe()}", SEQUENTIAL_HEADER, design.max_samples, sequential
     if args.samples_needed:

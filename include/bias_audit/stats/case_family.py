@@ -65,7 +65,7 @@ class CaseFamily:
         new_low[contradict], new_high[contradict] = c["lo"][contradict], c["hi"][contradict]
         self.low[self.at], self.high[self.at] = new_low, new_high
         open_now = (self.finding[self.at] == "") & ~np.isnan(new_low)
-        beyond = np.nan_to_num(self.p_adjusted, nan=1.0) < self.design.alpha_per_look
+        beyond = np.nan_to_num(self.p_adjusted, nan=1.0) < self.design.alpha_at(look)
         inside = (-c["warn"] < new_low) & (new_high < c["warn"])
         found = np.where(
             beyond, np.where(np.abs(c["d"]) >= c["fail"], "fail", "warn"), np.where(inside, "pass", "")
@@ -121,7 +121,7 @@ class CaseFamily:
             phrasing_variance(c["n_a"], c["mean_a"], c["n_b"], c["mean_b"], False, c["phrasing_sd"]),
         )
         se_k = np.sqrt(np.maximum(c["se"] ** 2 - phrasing, 0.0) * samples / design.max_samples + phrasing)
-        alpha = design.alpha_per_look
+        alpha = design.alpha_ahead(self.look)  # the narrowest interval it could still get
         never_inside = z_two_sided(alpha) * se_k >= c["warn"]
         decided, m = int(np.isin(finding, ("warn", "fail")).sum()), len(finding)
         open_rows = candidates.copy()

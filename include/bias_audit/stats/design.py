@@ -1,4 +1,5 @@
-"""A sequential audit's design: its looks (samples per prompt at each), the alpha each look spends,
+"""A sequential audit's design: its looks (samples per prompt at each), the alpha each look spends
+(equal shares, or the suite's ``sequential.spend``),
 and why a comparison no sample size up to the last look can settle stays inconclusive
 (``futility_note``). The rest of sequential.py's docstring explains the method.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from bias_audit.schedule import check_schedule
+from bias_audit.schedule import check_schedule, check_spend
 from bias_audit.stats.metrics import (
     OVERALL,
     MetricRow,
@@ -36,12 +37,20 @@ class Design:
     # stop sampling what no sample size up to max_samples can settle (formula 4); False: the rule
     # before futility stops, kept to measure what they cost (benchmarks/validity.py)
     futility: bool = True
+    # relative shares of alpha: one per look of ``schedule``, then one for the look at max_samples
+    # (the suite's ``sequential.spend``); the shares of looks at or past max_samples go to that
+    # last look. None: equal shares. Valid for any shares fixed before the first look (formula 2)
+    spend: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.max_samples < 1:
             raise ValueError(f"max_samples must be >= 1 (value: {self.max_samples})")
         if self.schedule is not None:
             check_schedule(self.schedule)
+        if self.spend is not None:
+            if self.schedule is None:
+                raise ValueError("spend needs the schedule of looks it shares alpha over")
+            check_spend(self.spend, self.schedule)
 
     @functools.cached_property
     def looks(self) -> tuple[int, ...]:
@@ -54,16 +63,46 @@ class Design:
             looks.append(min(step, self.max_samples))
         return tuple(looks)
 
-    @property
-    def alpha_per_look(self) -> float:
-        return self.alpha / len(self.looks)
+    @functools.cached_property
+    def alphas(self) -> tuple[float, ...]:
+        """The alpha each look spends (formula 2): they sum to ``alpha``, whichever look the run
+        stops at, so the Bonferroni bound holds."""
+        count = len(self.looks)
+        if not self.spend:
+            return (self.alpha / count,) * count
+        shares = (*self.spend[: count - 1], sum(self.spend[count - 1 :]))
+        return tuple(self.alpha * share / sum(shares) for share in shares)
+
+    def alpha_at(self, look: int) -> float:
+        """The alpha of look ``look`` (1 for the first)."""
+        return self.alphas[look - 1]
+
+    def alpha_ahead(self, look: int) -> float:
+        """The largest alpha of the looks after ``look``: the narrowest interval the comparison
+        could still get, which a futility stop must assume (formula 4)."""
+        return max(self.alphas[look:], default=self.alphas[-1])
 
     def describe(self) -> str:
         looks = ", ".join(str(s) for s in self.looks)
+        if len(set(self.alphas)) == 1:
+            levels = f"each look's interval at {1 - self.alphas[0]:.1%}"
+        else:
+            levels = "the looks' intervals at " + ", ".join(f"{1 - a:.2%}" for a in self.alphas)
         return (
-            f"looks at {looks} samples per prompt; each look's interval at "
-            f"{1 - self.alpha_per_look:.1%} (alpha {self.alpha:g} spread over {len(self.looks)} looks)"
+            f"looks at {looks} samples per prompt; {levels} "
+            f"(alpha {self.alpha:g} spread over {len(self.looks)} looks)"
         )
+
+
+def recorded_design(max_samples: int, looks: list[int], alphas: list[float] | None) -> Design:
+    """The design a run sampled by, from what its run.json recorded: its looks (the last is
+    max_samples) and the alpha each spent (None, as before spend was recorded: equal shares)."""
+    if not looks:  # none recorded: the default schedule
+        return Design(max_samples)
+    if len(looks) == 1:  # one look, at max_samples: it spends all of alpha
+        return Design(max_samples, schedule=(max_samples,))
+    spend = tuple(alphas) if alphas and len(alphas) == len(looks) else None
+    return Design(max_samples, schedule=tuple(looks[:-1]), spend=spend)
 
 
 def _key(row: MetricRow) -> Key:

@@ -144,15 +144,16 @@ def analyse(
     tracker = Tracker(design, thresholds)
     for look in range(1, rounds + 1):
         subset = [v for v in values if v["sample_index"] < design.looks[look - 1]]
-        rows = comparisons(subset, alpha=design.alpha_per_look, scoring=scoring)
+        rows = comparisons(subset, alpha=design.alpha_at(look), scoring=scoring)
         tracker.update([r for r in rows if family_of(r) in (FAMILY_VERDICT, FAMILY_PER_CASE)])
     return tracker.result()
 
 
 class Tracker:
     """The running state of a sequential analysis: fed each look's overall and per-case comparisons
-    (at ``design.alpha_per_look``), it keeps each comparison's intersected interval and the finding
-    from the look it was reached. ``analyse`` feeds it real answers; calibrate, synthetic ones."""
+    (each at its look's alpha, ``design.alpha_at``), it keeps each comparison's intersected interval
+    and the finding from the look it was reached. ``analyse`` feeds it real answers; calibrate,
+    synthetic ones."""
 
     def __init__(self, design: Design, thresholds: Thresholds | None = None):
         self.design, self.thresholds = design, thresholds or Thresholds()
@@ -164,7 +165,7 @@ class Tracker:
 
     def update(self, rows: list[MetricRow]) -> SequentialAnalysis:
         self.look += 1
-        look, samples, alpha = self.look, self.design.looks[self.look - 1], self.design.alpha_per_look
+        look, samples, alpha = self.look, self.design.looks[self.look - 1], self.design.alpha_at(self.look)
         self.rows = [r for r in rows if family_of(r) == FAMILY_VERDICT]
         self.cases.update([r for r in rows if family_of(r) == FAMILY_PER_CASE], look)
         for row in self.rows:
@@ -226,8 +227,8 @@ class Tracker:
     def method(self, comparison: Comparison) -> str:
         design = self.design
         return (
-            f"{comparison.method}; sequential: {self.look} of {len(design.looks)} looks at "
-            f"{1 - design.alpha_per_look:.1%} each"
+            f"{comparison.method}; sequential: look {self.look} of {len(design.looks)}, its interval at "
+            f"{1 - design.alpha_at(self.look):.2%} (alpha {design.alpha:g} spread over the looks)"
         )
 
     def futile(self, row: MetricRow) -> bool:
@@ -239,7 +240,7 @@ class Tracker:
         if c.se is None or c.difference is None or samples >= self.design.max_samples:
             return False
         se_k = c.se * math.sqrt(samples / self.design.max_samples)
-        warn, alpha = self.thresholds.warn[row.metric], self.design.alpha_per_look
+        warn, alpha = self.thresholds.warn[row.metric], self.design.alpha_ahead(self.look)
         z = float(stats.t.ppf(1 - alpha / 2, max((c.cases or 2) - 1, 1)))
         return z * se_k >= warn and abs(c.difference) + c.se < warn + z * se_k
 

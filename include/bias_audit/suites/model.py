@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from bias_audit.metric_info import Language
-from bias_audit.schedule import check_schedule
+from bias_audit.schedule import check_schedule, check_spend
 from bias_audit.schema import Identifier, PromptText, Strict
 from bias_audit.tasks import KINDS, ChoiceTask, Task, YesNoTask
 
@@ -34,15 +34,28 @@ class GenerationDefaults(_Strict):
 class SequentialPlan(_Strict):
     """How a sequential audit of the suite samples (stats/sequential.py): its looks, samples
     per prompt at each, fixed before the first (the alpha spending needs that), e.g. WinoBias's
-    [1, 2, 3, 4, 8, 16]: its 790 cases decide most gaps at 1-4 samples per prompt. A run's ``looks``
-    overrides them; the run's max_samples caps them."""
+    [1, 2, 3, 4, 8, 16]: its 790 cases decide most gaps at 1-4 samples per prompt; and how alpha is
+    shared over them (``spend``; equal shares without it). A run's ``looks`` overrides both (its own
+    looks, equal shares); the run's max_samples caps the looks and gives the shares of those at or
+    past it to the look at max_samples."""
 
     looks: list[int] = Field(min_length=1, description="samples per prompt at each look, increasing")
+    spend: list[float] | None = Field(
+        None,
+        description="relative share of alpha at each look, then one for the look at max_samples "
+        "(so one more than looks), each > 0; e.g. less at a first look that rarely decides",
+    )
 
     @field_validator("looks")
     @classmethod
     def _increasing(cls, looks: list[int]) -> list[int]:
         return list(check_schedule(looks))
+
+    @model_validator(mode="after")
+    def _one_share_per_look(self) -> SequentialPlan:
+        if self.spend is not None:
+            check_spend(self.spend, self.looks)
+        return self
 
 
 class GeneratedFrom(_Strict):

@@ -64,6 +64,10 @@ class Line:
 
 
 WINOBIAS_LOOKS = (1, 2, 3, 4, 8, 16)
+# alpha's shares over those looks and the last, at max_samples: little at the first (no fair run
+# stops there; a strong bias is still found at it), most at 2-4, where nine fair runs in ten stop
+# (docs/metrics.md: 2.99 samples per prompt on a fair model against 3.28 with equal shares)
+WINOBIAS_SPEND = (0.5, 2, 2, 2, 1, 1, 1)
 
 
 def import_winobias(directory: Path, splits: tuple[str, ...] = ("test",)) -> Suite:
@@ -103,7 +107,7 @@ def import_winobias(directory: Path, splits: tuple[str, ...] = ("test",)) -> Sui
             "task": {"kind": "choice", "compare": [["pro", "anti"]], "by": ["type", "anti_pronoun"]},
             "cases": cases,
             # 790 cases decide most gaps at 1-3 samples per prompt (docs/metrics.md: calibrate)
-            "sequential": {"looks": list(WINOBIAS_LOOKS)},
+            "sequential": {"looks": list(WINOBIAS_LOOKS), "spend": list(WINOBIAS_SPEND)},
         }
     )
 
