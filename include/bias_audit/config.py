@@ -100,8 +100,9 @@ class RunConfig(BaseModel):
         min_length=1,
         title="Looks (sequential)",
         description="Samples per prompt at each look of a sequential audit, comma-separated and "
-        "increasing, e.g. 1, 3, 10, 30 (capped at max_samples, which is always the last); empty: the "
-        "suite's own (winobias: 1, 2, 3, 4, 8, 16), else 5, 15, 30, 60 ...",
+        "increasing, e.g. 1, 3, 10, 30 (capped at max_samples, which is always the last), alpha shared "
+        "equally over them; empty: the suite's own looks and shares (winobias: 1, 2, 3, 4, 8, 16, less "
+        "alpha at the first), else 5, 15, 30, 60 ...",
         json_schema_extra={"section": "Sequential sampling and budget"},
     )
     budget_requests: int | None = Field(
