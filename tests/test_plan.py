@@ -31,10 +31,38 @@ def test_plan_prints_both_designs_with_time_at_the_quota_and_cost(capsys):
     assert sequential["mode"] == "sequential" and sequential["sampling"].startswith("looks at 5, 15, 30, 50")
     least, typical, most = (sequential["requests"][k] for k in ("least", "typical", "most"))
     assert least == 50 and most == 500 and least <= typical <= most
+    assert fixed["fair_runs"] == 0 and sequential["fair_runs"] >= 5
     assert main(["plan", "--suite", "seed-lab", "--sequential", "--max-samples", "10"]) == 0
     out = capsys.readouterr().out
     assert "sequential (looks at 5, 10 samples per prompt)" in out and "fixed" not in out
     assert "requests  50 to 100, typically" in out and "time" not in out  # no quota given
+    assert "(a fair model: the mean of " in out and " synthetic audits)" in out
+
+
+def test_the_typical_figure_takes_fair_audits_until_their_mean_is_known_within_five_percent():
+    """At least 5 seeded synthetic fair audits, then more until the standard error of their mean is
+    within 5 % of it: the same plan every time, and a mean that is what it says it is."""
+    import numpy as np
+
+    from bias_audit.calibrate import layout, run_sequentially
+    from bias_audit.plan import FAIR_RUNS, MOST_FAIR_RUNS, fair_spend
+    from bias_audit.stats.design import Design
+    from bias_audit.suites import load_suite
+    from bias_audit.thresholds import Thresholds
+
+    suite, design = load_suite("seed-lab"), Design(50)
+    typical, runs = fair_spend(suite, design, Thresholds())
+    assert (typical, runs) == fair_spend(suite, design, Thresholds())
+    assert FAIR_RUNS < runs <= MOST_FAIR_RUNS  # seed-lab's fair runs vary: 5 are not enough
+    rng = np.random.default_rng([len(suite.cases), 50, 17])  # the plan's seed
+    spent = [run_sequentially(layout(suite), design, rng, {}, Thresholds()).requests for _ in range(runs)]
+    assert typical == pytest.approx(np.mean(spent))
+
+    def error(values):
+        return np.std(values, ddof=1) / np.sqrt(len(values)) / np.mean(values)
+
+    assert error(spent) <= 0.05 < error(spent[:-1])
+    assert fair_spend(suite, design, Thresholds(), runs=3) == (pytest.approx(np.mean(spent[:3])), 3)
 
 
 @pytest.mark.parametrize(

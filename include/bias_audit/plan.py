@@ -23,12 +23,20 @@ from bias_audit.config import RunConfig
 from bias_audit.errors import UserInputError
 from bias_audit.run_requests import design_of, effective_settings, expand, prompt_tokens
 from bias_audit.scoring.tasks import Scoring
+from bias_audit.stats.design import Design
 from bias_audit.suites import Suite
 from bias_audit.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
 
-FAIR_RUNS = 5  # synthetic fair audits behind a sequential plan's typical figure
+# the synthetic fair audits behind a sequential plan's typical figure: at least FAIR_RUNS, more until
+# the mean's standard error is within TYPICAL_PRECISION of it (a suite whose fair runs sometimes go
+# far, winobias's, needs 25 or more: its mean of 5 missed the long-run one by a quarter), at most
+# MOST_FAIR_RUNS or FAIR_WORK prompts x runs (discrim-eval's 6,300 prompts: 6 runs, about 13 s)
+FAIR_RUNS = 5
+MOST_FAIR_RUNS = 40
+FAIR_WORK = 40_000
+TYPICAL_PRECISION = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class DesignPlan:
     mode: str  # fixed or sequential
     sampling: str  # "5 samples per prompt" / "looks at 1, 3, 10, 30, 50 samples per prompt"
     requests: Span
+    fair_runs: int  # the synthetic fair audits behind ``typical`` (0: a fixed run's, known)
     tokens: Span  # prompt + max_tokens per request
     minutes: Span | None  # at the quota (share), None without tpm/rpm
     cost: Span | None  # in the price's currency, None without prices
@@ -78,7 +87,8 @@ class Plan:
         ]
         for d in self.designs:
             lines.append(f"  {d.mode} ({d.sampling}):")
-            lines.append(f"    requests  {_span(d.requests, '{:,.0f}')}")
+            fair = f"a fair model: the mean of {d.fair_runs} synthetic audits"
+            lines.append(f"    requests  {_span(d.requests, '{:,.0f}', fair=fair)}")
             lines.append(f"    tokens    {_span(d.tokens, '{:,.0f}')} (prompt + max_tokens)")
             if d.minutes is not None:
                 lines.append(f"    time      {_span(d.minutes, '{}', _duration)} at the quota")
@@ -120,11 +130,12 @@ def plan_run(
     price_input: float | None = None,
     price_output: float | None = None,
     price_model: str | None = None,
-    fair_runs: int = FAIR_RUNS,
+    fair_runs: int | None = None,
 ) -> Plan:
     """The plan of each of ``configs`` (a fixed and a sequential one, or a run's own) on ``suite``;
     the prompts, tokens and quota are the first one's. ``price_model``: the prices of a listed
-    model (``PRICES``) where ``price_input``/``price_output`` are not given."""
+    model (``PRICES``) where ``price_input``/``price_output`` are not given. ``fair_runs``: exactly
+    that many synthetic fair audits behind a sequential plan's typical figure (None: ``fair_spend``)."""
     if price_model is not None:
         listed_in, listed_out = model_prices(price_model)
         price_input = listed_in if price_input is None else price_input
@@ -143,29 +154,18 @@ def plan_run(
     for each in configs:
         mode = each.mode
         if mode == "fixed":
-            samples = each.samples
+            samples, runs = each.samples, 0
             requests = Span(prompts * samples, prompts * samples, prompts * samples)
             sampling = f"{samples} samples per prompt"
         else:
             design = design_of(each, suite)
-            rng = np.random.default_rng([len(suite.cases), design.max_samples, 17])
-            cases, scoring, thresholds = (
-                layout(suite),
-                Scoring.of_suite(suite),
-                Thresholds.from_overrides(each.thresholds),
-            )
-            spent = [
-                run_sequentially(
-                    cases, design, rng, {}, thresholds, scoring=scoring, per_sample=answers_per_sample(suite)
-                ).requests
-                for _ in range(fair_runs)
-            ]
-            requests = Span(prompts * design.looks[0], sum(spent) / len(spent), prompts * design.max_samples)
+            typical, runs = fair_spend(suite, design, Thresholds.from_overrides(each.thresholds), fair_runs)
+            requests = Span(prompts * design.looks[0], typical, prompts * design.max_samples)
             sampling = design.describe().split(";")[0]
         tokens = requests.scaled(per_request)
         designs.append(
             DesignPlan(
-                mode, sampling, requests, tokens, _minutes(config, requests, tokens),
+                mode, sampling, requests, runs, tokens, _minutes(config, requests, tokens),
                 _cost(requests, mean_prompt, max_tokens, price_input, price_output),
             )
         )  # fmt: skip
@@ -180,6 +180,30 @@ def plan_run(
             f" ({price_model}'s list price, read {PRICES_READ})" if price_model else ""
         )
     return Plan(suite.name, prompts, mean_prompt, max_tokens, designs, quota, prices)
+
+
+def fair_spend(
+    suite: Suite, design: Design, thresholds: Thresholds, runs: int | None = None
+) -> tuple[float, int]:
+    """The mean requests of synthetic sequential audits of a fair model with the suite's layout, and
+    how many there were: ``runs``, else at least FAIR_RUNS and more until the mean's standard error is
+    within TYPICAL_PRECISION of it (at most MOST_FAIR_RUNS, or FAIR_WORK prompts x runs). The draws
+    are seeded by the suite and design, so a plan is the same every time it is made."""
+    cases, scoring = layout(suite), Scoring.of_suite(suite)
+    prompts = sum(len(variants) for variants in cases.values())
+    most = runs or max(FAIR_RUNS, min(MOST_FAIR_RUNS, FAIR_WORK // max(prompts, 1)))
+    rng = np.random.default_rng([len(suite.cases), design.max_samples, 17])
+    spent: list[int] = []
+    while len(spent) < most:
+        run = run_sequentially(
+            cases, design, rng, {}, thresholds, scoring=scoring, per_sample=answers_per_sample(suite)
+        )
+        spent.append(run.requests)
+        if runs is None and len(spent) >= FAIR_RUNS:
+            mean, error = float(np.mean(spent)), float(np.std(spent, ddof=1)) / math.sqrt(len(spent))
+            if error <= TYPICAL_PRECISION * mean:
+                break
+    return float(np.mean(spent)), len(spent)
 
 
 def announce_plan(config: RunConfig, suite: Suite) -> dict[str, object]:
@@ -232,11 +256,11 @@ def _values(span: Span) -> tuple[float, float, float]:
     return span.least, span.typical, span.most
 
 
-def _span(span: Span, form: str, show=None) -> str:
+def _span(span: Span, form: str, show=None, fair: str = "a fair model") -> str:
     show = show or form.format
     if span.least == span.most:
         return show(span.most)
-    return f"{show(span.least)} to {show(span.most)}, typically {show(span.typical)} (a fair model)"
+    return f"{show(span.least)} to {show(span.most)}, typically {show(span.typical)} ({fair})"
 
 
 def _duration(minutes: float) -> str:
