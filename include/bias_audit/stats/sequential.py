@@ -7,11 +7,13 @@ Turnbull 2000, *Group Sequential Methods with Applications to Clinical Trials*, 
                    fewest answers a case's continuous gap is decided from, per_case.MIN_DECIDING),
                    then doubling, capped at K (K = 50: 5, 15, 30, 50; K = 10: 5, 10)
     (2) at look k  every overall comparison gets its within-case interval (within_case.pool) from
-                   the answers with sample_index < s_k, at level 1 - alpha/L
+                   the answers with sample_index < s_k, at level 1 - alpha_k, alpha_1 + ... +
+                   alpha_L = alpha: equal shares alpha/L, or the suite's ``sequential.spend``
+                   (design.Design.alphas)
     (3) reported   the running intersection of the intervals of looks 1..k
 
-By Bonferroni, P(some look's interval misses the true gap) <= L * alpha/L = alpha, whatever the
-dependence between looks and whichever look the audit stops at: (3) is a confidence sequence over
+By Bonferroni, P(some look's interval misses the true gap) <= alpha_1 + ... + alpha_L = alpha,
+whatever the dependence between looks and whichever look the audit stops at: (3) is a confidence sequence over
 the planned looks — it covers the gap at every look at once with probability >= 1 - alpha — so
 looking after every round does not inflate false alarms the way repeated 95 % intervals do. (With
 a 95 % interval at each of 5 looks, the chance that one of them excludes a true gap of 0 is up to
@@ -37,11 +39,11 @@ Per comparison (the sequential interval [lo, hi], warn threshold w, fail thresho
   settled by more samples and do not hold the audit back.
 
 The per-case comparisons (the verdict's scope "these prompts", metrics.py and per_case.py) are
-followed the same way: at each look their intervals at level 1 - alpha/L, intersected over the
+followed the same way: at each look their intervals at level 1 - alpha_k, intersected over the
 looks, and their ``p_beyond_warn`` Benjamini-Hochberg adjusted over that look's per-case family and
-held against alpha/L. By the same Bonferroni argument, the chance that any look declares a
+held against alpha_k. By the same Bonferroni argument, the chance that any look declares a
 per-case gap beyond its warn threshold when every case's gap is inside its band is at most
-L * alpha/L = alpha: the family's error rate holds at every look, whichever the audit stops at.
+alpha_1 + ... + alpha_L = alpha: the family's error rate holds at every look, whichever the audit stops at.
 
 Futility: a comparison that no sample size up to K could settle stops holding the audit back.
 At look k (s_k samples per prompt) its standard error at K is projected as the answers' part
@@ -54,7 +56,8 @@ standard error is shrunk, which is the optimistic (so the conservative) projecti
                                                          threshold by the margin the interval
                                                          needs at K)
 
-with z_K the look's multiplier (t_{C-1} for overall rows). A futile comparison keeps the finding
+with z_K the multiplier at the largest alpha_j of the looks still to come (t_{C-1} for overall
+rows). A futile comparison keeps the finding
 ``inconclusive`` and its note says why; its prompts get no more samples on its account.
 
 The audit stops (``settled``) when a fail is decided (no other finding can change a fail verdict)
