@@ -425,7 +425,10 @@ def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path
     assert "spend needs 3 shares: one for each of the 2 looks" in capsys.readouterr().err
     path.write_text(text.replace("[2, 6]", "[2, 6]\n  spend: [1, 2, -1]"))
     assert main(["suites", "validate", str(path)]) == 2
-    assert "share 3 of spend must be a number > 0 (value: -1.0)" in capsys.readouterr().err
+    assert (
+        "field sequential.spend: share 3 of spend must be a number > 0 (value: -1.0)\n"
+        in capsys.readouterr().err
+    )
     assert main(["calibrate", "--sequential", "--looks", "1,3", "--spend", "1,2", "--runs", "1"]) == 2
     assert "--spend: spend needs 3 shares" in capsys.readouterr().err
     assert main(["calibrate", "--sequential", "--spend", "1,x", "--runs", "1"]) == 2

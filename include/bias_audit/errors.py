@@ -40,8 +40,9 @@ class UserInputError(Exception):
         for error in exc.errors() if every else exc.errors()[:1]:
             path = field_path(error["loc"])
             path = (names or {}).get(path, path)
-            shown = show_values and error["type"] != "missing"
             message = error["msg"].removeprefix("Value error, ")  # a validator's own words
+            # shown unless missing, secret, or already named by the validator's own words
+            shown = show_values and error["type"] != "missing" and "(value: " not in message
             problems.append((path, message + (f" (value: {_short(error['input'])})" if shown else "")))
         if not every:
             path, message = problems[0]

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bias_audit.metric_info import Language
 from bias_audit.schedule import check_schedule, check_spend
@@ -51,11 +51,13 @@ class SequentialPlan(_Strict):
     def _increasing(cls, looks: list[int]) -> list[int]:
         return list(check_schedule(looks))
 
-    @model_validator(mode="after")
-    def _one_share_per_look(self) -> SequentialPlan:
-        if self.spend is not None:
-            check_spend(self.spend, self.looks)
-        return self
+    @field_validator("spend")
+    @classmethod
+    def _one_share_per_look(cls, spend: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        looks = info.data.get("looks")  # absent when the looks themselves were refused
+        if spend is not None and looks is not None:
+            check_spend(spend, looks)
+        return spend
 
 
 class GeneratedFrom(_Strict):
