@@ -375,6 +375,7 @@ def test_a_schedule_of_looks_from_the_suite_or_the_run_is_checked_and_capped():
 
 
 def test_a_suites_spend_shares_alpha_over_its_looks_and_a_run_of_its_own_looks_shares_equally():
+    from bias_audit.analyze.job import sequential_design
     from bias_audit.run_requests import design_of
     from bias_audit.stats.design import recorded_design
 
@@ -405,6 +406,17 @@ def test_a_suites_spend_shares_alpha_over_its_looks_and_a_run_of_its_own_looks_s
         back = recorded_design(each.max_samples, list(each.looks), list(each.alphas))
         assert back.looks == each.looks and back.alphas == pytest.approx(each.alphas), each
     assert recorded_design(50, [1, 3, 10, 50], None).alphas == (0.0125,) * 4
+    # the run's own alpha (thresholds {"alpha": 0.01}) is what a sequential run spends, recorded and
+    # read back as such; a run.json from before spend recorded alpha_per_look
+    strict = RunConfig.build(run_id="w", suite="winobias", mode="sequential", thresholds={"alpha": 0.01})
+    strict_design = design_of(strict, winobias)
+    assert sum(strict_design.alphas) == pytest.approx(0.01)
+    assert strict_design.alphas == pytest.approx(tuple(a / 5 for a in suites_own.alphas))
+    back = recorded_design(50, list(strict_design.looks), list(strict_design.alphas))
+    assert back.alphas == pytest.approx(strict_design.alphas)
+    old = {"sequential": {"rounds": 2, "looks": [5, 15, 30, 50], "max_samples": 50, "alpha_per_look": 0.0025}}
+    design, _, _ = sequential_design(old)
+    assert design.looks == (5, 15, 30, 50) and design.alphas == pytest.approx((0.0025,) * 4)
 
 
 def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path, capsys):
@@ -438,8 +450,9 @@ def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path
 
 
 def test_a_sequential_run_is_analysed_with_the_looks_and_shares_it_sampled_by(tmp_path):
-    """A suite's looks and spend: recorded in run.json, and the Spark job's design read back from it
-    spends the same alpha at each look as the rounds that decided when to stop."""
+    """A suite's looks and spend and the run's alpha: recorded in run.json, and the Spark job's
+    design read back from it spends the same alpha at each look as the rounds that decided when to
+    stop."""
     import yaml
 
     from bias_audit.analyze.job import sequential_design
@@ -449,16 +462,17 @@ def test_a_sequential_run_is_analysed_with_the_looks_and_shares_it_sampled_by(tm
     suite.write_text(yaml.safe_dump({**document, "sequential": {"looks": [2, 4], "spend": [1, 2, 1]}}))
     with FakeAzureOpenAI(ServerState(answer_for=longer_for_women)) as server:
         config = RunConfig.build(
-            run_id="l", suite=str(suite), provider="azure", mode="sequential", max_samples=8
-        )
+            run_id="l", suite=str(suite), provider="azure", mode="sequential", max_samples=8,
+            thresholds={"alpha": 0.02},
+        )  # fmt: skip
         result = generate(config, tmp_path, azure(server))
     manifest = RunFolder.of(tmp_path, "l").read_manifest()
     recorded = manifest["sequential"]
     assert recorded["looks"] == [2, 4, 8] and result.sent == 18 * manifest["samples"]
-    assert recorded["alphas"] == pytest.approx([0.0125, 0.025, 0.0125])
+    assert recorded["alphas"] == pytest.approx([0.005, 0.01, 0.005])  # the run's alpha, 0.02, shared
     design, _, rounds = sequential_design(manifest)
     assert design.looks == (2, 4, 8) and rounds == manifest["rounds"]
-    assert design.alphas == pytest.approx((0.0125, 0.025, 0.0125))
+    assert design.alphas == pytest.approx((0.005, 0.01, 0.005))
 
 
 @pytest.mark.heavy

@@ -10,6 +10,7 @@ from bias_audit.llm.tokens import estimate_prompt_tokens
 from bias_audit.schedule import parse_schedule
 from bias_audit.stats.design import DEFAULT_MAX_SAMPLES, Design
 from bias_audit.suites import Suite
+from bias_audit.thresholds import Thresholds
 
 
 def effective_settings(suite: Suite, config: RunConfig) -> dict[str, float | int]:
@@ -57,12 +58,17 @@ def expand(
 
 
 def design_of(config: RunConfig, suite: Suite) -> Design:
-    """A sequential run's design: its max_samples, and its looks (the run's ``looks`` with equal
-    shares of alpha, else the suite's ``sequential.looks`` and ``spend``, else formula 1 of
-    sequential.py)."""
+    """A sequential run's design: its max_samples, its alpha (the run's thresholds'), and its looks
+    (the run's ``looks`` with equal shares of alpha, else the suite's ``sequential.looks`` and
+    ``spend``, else formula 1 of sequential.py)."""
     plan = None if config.looks else suite.sequential
     spend = tuple(plan.spend) if plan is not None and plan.spend else None
-    return Design(config.max_samples or DEFAULT_MAX_SAMPLES, schedule=schedule_of(config, suite), spend=spend)
+    return Design(
+        config.max_samples or DEFAULT_MAX_SAMPLES,
+        alpha=Thresholds.from_overrides(config.thresholds).alpha,
+        schedule=schedule_of(config, suite),
+        spend=spend,
+    )
 
 
 def schedule_of(config: RunConfig, suite: Suite) -> tuple[int, ...] | None:

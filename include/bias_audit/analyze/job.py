@@ -342,12 +342,12 @@ def sequential_design(manifest: dict[str, object]) -> tuple[Design, str, int] | 
     if not isinstance(recorded, dict) or not recorded.get("rounds"):
         return None
     looks = recorded.get("looks")  # the looks the run sampled by (its suite's or its own)
-    alphas = recorded.get("alphas")  # what each spent (a run.json before spend: equal shares)
-    design = recorded_design(
-        int(recorded["max_samples"]),
-        [int(s) for s in looks] if isinstance(looks, list) else [],
-        [float(a) for a in alphas] if isinstance(alphas, list) else None,
-    )
+    looks = [int(s) for s in looks] if isinstance(looks, list) else []
+    alphas = recorded.get("alphas")  # what each spent
+    if not isinstance(alphas, list) and isinstance(recorded.get("alpha_per_look"), int | float):
+        alphas = [recorded["alpha_per_look"]] * len(looks)  # a run.json from before spend
+    alphas = [float(a) for a in alphas] if isinstance(alphas, list) else None
+    design = recorded_design(int(recorded["max_samples"]), looks, alphas)
     return design, str(recorded.get("stop_reason")), int(recorded["rounds"])
 
 

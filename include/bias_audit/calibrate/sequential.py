@@ -148,7 +148,9 @@ def calibrate_sequential(
     cases, scoring = layout(suite), Scoring.of_suite(suite)
     per_sample = answers_per_sample(suite)  # EsBBQ: a template's items per sample
     target = target or biased_group(cases, scoring)
-    design = suite_design(suite, max_samples, looks=looks, spend=spend, futility=futility)
+    design = suite_design(
+        suite, max_samples, looks=looks, spend=spend, futility=futility, alpha=thresholds.alpha
+    )
     fixed = sum(len(v) for v in cases.values()) * max_samples * per_sample // scoring.values_per_answer
     rng = np.random.default_rng([seed, max_samples, 11])
 
@@ -217,6 +219,7 @@ def suite_design(
     looks: tuple[int, ...] | None = None,
     spend: tuple[float, ...] | None = None,
     futility: bool = True,
+    alpha: float = Design.alpha,
 ) -> Design:
     """A sequential audit's design as a run of ``suite`` gets it (run_requests.design_of): the
     given ``looks`` (with ``spend``, else equal shares of alpha), else the suite's looks and spend,
@@ -225,7 +228,7 @@ def suite_design(
     if looks is None and plan is not None:
         looks = tuple(plan.looks)
         spend = spend if spend is not None else (tuple(plan.spend) if plan.spend else None)
-    return Design(max_samples, schedule=looks, spend=spend, futility=futility)
+    return Design(max_samples, alpha=alpha, schedule=looks, spend=spend, futility=futility)
 
 
 def format_sequential_row(c: SequentialCalibration) -> str:

@@ -105,7 +105,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     variation, run_suite = _variation_of_run(args) if args.from_run else (None, None)
     suite = load_suite(args.suite or run_suite or "seed-lab")
     _check_group_and_metrics(args, suite)
-    how, header, size, run = _what_to_calibrate(args, suite, looks, spend)
+    how, header, size, run = _what_to_calibrate(args, suite, looks, spend, thresholds.alpha)
     if not args.json:
         print(f"{args.runs} synthetic runs of {suite.name!r} per condition, {how}")
         if variation:
@@ -193,7 +193,11 @@ def _check_group_and_metrics(args: argparse.Namespace, suite) -> None:
 
 
 def _what_to_calibrate(
-    args: argparse.Namespace, suite, looks: tuple[int, ...] | None, spend: tuple[float, ...] | None
+    args: argparse.Namespace,
+    suite,
+    looks: tuple[int, ...] | None,
+    spend: tuple[float, ...] | None,
+    alpha: float,
 ):
     """What the run calibrates, in words; its table's header; the samples per prompt; the call."""
     from bias_audit.calibrate import (
@@ -210,7 +214,8 @@ def _what_to_calibrate(
 
     if args.sequential:
         try:
-            design = suite_design(suite, args.max_samples or DEFAULT_MAX_SAMPLES, looks=looks, spend=spend)
+            size = args.max_samples or DEFAULT_MAX_SAMPLES
+            design = suite_design(suite, size, looks=looks, spend=spend, alpha=alpha)
         except ValueError as exc:
             raise UserInputError(str(exc), field="--spend") from None
 

@@ -96,13 +96,17 @@ class Design:
 
 def recorded_design(max_samples: int, looks: list[int], alphas: list[float] | None) -> Design:
     """The design a run sampled by, from what its run.json recorded: its looks (the last is
-    max_samples) and the alpha each spent (None, as before spend was recorded: equal shares)."""
+    max_samples) and the alpha each spent, which sum to the run's alpha (None: the default alpha in
+    equal shares)."""
+    if not alphas or len(alphas) != len(looks):
+        alphas = None
+    alpha = sum(alphas) if alphas else Design.alpha
     if not looks:  # none recorded: the default schedule
-        return Design(max_samples)
+        return Design(max_samples, alpha=alpha)
     if len(looks) == 1:  # one look, at max_samples: it spends all of alpha
-        return Design(max_samples, schedule=(max_samples,))
-    spend = tuple(alphas) if alphas and len(alphas) == len(looks) else None
-    return Design(max_samples, schedule=tuple(looks[:-1]), spend=spend)
+        return Design(max_samples, alpha=alpha, schedule=(max_samples,))
+    spend = tuple(alphas) if alphas else None
+    return Design(max_samples, alpha=alpha, schedule=tuple(looks[:-1]), spend=spend)
 
 
 def _key(row: MetricRow) -> Key:
