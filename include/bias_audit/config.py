@@ -240,7 +240,9 @@ class RunConfig(BaseModel):
     thresholds: dict[str, Any] | None = Field(
         None,
         title="Verdict thresholds",
-        description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}.',
+        description='Verdict thresholds over the defaults, e.g. {"warn": {"word_count": 15}}, and '
+        'the error the verdict allows, {"alpha": 0.01} (default 0.05; a sequential run shares it '
+        "over its looks).",
         json_schema_extra={"section": "The verdict"},
     )
 
