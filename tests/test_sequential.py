@@ -443,6 +443,8 @@ def test_a_suite_file_sets_its_looks_and_a_bad_schedule_names_the_field(tmp_path
     )
     assert main(["calibrate", "--sequential", "--looks", "1,3", "--spend", "1,2", "--runs", "1"]) == 2
     assert "--spend: spend needs 3 shares" in capsys.readouterr().err
+    assert main(["calibrate", "--sequential", "--spend", "1,2", "--runs", "1"]) == 2
+    assert "--spend: shares alpha over looks: give --looks (suite 'seed-lab'" in capsys.readouterr().err
     assert main(["calibrate", "--sequential", "--spend", "1,x", "--runs", "1"]) == 2
     assert "--spend: relative shares of alpha" in capsys.readouterr().err
     assert main(["calibrate", "--spend", "1,1", "--runs", "1"]) == 2

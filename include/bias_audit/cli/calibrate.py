@@ -213,6 +213,11 @@ def _what_to_calibrate(
     )
 
     if args.sequential:
+        if spend is not None and looks is None and suite.sequential is None:
+            raise UserInputError(
+                f"shares alpha over looks: give --looks (suite {suite.name!r} sets none of its own)",
+                field="--spend",
+            )
         try:
             size = args.max_samples or DEFAULT_MAX_SAMPLES
             design = suite_design(suite, size, looks=looks, spend=spend, alpha=alpha)
