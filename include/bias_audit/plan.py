@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # the synthetic fair audits behind a sequential plan's typical figure: at least FAIR_RUNS, more until
 # the mean's standard error is within TYPICAL_PRECISION of it (a suite whose fair runs sometimes go
 # far, winobias's, needs 25 or more: its mean of 5 missed the long-run one by a quarter), at most
-# MOST_FAIR_RUNS or FAIR_WORK prompts x runs (discrim-eval's 6,300 prompts: 6 runs, about 13 s)
+# MOST_FAIR_RUNS or FAIR_WORK prompts x runs (discrim-eval's 6,300 prompts: at most 6 runs; 5 sufficed, 12 s)
 FAIR_RUNS = 5
 MOST_FAIR_RUNS = 40
 FAIR_WORK = 40_000
