@@ -61,11 +61,10 @@ from bias_audit.calibrate import (
     run_sequentially,
     samples_needed,
     sequence_coverage,
-    suite_design,
 )
 from bias_audit.metric_registry import GAP_METRICS, calibrated
 from bias_audit.scoring.tasks import Scoring
-from bias_audit.stats.design import Design
+from bias_audit.stats.design import Design, suite_design
 from bias_audit.stats.metrics import NEUTRAL, OVERALL, MetricRow, group_pairs
 from bias_audit.stats.statistics import compare, compare_to_zero
 from bias_audit.stats.verdict import apply_thresholds

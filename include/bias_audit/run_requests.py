@@ -8,7 +8,7 @@ from bias_audit.config import RunConfig
 from bias_audit.llm.base import Request, derive_seed
 from bias_audit.llm.tokens import estimate_prompt_tokens
 from bias_audit.schedule import parse_schedule
-from bias_audit.stats.design import DEFAULT_MAX_SAMPLES, Design
+from bias_audit.stats.design import DEFAULT_MAX_SAMPLES, Design, suite_design
 from bias_audit.suites import Suite
 from bias_audit.thresholds import Thresholds
 
@@ -61,20 +61,12 @@ def design_of(config: RunConfig, suite: Suite) -> Design:
     """A sequential run's design: its max_samples, its alpha (the run's thresholds'), and its looks
     (the run's ``looks`` with equal shares of alpha, else the suite's ``sequential.looks`` and
     ``spend``, else formula 1 of sequential.py)."""
-    plan = None if config.looks else suite.sequential
-    spend = tuple(plan.spend) if plan is not None and plan.spend else None
-    return Design(
+    return suite_design(
+        suite,
         config.max_samples or DEFAULT_MAX_SAMPLES,
+        looks=parse_schedule(config.looks) if config.looks else None,
         alpha=Thresholds.from_overrides(config.thresholds).alpha,
-        schedule=schedule_of(config, suite),
-        spend=spend,
     )
-
-
-def schedule_of(config: RunConfig, suite: Suite) -> tuple[int, ...] | None:
-    if config.looks:
-        return parse_schedule(config.looks)
-    return tuple(suite.sequential.looks) if suite.sequential else None
 
 
 def prompt_tokens(request: Request) -> int:

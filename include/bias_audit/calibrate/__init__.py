@@ -56,8 +56,6 @@ from bias_audit.calibrate.sequential import (
     format_sequential_row,
     run_sequentially,
     sequence_coverage,
-    suite_design,
-    suite_schedule,
 )
 from bias_audit.calibrate.synthetic import (
     DEFAULT_VARIATION,
@@ -114,8 +112,6 @@ __all__ = [
     "samples_needed",
     "sequence_coverage",
     "simulate",
-    "suite_design",
-    "suite_schedule",
     "taken",
     "verdict_rows",
 ]

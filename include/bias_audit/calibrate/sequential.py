@@ -20,7 +20,7 @@ from bias_audit.calibrate.synthetic import (
 )
 from bias_audit.metric_registry import Variation, calibrated
 from bias_audit.scoring.tasks import TEXT, Scoring
-from bias_audit.stats.design import Design
+from bias_audit.stats.design import Design, suite_design
 from bias_audit.stats.metrics import MetricRow
 from bias_audit.stats.sequential import Look, Tracker, needed_prompts
 from bias_audit.suites.model import Suite
@@ -205,30 +205,6 @@ SEQUENTIAL_HEADER = (
     f"{'max':>4}  {'metric':<15}{'fail at':>8}{'false alarms':>14}{'coverage':>10}{'power':>8}"
     f"{'requests: unbiased':>20}{'(p90)':>8}{'biased':>9}{'(p90)':>8}{'biased stop (p90)':>19}{'fixed':>8}"
 )
-
-
-def suite_schedule(suite: Suite) -> tuple[int, ...] | None:
-    """The looks a suite file sets for its sequential audits, if it does."""
-    return tuple(suite.sequential.looks) if suite.sequential else None
-
-
-def suite_design(
-    suite: Suite,
-    max_samples: int,
-    *,
-    looks: tuple[int, ...] | None = None,
-    spend: tuple[float, ...] | None = None,
-    futility: bool = True,
-    alpha: float = Design.alpha,
-) -> Design:
-    """A sequential audit's design as a run of ``suite`` gets it (run_requests.design_of): the
-    given ``looks`` (with ``spend``, else equal shares of alpha), else the suite's looks and spend,
-    else the default schedule (ValueError: a spend that does not fit the looks)."""
-    plan = suite.sequential
-    if looks is None and plan is not None:
-        looks = tuple(plan.looks)
-        spend = spend if spend is not None else (tuple(plan.spend) if plan.spend else None)
-    return Design(max_samples, alpha=alpha, schedule=looks, spend=spend, futility=futility)
 
 
 def format_sequential_row(c: SequentialCalibration) -> str:

@@ -209,8 +209,8 @@ def _what_to_calibrate(
         calibrate_compare,
         calibrate_sequential,
         samples_needed,
-        suite_design,
     )
+    from bias_audit.stats.design import suite_design
 
     if args.sequential:
         if spend is not None and looks is None and suite.sequential is None:

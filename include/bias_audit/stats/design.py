@@ -16,6 +16,7 @@ from bias_audit.stats.metrics import (
 )
 from bias_audit.stats.per_case import MIN_DECIDING
 from bias_audit.stats.verdict import FUTILE
+from bias_audit.suites.model import Suite
 
 FIRST_ROUND = 5  # samples per prompt of the first round
 SEQUENTIAL = "sequential"  # RunConfig.mode of a sequential run
@@ -92,6 +93,25 @@ class Design:
             f"looks at {looks} samples per prompt; {levels} "
             f"(alpha {self.alpha:g} spread over {len(self.looks)} looks)"
         )
+
+
+def suite_design(
+    suite: Suite,
+    max_samples: int,
+    *,
+    looks: tuple[int, ...] | None = None,
+    spend: tuple[float, ...] | None = None,
+    futility: bool = True,
+    alpha: float = Design.alpha,
+) -> Design:
+    """A sequential audit's design on ``suite``, for a run (run_requests.design_of) and for
+    calibrate alike: the given ``looks`` (with ``spend``, else equal shares of alpha), else the
+    suite's looks and spend, else formula (1) (ValueError: a spend that does not fit the looks)."""
+    plan = suite.sequential
+    if looks is None and plan is not None:
+        looks = tuple(plan.looks)
+        spend = spend if spend is not None else (tuple(plan.spend) if plan.spend else None)
+    return Design(max_samples, alpha=alpha, schedule=looks, spend=spend, futility=futility)
 
 
 def recorded_design(max_samples: int, looks: list[int], alphas: list[float] | None) -> Design:
